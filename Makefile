@@ -1,0 +1,81 @@
+# slaroute: `make build` builds both binaries, `make test` runs every test.
+SHELL := /bin/bash
+GO        ?= go
+BIN       := bin
+PKG       := github.com/slaroute/slaroute
+VERSION   ?= 0.1.0
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) \
+             -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+BINARIES  := dns_sla_exporter route_actuator
+# The e2e tests and the demo need root, network namespaces and Debian's daemons.
+E2E_TIMEOUT ?= 12m
+
+.PHONY: all build test test-unit test-rules test-dashboards test-deploy test-e2e \
+        style vet bench bench-exporter bench-actuator bench-ios bench-failover demo clean deps
+
+all: build test
+
+build: $(addprefix $(BIN)/,$(BINARIES))
+
+$(BIN)/%: FORCE
+	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/$*
+
+FORCE:
+
+# THE test command (README, .ci/run).
+test: build style vet test-unit test-rules test-dashboards test-deploy test-e2e
+
+style:
+	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./deploy/lab/...
+
+# Unit and integration tests (netns and FRR tests need root; with CI=true a
+# missing tool or privilege fails them instead of skipping).
+test-unit: build
+	SLAROUTE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m ./...
+
+test-rules:
+	promtool check rules rules/*.yml
+	promtool test rules rules/tests/*.yml
+
+test-dashboards:
+	$(GO) test -count=1 ./dashboards/...
+
+test-deploy: build
+	./deploy/check.sh
+
+test-e2e: build
+	SLAROUTE_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./deploy/lab/... 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+
+# Benchmarks print numbers; they never gate the build.
+bench: build bench-exporter bench-actuator bench-ios
+
+bench-exporter: build
+	./exporter/bench/bench.sh
+
+bench-actuator: build
+	./actuator/netlink/bench/bench.sh
+
+bench-ios: build
+	./actuator/ios/bench/bench.sh
+
+bench-failover: build
+	./deploy/lab/bench-failover.sh
+
+# Newcomer's first command: the whole system in network namespaces.
+demo: build
+	./deploy/lab/demo.sh $(DEMO_ARGS)
+
+deps:
+	./.ci/install-deps.sh
+
+clean:
+	rm -rf $(BIN)
