@@ -1,0 +1,14 @@
+//go:build !linux
+
+package netlink
+
+import (
+	"log/slog"
+
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+// New reports that the netlink backend exists only on Linux.
+func New(cfg Config, logger *slog.Logger) (route.Backend, error) {
+	return nil, route.ErrUnsupported
+}
