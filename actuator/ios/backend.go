@@ -1,7 +1,11 @@
 package ios
 
 import (
+	"context"
+	"net/netip"
+
 	"errors"
+	"github.com/slaroute/slaroute/actuator/route"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,3 +25,18 @@ type Backend struct{}
 func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
 	return nil, errors.New("ios backend: not implemented yet")
 }
+
+var _ route.Backend = (*Backend)(nil)
+
+// List is a STUB (issue 4).
+func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Route, error) {
+	return nil, errors.New("ios backend: not implemented yet")
+}
+
+// Apply is a STUB (issue 4).
+func (b *Backend) Apply(ctx context.Context, c route.Change) error {
+	return errors.New("ios backend: not implemented yet")
+}
+
+// Close is a STUB (issue 4).
+func (b *Backend) Close() error { return nil }
