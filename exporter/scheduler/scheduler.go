@@ -1,0 +1,221 @@
+// Package scheduler runs one probe loop per target: ticks on an absolute
+// schedule (start phase spread over the interval, no drift), one probe in
+// flight per target, a tick skipped rather than piled up when a probe
+// overran, and targets added, changed or removed on reload without touching
+// the others.
+package scheduler
+
+import (
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/slaroute/slaroute/exporter/config"
+	"github.com/slaroute/slaroute/exporter/metrics"
+	"github.com/slaroute/slaroute/exporter/probe"
+)
+
+// Prober runs one probe; the scheduler never calls it concurrently.
+type Prober interface {
+	Probe(ctx context.Context) probe.Outcome
+	Close() error
+}
+
+// NewProber builds the prober of a target.
+type NewProber func(config.Target) (Prober, error)
+
+// DefaultNewProber builds real DNS probers.
+func DefaultNewProber(t config.Target) (Prober, error) { return probe.New(t) }
+
+// Scheduler owns the probe loops.
+type Scheduler struct {
+	clock     Clock
+	metrics   *metrics.Metrics
+	newProber NewProber
+	logger    *slog.Logger
+
+	mu      sync.Mutex
+	loops   map[string]*loop
+	stopped bool
+}
+
+type loop struct {
+	target config.Target
+	tm     *metrics.Target
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a scheduler with no targets. A nil clock or newProber means
+// the real ones.
+func New(m *metrics.Metrics, clock Clock, newProber NewProber, logger *slog.Logger) *Scheduler {
+	if clock == nil {
+		clock = RealClock{}
+	}
+	if newProber == nil {
+		newProber = DefaultNewProber
+	}
+	return &Scheduler{clock: clock, metrics: m, newProber: newProber, logger: logger, loops: map[string]*loop{}}
+}
+
+// Offset is a target's phase within its interval: stable per name, so
+// restarts keep the schedule and many targets spread evenly.
+func Offset(name string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+// NextTick returns the first tick after prev that is not in the past at now:
+// ticks stay on prev's grid (no drift) and missed ones are skipped.
+func NextTick(prev, now time.Time, interval time.Duration) time.Time {
+	next := prev.Add(interval)
+	if next.After(now) {
+		return next
+	}
+	missed := now.Sub(prev) / interval
+	return prev.Add((missed + 1) * interval)
+}
+
+// FirstTick is the first tick at or after now with the target's phase,
+// measured on the wall clock so the phase survives restarts.
+func FirstTick(now time.Time, name string, interval time.Duration) time.Time {
+	off := Offset(name, interval)
+	into := time.Duration(now.UnixNano() % int64(interval))
+	wait := off - into
+	if wait < 0 {
+		wait += interval
+	}
+	return now.Add(wait)
+}
+
+func withoutLine(t config.Target) config.Target {
+	t.Line = 0
+	return t
+}
+
+// Apply makes the running loops match targets. Unchanged targets keep
+// running with their counters; changed ones restart (keeping their series
+// when the labels are the same); removed ones stop and lose their series.
+// It returns once the stopped loops have exited.
+func (s *Scheduler) Apply(targets []config.Target) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	want := make(map[string]config.Target, len(targets))
+	for _, t := range targets {
+		want[t.Name] = t
+	}
+	// Build every new prober first so that a failure changes nothing.
+	probers := map[string]Prober{}
+	for _, t := range targets {
+		if l, ok := s.loops[t.Name]; ok && reflect.DeepEqual(withoutLine(l.target), withoutLine(t)) {
+			continue
+		}
+		p, err := s.newProber(t)
+		if err != nil {
+			for _, p := range probers {
+				p.Close()
+			}
+			return err
+		}
+		probers[t.Name] = p
+	}
+	var stopping []*loop
+	keep := map[string]*metrics.Target{}
+	for name, l := range s.loops {
+		t, still := want[name]
+		if still && probers[name] == nil {
+			continue
+		}
+		l.cancel()
+		stopping = append(stopping, l)
+		delete(s.loops, name)
+		if still && slices.Equal(t.Labels(), l.tm.Labels()) {
+			keep[name] = l.tm
+		}
+	}
+	for _, l := range stopping {
+		<-l.done
+		if keep[l.target.Name] == nil {
+			s.metrics.Delete(l.tm.Labels())
+		}
+	}
+	for _, t := range targets {
+		p := probers[t.Name]
+		if p == nil {
+			continue
+		}
+		tm := keep[t.Name]
+		if tm == nil {
+			tm = s.metrics.Target(t.Labels())
+		}
+		s.start(t, p, tm)
+	}
+	s.metrics.Targets.Set(float64(len(s.loops)))
+	return nil
+}
+
+func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &loop{target: t, tm: tm, cancel: cancel, done: make(chan struct{})}
+	s.loops[t.Name] = l
+	go func() {
+		defer close(l.done)
+		defer p.Close()
+		s.run(ctx, t, p, tm)
+	}()
+}
+
+func (s *Scheduler) run(ctx context.Context, t config.Target, p Prober, tm *metrics.Target) {
+	next := FirstTick(s.clock.Now(), t.Name, t.Interval)
+	timer := s.clock.NewTimer(next.Sub(s.clock.Now()))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C():
+		}
+		now := s.clock.Now()
+		s.metrics.Lag.Observe(max(now.Sub(next), 0).Seconds())
+		o := p.Probe(ctx)
+		if ctx.Err() != nil {
+			return // stopped mid-probe: the outcome says nothing about the server
+		}
+		now = s.clock.Now()
+		tm.Record(o, now)
+		if o.Result != probe.Success && s.logger.Enabled(ctx, slog.LevelDebug) {
+			s.logger.Debug("Probe failed", "target", t.Name, "result", o.Result.String(), "err", o.Err)
+		}
+		next = NextTick(next, now, t.Interval)
+		timer.Reset(next.Sub(now))
+	}
+}
+
+// Stop ends every loop and waits for them; Apply does nothing afterwards.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	for _, l := range s.loops {
+		l.cancel()
+	}
+	for name, l := range s.loops {
+		<-l.done
+		delete(s.loops, name)
+	}
+}
+
+// Len is the number of running loops.
+func (s *Scheduler) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.loops)
+}
