@@ -1,0 +1,191 @@
+// Package alertstate keeps the newest event per alert fingerprint, fed by
+// Alertmanager webhooks and by its API. Alertmanager retries, duplicates (HA
+// pairs) and reorders notifications; ordering events by their own timestamps
+// (startsAt for firing, endsAt for resolved) makes any delivery order converge.
+package alertstate
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Status of one alert.
+type Status string
+
+const (
+	Firing   Status = "firing"
+	Resolved Status = "resolved"
+)
+
+// Event is one observation of one alert.
+type Event struct {
+	Fingerprint string
+	Labels      map[string]string
+	Status      Status
+	StartsAt    time.Time
+	EndsAt      time.Time
+	// UpdatedAt is when Alertmanager last heard of the alert from Prometheus
+	// (API only); zero for webhook events.
+	UpdatedAt time.Time
+}
+
+// Time is the event's own timestamp used for ordering.
+func (e Event) Time() time.Time {
+	if e.Status == Resolved {
+		return e.EndsAt
+	}
+	return e.StartsAt
+}
+
+// Alert is the stored state of one fingerprint.
+type Alert struct {
+	Event
+	// LastSeen is when the alert was last confirmed firing: the receipt time
+	// of a firing webhook or the API's updatedAt, whichever is newer.
+	LastSeen time.Time
+	// Changed is when the store last accepted an event for it.
+	Changed time.Time
+}
+
+// Store is safe for concurrent use.
+type Store struct {
+	mu      sync.Mutex
+	alerts  map[string]*Alert
+	version uint64
+	// retain keeps resolved alerts this long so a stale firing for them is still recognised.
+	retain time.Duration
+}
+
+// New returns an empty store that forgets resolved alerts after retain.
+func New(retain time.Duration) *Store {
+	return &Store{alerts: map[string]*Alert{}, retain: retain}
+}
+
+// Outcome of one Apply.
+type Outcome int
+
+const (
+	Accepted  Outcome = iota // the event changed or refreshed the state
+	Duplicate                // same event again (e.g. a repeat or the HA peer's copy)
+	Stale                    // older than what is stored: dropped
+)
+
+// Apply records e received at now unless an event newer than e is stored.
+func (s *Store) Apply(e Event, now time.Time) Outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apply(e, now)
+}
+
+func (s *Store) apply(e Event, now time.Time) Outcome {
+	cur, ok := s.alerts[e.Fingerprint]
+	if !ok {
+		a := &Alert{Event: e, Changed: now}
+		if e.Status == Firing {
+			a.LastSeen = later(now, e.UpdatedAt)
+		}
+		s.alerts[e.Fingerprint] = a
+		s.version++
+		return Accepted
+	}
+	t, ct := e.Time(), cur.Time()
+	switch {
+	case t.Before(ct):
+		return Stale
+	case t.Equal(ct) && e.Status == cur.Status:
+		if e.Status == Firing {
+			cur.LastSeen = later(cur.LastSeen, later(now, e.UpdatedAt))
+			// A refresh changes freshness, which policy reads.
+			s.version++
+		}
+		return Duplicate
+	case t.Equal(ct) && e.Status == Firing:
+		// Resolved at the instant it started: the resolve wins.
+		return Stale
+	}
+	seen := cur.LastSeen
+	cur.Event, cur.Changed = e, now
+	if e.Status == Firing {
+		cur.LastSeen = later(seen, later(now, e.UpdatedAt))
+	}
+	s.version++
+	return Accepted
+}
+
+// Sync makes the store match the active alerts read from the Alertmanager API
+// at fetched: the API is the source of truth. Alerts changed by a webhook
+// after fetched are newer than the API answer and are kept as they are.
+func (s *Store) Sync(active []Event, fetched, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := make(map[string]bool, len(active))
+	for _, e := range active {
+		in[e.Fingerprint] = true
+		cur, ok := s.alerts[e.Fingerprint]
+		if ok && cur.Changed.After(fetched) {
+			continue
+		}
+		e.Status = Firing
+		if !ok || cur.Status != Firing || !cur.StartsAt.Equal(e.StartsAt) {
+			a := &Alert{Event: e, Changed: now, LastSeen: e.UpdatedAt}
+			s.alerts[e.Fingerprint] = a
+		} else {
+			cur.Labels = e.Labels
+			cur.UpdatedAt = e.UpdatedAt
+			cur.LastSeen = later(cur.LastSeen, e.UpdatedAt)
+		}
+		s.version++
+	}
+	for fp, a := range s.alerts {
+		if in[fp] || a.Status != Firing || a.Changed.After(fetched) {
+			continue
+		}
+		a.Status, a.EndsAt, a.Changed = Resolved, fetched, now
+		s.version++
+	}
+	s.gc(now)
+}
+
+// GC forgets resolved alerts older than the retention.
+func (s *Store) GC(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gc(now)
+}
+
+func (s *Store) gc(now time.Time) {
+	for fp, a := range s.alerts {
+		if a.Status == Resolved && now.Sub(a.Changed) > s.retain {
+			delete(s.alerts, fp)
+		}
+	}
+}
+
+// Snapshot returns copies of every stored alert, ordered by fingerprint, and the store version.
+func (s *Store) Snapshot() ([]Alert, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Alert, 0, len(s.alerts))
+	for _, fp := range slices.Sorted(maps.Keys(s.alerts)) {
+		a := *s.alerts[fp]
+		a.Labels = maps.Clone(a.Labels)
+		out = append(out, a)
+	}
+	return out, s.version
+}
+
+// Version increases whenever the state changes.
+func (s *Store) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Route{
+		Prefix:      netip.MustParsePrefix("192.0.2.53/32"),
+		Nexthops:    []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("198.51.100.13")},
+		MinNexthops: 1,
+	}
+	if len(c.Routes) != 1 || c.Routes[0].Prefix != want.Prefix || !slices.Equal(c.Routes[0].Nexthops, want.Nexthops) || c.Routes[0].MinNexthops != 1 {
+		t.Errorf("routes = %+v, want [%+v] (nexthops sorted)", c.Routes, want)
+	}
+	if c.Backend.Type != "netlink" || c.Backend.Netlink == nil || c.Backend.Netlink.Protocol != 250 || c.Backend.IOS != nil {
+		t.Errorf("backend = %+v", c.Backend)
+	}
+	if c.Alerts.Heartbeat != "DNSSLAWatchdog" || time.Duration(c.Alerts.HeartbeatTimeout) != 90*time.Second {
+		t.Errorf("alerts = %+v", c.Alerts)
+	}
+	if c.Alertmanager.URL != "http://127.0.0.1:9093" || time.Duration(c.ResyncInterval) != 10*time.Second {
+		t.Errorf("alertmanager = %+v, resync %v", c.Alertmanager, c.ResyncInterval)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load("testdata/minimal.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend.Netlink == nil || c.Backend.Netlink.Mode != "resilient" || c.Backend.Netlink.Table != "main" {
+		t.Errorf("netlink defaults = %+v", c.Backend.Netlink)
+	}
+	a := c.Alerts
+	if !slices.Equal(a.Withdraw, []string{"DNSServerDown"}) || !slices.Equal(a.Freeze, []string{"DNSSLAProbesMissing"}) ||
+		a.NexthopLabel != "nexthop" || a.ServiceLabel != "service" || a.Heartbeat != "" ||
+		time.Duration(a.HeartbeatTimeout) != 90*time.Second || time.Duration(a.RestoreDelay) != 5*time.Second {
+		t.Errorf("alert defaults = %+v", a)
+	}
+	if c.Alertmanager.URL != "" || time.Duration(c.Alertmanager.Timeout) != 2*time.Second || time.Duration(c.ResyncInterval) != 10*time.Second {
+		t.Errorf("defaults: alertmanager %+v resync %v", c.Alertmanager, c.ResyncInterval)
+	}
+	if r := c.Routes[0]; r.Prefix != netip.MustParsePrefix("2001:db8::53/128") || r.MinNexthops != 1 || len(r.Nexthops) != 2 {
+		t.Errorf("route = %+v", r)
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"unknown-field.yml", `:6: unknown field "resync_intervall"`},
+		{"unknown-route-field.yml", `:5: unknown field "nexthop" in routes[]`},
+		{"unknown-netlink-field.yml", `:4: unknown field "tabel" in backend.netlink`},
+		{"no-backend.yml", `:1: backend section must be set`},
+		{"bad-backend-type.yml", `:2: backend type "bgp" is not one of netlink, ios`},
+		{"backend-mismatch.yml", `:4: backend ios section given but backend type is netlink`},
+		{"ios-missing.yml", `:2: backend type ios needs a backend.ios section`},
+		{"bad-netlink-mode.yml", `:4: netlink mode "ecmp" is not one of resilient, multipath`},
+		{"no-routes.yml", `:3: at least one route must be configured`},
+		{"bad-prefix.yml", `:4: route prefix "192.0.2.300/32" is not an IP prefix`},
+		{"host-bits.yml", `:4: route prefix 192.0.2.53/24 has host bits set (did you mean 192.0.2.0/24?)`},
+		{"no-nexthops.yml", `:4: route 192.0.2.53/32 needs at least one nexthop`},
+		{"bad-nexthop.yml", `:7: route 192.0.2.53/32 nexthop "dns1.example" is not an IP address`},
+		{"family-mismatch.yml", `:5: route 192.0.2.53/32 nexthop 2001:db8::11 is not of the prefix's address family`},
+		{"duplicate-nexthop.yml", `:5: route 192.0.2.53/32 lists nexthop 198.51.100.11 twice`},
+		{"min-nexthops.yml", `:6: route 192.0.2.53/32 min_nexthops 3 out of range 1..2`},
+		{"duplicate-route.yml", `:6: duplicate route prefix 192.0.2.53/32`},
+		{"alert-both-roles.yml", `:8: alertname DNSServerDown is in both alerts.withdraw and alerts.freeze`},
+		{"no-withdraw.yml", `:7: alerts.withdraw must name at least one alert`},
+		{"bad-label.yml", `:7: alerts.nexthop_label "next-hop" is not a valid label name`},
+		{"bad-heartbeat-timeout.yml", `:8: alerts.heartbeat_timeout must be positive`},
+		{"bad-duration.yml", `:6: resync_interval: "ten seconds" is not a duration (e.g. 500ms, 10s, 1m)`},
+		{"bad-url.yml", `:7: alertmanager.url "127.0.0.1:9093" is not an http(s) URL`},
+		{"bad-resync.yml", `:6: resync_interval must be positive`},
+		{"syntax.yml", `:3: did not find expected '-' indicator`},
+		{"empty.yml", `: empty configuration`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded, want error")
+			}
+			if want := path + tc.want; err.Error() != want {
+				t.Errorf("error\n got: %s\nwant: %s", err, want)
+			}
+		})
+	}
+}

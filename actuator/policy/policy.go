@@ -1,0 +1,308 @@
+// Package policy turns alert state and configuration into the routes that
+// should be installed. It is pure: no I/O, no clock, no globals.
+//
+// Rules, in order:
+//  1. The pipeline is healthy only while the heartbeat alert is firing and was
+//     seen within heartbeat_timeout. While unhealthy every route is frozen.
+//  2. A firing freeze alert freezes the route its service label names, or
+//     every route when it has no service label. A frozen route is not changed
+//     at all: desired = installed (an absent route stays absent).
+//  3. Desired nexthops = configured minus those named by a firing withdraw alert
+//     (nexthop label, narrowed to one route by the service label when present).
+//  4. Guards: if every nexthop would go, all configured nexthops stay (fail
+//     open); if fewer than min_nexthops would stay, withdrawn nexthops are kept
+//     back, preferring those already installed, then the lowest addresses.
+//  5. Adding a nexthop to an installed route is a restore and needs
+//     confirmation (Input.Restorable); until then it is held back.
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/config"
+)
+
+// Guard reasons (metric label values).
+const (
+	GuardMinNexthops = "min_nexthops"
+	GuardFailOpen    = "fail_open"
+)
+
+// Ignore reasons (metric label values).
+const (
+	IgnoreUnknownNexthop = "unknown_nexthop"
+	IgnoreUnknownRoute   = "unknown_route"
+	IgnoreStale          = "stale"
+	IgnoreUnmanaged      = "unmanaged_alertname"
+	IgnoreInvalidLabel   = "invalid_label"
+)
+
+// Kind is the role of an alertname in the configuration.
+type Kind int
+
+const (
+	Unmanaged Kind = iota
+	Withdraw
+	Freeze
+	Heartbeat
+)
+
+// Input is everything a decision depends on.
+type Input struct {
+	Routes []config.Route
+	Alerts config.Alerts
+	State  []alertstate.Alert
+	// Installed holds the routes on the device; a missing key is an absent route.
+	Installed map[netip.Prefix][]netip.Addr
+	Now       time.Time
+	// Restorable confirms adding nexthop to an installed route; nil confirms none.
+	Restorable func(netip.Prefix, netip.Addr) bool
+}
+
+// Reason is why a nexthop is withdrawn or a route frozen.
+type Reason struct {
+	Alertname   string    `json:"alertname"`
+	Fingerprint string    `json:"fingerprint"`
+	Since       time.Time `json:"since"`
+}
+
+// Pipeline is the health of the alert pipeline.
+type Pipeline struct {
+	Healthy  bool
+	Reason   string    // why unhealthy
+	LastSeen time.Time // heartbeat last confirmed firing
+}
+
+// Route is the decision for one configured route.
+type Route struct {
+	Prefix     netip.Prefix
+	Configured []netip.Addr
+	// Target is configured minus withdrawn, after guards, before freeze and confirmation.
+	Target []netip.Addr
+	// Desired is what should be installed now; empty means absent.
+	Desired   []netip.Addr
+	Installed []netip.Addr
+	Present   bool // the route is installed
+	Withdrawn map[netip.Addr][]Reason
+	Frozen    []string // why frozen; empty when not
+	Guard     string   // "", GuardMinNexthops or GuardFailOpen
+	// Kept are withdrawn nexthops a guard keeps installed.
+	Kept []netip.Addr
+	// PendingRestore are nexthops held back until their restore is confirmed.
+	PendingRestore []netip.Addr
+	// Restores are confirmed nexthops being added to the installed route.
+	Restores []netip.Addr
+}
+
+// Decision is the whole outcome.
+type Decision struct {
+	Pipeline Pipeline
+	Routes   []Route
+}
+
+// Classify says what an alert's labels mean for the configuration and, when
+// it must be ignored, why. Unmanaged alerts return Unmanaged and IgnoreUnmanaged.
+func Classify(routes []config.Route, ac config.Alerts, labels map[string]string) (Kind, string) {
+	name := labels["alertname"]
+	switch {
+	case name != "" && name == ac.Heartbeat:
+		return Heartbeat, ""
+	case slices.Contains(ac.Freeze, name):
+		if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
+			p, err := ParseService(s)
+			if err != nil {
+				return Freeze, IgnoreInvalidLabel
+			}
+			if !slices.ContainsFunc(routes, func(r config.Route) bool { return r.Prefix == p }) {
+				return Freeze, IgnoreUnknownRoute
+			}
+		}
+		return Freeze, ""
+	case slices.Contains(ac.Withdraw, name):
+		_, _, reason := withdrawTarget(routes, ac, labels)
+		return Withdraw, reason
+	}
+	return Unmanaged, IgnoreUnmanaged
+}
+
+// withdrawTarget resolves a withdraw alert to its nexthop and, when the
+// service label narrows it, its route.
+func withdrawTarget(routes []config.Route, ac config.Alerts, labels map[string]string) (netip.Addr, *netip.Prefix, string) {
+	nh, err := netip.ParseAddr(labels[ac.NexthopLabel])
+	if err != nil || nh.Zone() != "" {
+		return netip.Addr{}, nil, IgnoreInvalidLabel
+	}
+	nh = nh.Unmap()
+	var only *netip.Prefix
+	if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
+		p, err := ParseService(s)
+		if err != nil {
+			return nh, nil, IgnoreInvalidLabel
+		}
+		i := slices.IndexFunc(routes, func(r config.Route) bool { return r.Prefix == p })
+		if i < 0 {
+			return nh, nil, IgnoreUnknownRoute
+		}
+		only = &p
+		if !slices.Contains(routes[i].Nexthops, nh) {
+			return nh, only, IgnoreUnknownNexthop
+		}
+		return nh, only, ""
+	}
+	if !slices.ContainsFunc(routes, func(r config.Route) bool { return slices.Contains(r.Nexthops, nh) }) {
+		return nh, nil, IgnoreUnknownNexthop
+	}
+	return nh, nil, ""
+}
+
+// ParseService reads a service label: a prefix ("192.0.2.53/32") or a bare
+// address, which means its host prefix.
+func ParseService(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("service %q is neither a prefix nor an address", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// PipelineHealth evaluates the heartbeat.
+func PipelineHealth(ac config.Alerts, state []alertstate.Alert, now time.Time) Pipeline {
+	if ac.Heartbeat == "" {
+		return Pipeline{Healthy: true}
+	}
+	var last time.Time
+	for _, a := range state {
+		if a.Labels["alertname"] == ac.Heartbeat && a.Status == alertstate.Firing && a.LastSeen.After(last) {
+			last = a.LastSeen
+		}
+	}
+	timeout := time.Duration(ac.HeartbeatTimeout)
+	switch {
+	case last.IsZero():
+		return Pipeline{Reason: fmt.Sprintf("heartbeat %s is not firing", ac.Heartbeat)}
+	case now.Sub(last) > timeout:
+		return Pipeline{LastSeen: last, Reason: fmt.Sprintf("heartbeat %s last seen %s ago (timeout %s)", ac.Heartbeat, now.Sub(last).Round(time.Second), timeout)}
+	}
+	return Pipeline{Healthy: true, LastSeen: last}
+}
+
+// Decide computes the decision for every configured route.
+func Decide(in Input) Decision {
+	d := Decision{Pipeline: PipelineHealth(in.Alerts, in.State, in.Now)}
+	withdrawn := map[netip.Prefix]map[netip.Addr][]Reason{}
+	frozen := map[netip.Prefix][]string{}
+	var frozenAll []string
+	if !d.Pipeline.Healthy {
+		frozenAll = append(frozenAll, "pipeline unhealthy: "+d.Pipeline.Reason)
+	}
+	for _, a := range in.State {
+		if a.Status != alertstate.Firing {
+			continue
+		}
+		kind, ignore := Classify(in.Routes, in.Alerts, a.Labels)
+		if ignore != "" {
+			continue
+		}
+		name := a.Labels["alertname"]
+		switch kind {
+		case Freeze:
+			why := fmt.Sprintf("freeze alert %s (%s) since %s", name, a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339))
+			if s := a.Labels[in.Alerts.ServiceLabel]; s != "" {
+				p, _ := ParseService(s)
+				frozen[p] = append(frozen[p], why)
+			} else {
+				frozenAll = append(frozenAll, why)
+			}
+		case Withdraw:
+			nh, only, _ := withdrawTarget(in.Routes, in.Alerts, a.Labels)
+			for _, r := range in.Routes {
+				if (only != nil && *only != r.Prefix) || !slices.Contains(r.Nexthops, nh) {
+					continue
+				}
+				if withdrawn[r.Prefix] == nil {
+					withdrawn[r.Prefix] = map[netip.Addr][]Reason{}
+				}
+				withdrawn[r.Prefix][nh] = append(withdrawn[r.Prefix][nh], Reason{Alertname: name, Fingerprint: a.Fingerprint, Since: a.StartsAt})
+			}
+		}
+	}
+	for _, r := range in.Routes {
+		installed, present := in.Installed[r.Prefix]
+		rd := Route{
+			Prefix:     r.Prefix,
+			Configured: slices.Clone(r.Nexthops),
+			Installed:  slices.Clone(installed),
+			Present:    present,
+			Withdrawn:  withdrawn[r.Prefix],
+			Frozen:     append(slices.Clone(frozenAll), frozen[r.Prefix]...),
+		}
+		rd.Target, rd.Guard, rd.Kept = guard(r, rd.Withdrawn, installed)
+		switch {
+		case len(rd.Frozen) > 0:
+			rd.Desired = slices.Clone(installed)
+		case !present:
+			// Creating a route restores nothing that is carrying traffic.
+			rd.Desired = slices.Clone(rd.Target)
+		default:
+			for _, nh := range rd.Target {
+				switch {
+				case slices.Contains(installed, nh):
+					rd.Desired = append(rd.Desired, nh)
+				case in.Restorable != nil && in.Restorable(r.Prefix, nh):
+					rd.Desired = append(rd.Desired, nh)
+					rd.Restores = append(rd.Restores, nh)
+				default:
+					rd.PendingRestore = append(rd.PendingRestore, nh)
+				}
+			}
+		}
+		d.Routes = append(d.Routes, rd)
+	}
+	return d
+}
+
+// guard applies fail-open and min_nexthops to configured minus withdrawn.
+func guard(r config.Route, withdrawn map[netip.Addr][]Reason, installed []netip.Addr) (target []netip.Addr, reason string, kept []netip.Addr) {
+	var out []netip.Addr
+	for _, nh := range r.Nexthops {
+		if len(withdrawn[nh]) == 0 {
+			target = append(target, nh)
+		} else {
+			out = append(out, nh)
+		}
+	}
+	switch {
+	case len(target) == 0:
+		return slices.Clone(r.Nexthops), GuardFailOpen, out
+	case len(target) >= r.MinNexthops:
+		return target, "", nil
+	}
+	// Keep back installed ones first so the guard does not move traffic, then by address.
+	slices.SortStableFunc(out, func(a, b netip.Addr) int {
+		ai, bi := slices.Contains(installed, a), slices.Contains(installed, b)
+		switch {
+		case ai && !bi:
+			return -1
+		case bi && !ai:
+			return 1
+		}
+		return a.Compare(b)
+	})
+	kept = out[:r.MinNexthops-len(target)]
+	target = append(target, kept...)
+	slices.SortFunc(target, func(a, b netip.Addr) int { return a.Compare(b) })
+	slices.SortFunc(kept, func(a, b netip.Addr) int { return a.Compare(b) })
+	return target, GuardMinNexthops, slices.Clone(kept)
+}
+
+// FrozenText joins frozen reasons for logs.
+func (r Route) FrozenText() string { return strings.Join(r.Frozen, "; ") }
