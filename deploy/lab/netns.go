@@ -1,0 +1,84 @@
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ip runs iproute2 and returns its stdout; the error carries stderr.
+func ip(args ...string) (string, error) {
+	return run("ip", args...)
+}
+
+func run(name string, args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// nsExec runs a command inside namespace ns.
+func nsExec(ns string, args ...string) (string, error) {
+	return ip(append([]string{"netns", "exec", ns}, args...)...)
+}
+
+func sysctl(ns string, kv ...string) error {
+	for _, s := range kv {
+		if _, err := nsExec(ns, "sysctl", "-qw", s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InNS runs fn on an OS thread switched into namespace ns. Sockets created by
+// fn stay in ns and may be used from any goroutine afterwards.
+func InNS(ns string, fn func() error) error {
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", ns, err)
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("open own netns: %w", err)
+	}
+	defer orig.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("setns %s: %w", ns, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// Leave the thread locked: the runtime discards it when the goroutine ends.
+		return fmt.Errorf("restore netns: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// namespaces lists the named network namespaces.
+func namespaces() ([]string, error) {
+	out, err := ip("netns", "list")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names, nil
+}
