@@ -1,0 +1,173 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/slaroute/slaroute/exporter/probe"
+)
+
+var perTarget = []string{
+	"dns_sla_up", "dns_sla_probes_total", "dns_sla_consecutive_failures",
+	"dns_sla_consecutive_successes", "dns_sla_last_success_timestamp_seconds",
+}
+
+func TestSeriesExistFromTheStart(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	m.Target([]string{"dns1", "198.51.100.11", "192.0.2.53/32"})
+	m.Targets.Set(1)
+	want := `
+# HELP dns_sla_consecutive_failures Number of consecutive failed probes of the target (0 after a success).
+# TYPE dns_sla_consecutive_failures gauge
+dns_sla_consecutive_failures{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} 0
+# HELP dns_sla_consecutive_successes Number of consecutive successful probes of the target (0 after a failure).
+# TYPE dns_sla_consecutive_successes gauge
+dns_sla_consecutive_successes{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} 0
+# HELP dns_sla_last_success_timestamp_seconds Unix time of the last successful probe of the target (0 if none yet).
+# TYPE dns_sla_last_success_timestamp_seconds gauge
+dns_sla_last_success_timestamp_seconds{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} 0
+# HELP dns_sla_probes_total Probes of the target by result.
+# TYPE dns_sla_probes_total counter
+dns_sla_probes_total{nexthop="198.51.100.11",result="malformed",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="mismatch",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="network_error",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="no_answer",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="nxdomain",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="rcode",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="refused",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="servfail",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="success",service="192.0.2.53/32",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="timeout",service="192.0.2.53/32",target="dns1"} 0
+# HELP dns_sla_targets Number of configured targets.
+# TYPE dns_sla_targets gauge
+dns_sla_targets 1
+# HELP dns_sla_up 1 if the last probe of the target succeeded, else 0.
+# TYPE dns_sla_up gauge
+dns_sla_up{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), append(perTarget, "dns_sla_targets")...); err != nil {
+		t.Error(err)
+	}
+	// The histograms exist too (one per target, one global).
+	if n := testutil.CollectAndCount(m.duration); n != 1 {
+		t.Errorf("%d duration series, want 1", n)
+	}
+	if n := testutil.CollectAndCount(m.Lag); n != 1 {
+		t.Errorf("%d lag series, want 1", n)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestRecord(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	tm := m.Target([]string{"dns1", "198.51.100.11", ""})
+	now := time.Unix(1700000000, 500_000_000)
+	steps := []struct {
+		o            probe.Outcome
+		up, fail, ok float64
+	}{
+		{probe.Outcome{Result: probe.Success, RTT: 300 * time.Microsecond, Responded: true}, 1, 0, 1},
+		{probe.Outcome{Result: probe.Success, RTT: 700 * time.Microsecond, Responded: true}, 1, 0, 2},
+		{probe.Outcome{Result: probe.Timeout}, 0, 1, 0},
+		{probe.Outcome{Result: probe.Servfail, RTT: 2 * time.Millisecond, Responded: true}, 0, 2, 0},
+		{probe.Outcome{Result: probe.Timeout}, 0, 3, 0},
+		{probe.Outcome{Result: probe.Success, RTT: 400 * time.Microsecond, Responded: true}, 1, 0, 1},
+	}
+	for i, s := range steps {
+		tm.Record(s.o, now)
+		l := []string{"dns1", "198.51.100.11", ""}
+		if got := testutil.ToFloat64(m.up.WithLabelValues(l...)); got != s.up {
+			t.Errorf("step %d: up %v, want %v", i, got, s.up)
+		}
+		if got := testutil.ToFloat64(m.consecFail.WithLabelValues(l...)); got != s.fail {
+			t.Errorf("step %d: consecutive failures %v, want %v", i, got, s.fail)
+		}
+		if got := testutil.ToFloat64(m.consecSucc.WithLabelValues(l...)); got != s.ok {
+			t.Errorf("step %d: consecutive successes %v, want %v", i, got, s.ok)
+		}
+	}
+	want := `
+# HELP dns_sla_last_success_timestamp_seconds Unix time of the last successful probe of the target (0 if none yet).
+# TYPE dns_sla_last_success_timestamp_seconds gauge
+dns_sla_last_success_timestamp_seconds{nexthop="198.51.100.11",service="",target="dns1"} 1.7000000005e+09
+# HELP dns_sla_probes_total Probes of the target by result.
+# TYPE dns_sla_probes_total counter
+dns_sla_probes_total{nexthop="198.51.100.11",result="malformed",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="mismatch",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="network_error",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="no_answer",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="nxdomain",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="rcode",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="refused",service="",target="dns1"} 0
+dns_sla_probes_total{nexthop="198.51.100.11",result="servfail",service="",target="dns1"} 1
+dns_sla_probes_total{nexthop="198.51.100.11",result="success",service="",target="dns1"} 3
+dns_sla_probes_total{nexthop="198.51.100.11",result="timeout",service="",target="dns1"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dns_sla_probes_total", "dns_sla_last_success_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	// Only responses are timed: 4 observations, in the right classic buckets.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "dns_sla_probe_duration_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 4 {
+			t.Errorf("%d observations, want 4", h.GetSampleCount())
+		}
+		cum := map[float64]uint64{}
+		for _, b := range h.GetBucket() {
+			cum[b.GetUpperBound()] = b.GetCumulativeCount()
+		}
+		if cum[0.00025] != 0 || cum[0.0005] != 2 || cum[0.001] != 3 || cum[0.0025] != 4 {
+			t.Errorf("buckets %v", cum)
+		}
+		if h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 {
+			t.Error("no native histogram data")
+		}
+	}
+}
+
+func TestDelete(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	a := []string{"a", "198.51.100.11", ""}
+	b := []string{"b", "198.51.100.12", ""}
+	m.Target(a).Record(probe.Outcome{Result: probe.Success, Responded: true}, time.Now())
+	m.Target(b)
+	m.Delete(a)
+	for _, name := range append(perTarget, "dns_sla_probe_duration_seconds") {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, lp := range mt.GetLabel() {
+					if lp.GetName() == "target" && lp.GetValue() == "a" {
+						t.Errorf("%s still has target a", name)
+					}
+				}
+			}
+		}
+	}
+	if n := testutil.CollectAndCount(m.probes); n != int(probe.NumResults) {
+		t.Errorf("%d probes_total series left, want %d (target b)", n, probe.NumResults)
+	}
+}
