@@ -18,6 +18,7 @@ have pgrep                        || need+=(procps)
 have systemd-analyze              || need+=(systemd)
 have make                         || need+=(make)
 have git                          || need+=(git)
+have curl                         || need+=(curl)
 have prometheus-blackbox-exporter || need+=(prometheus-blackbox-exporter)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
