@@ -1,15 +1,520 @@
 //go:build linux
 
+// Package netlink is the Linux backend of route_actuator: it installs each
+// service route in the kernel, either through a resilient nexthop group
+// (mode resilient) or as a plain RTA_MULTIPATH route (mode multipath), and
+// only ever touches routes and nexthop objects marked with its protocol number.
 package netlink
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/slaroute/slaroute/actuator/route"
 )
 
-// New returns the Linux backend. STUB: being implemented (issue 3).
+// ErrConflict marks a route or nexthop ID that exists but is not this
+// program's (another protocol, or a hash collision): it is left alone.
+var ErrConflict = errors.New("not owned by this route_actuator")
+
+// socketTimeout bounds every netlink exchange; the kernel answers in
+// microseconds, so hitting it means the socket is broken (ErrUnavailable).
+const socketTimeout = 10 * time.Second
+
+// Backend drives the kernel routing table of one network namespace.
+type Backend struct {
+	cfg    Config
+	table  uint32
+	proto  uint8
+	logger *slog.Logger
+	h      *vnl.Handle              // library calls: multipath routes, gateway lookups
+	raw    map[int]*nl.SocketHandle // strict-check socket for nexthop objects and dumps
+	warned map[uint32]bool          // groups whose bucket count differs from the config
+}
+
+// New returns the backend for the current network namespace.
 func New(cfg Config, logger *slog.Logger) (route.Backend, error) {
-	return nil, errors.New("netlink backend: not implemented yet")
+	return NewAt(cfg, logger, netns.None())
+}
+
+// NewAt returns the backend for network namespace ns (netns.None() = current).
+func NewAt(cfg Config, logger *slog.Logger, ns netns.NsHandle) (*Backend, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	table, _ := cfg.TableID()
+	h, err := vnl.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: open socket: %w", err)
+	}
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink: open socket: %w", err)
+	}
+	b := &Backend{
+		cfg: cfg, table: uint32(table), proto: uint8(cfg.Protocol), logger: logger, h: h,
+		raw:    map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
+		warned: map[uint32]bool{},
+	}
+	tv := unix.NsecToTimeval(socketTimeout.Nanoseconds())
+	err = errors.Join(
+		h.SetSocketTimeout(socketTimeout),
+		s.SetSendTimeout(&tv),
+		s.SetReceiveTimeout(&tv),
+		s.SetExtAck(true),
+		unix.SetsockoptInt(s.GetFd(), unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1),
+	)
+	if err == nil && cfg.Mode == "resilient" {
+		if _, err = b.nexthops(); err != nil {
+			err = fmt.Errorf("mode resilient needs nexthop objects (Linux >= 5.13), use mode multipath on older kernels: %w", err)
+		}
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return b, nil
+}
+
+// Close releases the netlink sockets.
+func (b *Backend) Close() error {
+	b.h.Close()
+	for _, s := range b.raw {
+		s.Close()
+	}
+	return nil
+}
+
+// List returns every route of this backend's protocol in its table. A route
+// of ours that is not in the form the configured mode installs (another
+// mode, a group edited to contain foreign nexthops, a route pointing at
+// another object) is reported without nexthops, so the reconciler rewrites it.
+func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := b.read()
+	if err != nil {
+		return nil, err
+	}
+	merged := map[netip.Prefix][]netip.Addr{}
+	for _, r := range st.routes {
+		gws, _ := b.owned(st, r)
+		merged[r.Prefix] = append(merged[r.Prefix], gws...)
+	}
+	out := make([]route.Route, 0, len(merged))
+	for p, gws := range merged {
+		out = append(out, route.New(p, gws...))
+	}
+	slices.SortFunc(out, func(a, b route.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	return out, nil
+}
+
+// Apply makes the kernel route for c.Prefix carry exactly c.To (or removes
+// it). It reads the kernel first, so a change already in effect sends nothing.
+func (b *Backend) Apply(ctx context.Context, c route.Change) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := c.Prefix.Masked()
+	to := route.Normalize(c.To)
+	if c.Action == route.Delete || len(to) == 0 {
+		return b.remove(p)
+	}
+	for _, gw := range to {
+		if gw.Is4() != p.Addr().Is4() || gw.Zone() != "" {
+			return fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
+		}
+	}
+	var err error
+	if b.cfg.Mode == "multipath" {
+		err = b.installMultipath(p, to)
+	} else {
+		err = b.installResilient(p, to)
+	}
+	if err != nil {
+		return fmt.Errorf("route %s: %w", p, err)
+	}
+	return nil
+}
+
+// state is what the kernel holds: every nexthop object, and our routes.
+type state struct {
+	nhs    map[uint32]knexthop
+	routes []kroute // protocol and table are ours
+}
+
+func (st state) routesFor(p netip.Prefix) []kroute {
+	var out []kroute
+	for _, r := range st.routes {
+		if r.Prefix == p {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (b *Backend) read() (state, error) {
+	nhs, err := b.nexthops()
+	if err != nil {
+		return state{}, err
+	}
+	rs, err := b.routes(b.table, b.proto)
+	if err != nil {
+		return state{}, err
+	}
+	return state{nhs: nhs, routes: rs}, nil
+}
+
+// ours reports whether nexthop object n was created by this backend.
+func (b *Backend) ours(n knexthop) bool {
+	return n.Protocol == b.proto && inRange(int(b.proto), n.ID)
+}
+
+// owned returns the gateways of route r when it is exactly in the form the
+// configured mode installs.
+func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
+	if r.Type != unix.RTN_UNICAST {
+		return nil, false
+	}
+	if b.cfg.Mode == "multipath" {
+		return r.Gateways, r.NHID == 0 && len(r.Gateways) > 0
+	}
+	g, ok := st.nhs[r.NHID]
+	if !ok || r.NHID != groupID(int(b.proto), int(b.table), r.Prefix) || !b.ours(g) ||
+		!g.isGroup() || g.GroupType != nexthopGrpTypeRes {
+		return nil, false
+	}
+	gws := make([]netip.Addr, 0, len(g.Group))
+	for _, id := range g.Group {
+		m, ok := st.nhs[id]
+		if !ok || !b.ours(m) || m.isGroup() || !m.Gateway.IsValid() || memberID(int(b.proto), m.Gateway) != id {
+			return nil, false
+		}
+		gws = append(gws, m.Gateway)
+	}
+	return gws, true
+}
+
+func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
+	st, err := b.read()
+	if err != nil {
+		return err
+	}
+	proto := int(b.proto)
+	members := make([]uint32, len(to))
+	for i, gw := range to {
+		id := memberID(proto, gw)
+		members[i] = id
+		n, ok := st.nhs[id]
+		flags := unix.NLM_F_CREATE | unix.NLM_F_EXCL
+		switch {
+		case !ok:
+		case !b.ours(n):
+			return fmt.Errorf("%w: nexthop id %d (for gateway %s) exists with protocol %d", ErrConflict, id, gw, n.Protocol)
+		case n.Gateway == gw && !n.isGroup():
+			continue
+		case n.Gateway.IsValid() && memberID(proto, n.Gateway) == id:
+			return fmt.Errorf("%w: nexthop id %d is both %s and %s (hash collision): change the protocol number", ErrConflict, id, n.Gateway, gw)
+		case n.isGroup():
+			return fmt.Errorf("%w: nexthop id %d is a group, expected gateway %s: delete it (ip nexthop del id %d)", ErrConflict, id, gw, id)
+		default: // our member, edited behind our back: put it back
+			flags = unix.NLM_F_REPLACE
+		}
+		oif, err := b.resolve(gw)
+		if err != nil {
+			return err
+		}
+		if err := b.exec(unix.RTM_NEWNEXTHOP, flags, memberMsg(id, b.proto, gw, oif), nil); err != nil {
+			return b.wrap(fmt.Sprintf("create nexthop id %d via %s", id, gw), err)
+		}
+		b.logger.Info("created nexthop", "id", id, "gateway", gw, "oif", oif)
+	}
+
+	gid := groupID(proto, int(b.table), p)
+	idle := uint32(time.Duration(b.cfg.IdleTimer) / (time.Second / userHZ))
+	switch g, ok := st.nhs[gid]; {
+	case !ok:
+		msg := groupMsg(gid, b.proto, members, uint16(b.cfg.Buckets), idle)
+		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg, nil); err != nil {
+			return b.wrap(fmt.Sprintf("create nexthop group id %d", gid), err)
+		}
+		b.logger.Info("created resilient nexthop group", "route", p, "id", gid, "nexthops", to, "buckets", b.cfg.Buckets)
+	case !b.ours(g):
+		return fmt.Errorf("%w: nexthop id %d (group for %s) exists with protocol %d", ErrConflict, gid, p, g.Protocol)
+	case !g.isGroup() || g.GroupType != nexthopGrpTypeRes:
+		return fmt.Errorf("%w: nexthop id %d is not a resilient group: delete it (ip nexthop del id %d)", ErrConflict, gid, gid)
+	default:
+		if g.Buckets != uint16(b.cfg.Buckets) && !b.warned[gid] {
+			b.warned[gid] = true
+			b.logger.Warn("resilient group keeps its bucket count: the kernel cannot change it in place; delete the route to apply the new one",
+				"route", p, "id", gid, "buckets", g.Buckets, "configured", b.cfg.Buckets)
+		}
+		if slices.Equal(g.Group, members) && g.IdleTimer == idle {
+			break
+		}
+		// One atomic replace of the membership: the route keeps pointing at
+		// the group, and surviving members keep their buckets.
+		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, idle), nil); err != nil {
+			return b.wrap(fmt.Sprintf("replace nexthop group id %d", gid), err)
+		}
+		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)
+	}
+
+	ours := st.routesFor(p)
+	switch {
+	case len(ours) == 0:
+		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, b.table, b.proto, gid), nil); err != nil {
+			return b.routeErr("create route", p, err)
+		}
+		b.logger.Info("created route", "route", p, "table", b.table, "nhid", gid)
+	case ours[0].NHID != gid || ours[0].Type != unix.RTN_UNICAST:
+		msg := append(nhRouteMsg(p, b.table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
+		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg, nil); err != nil {
+			return b.routeErr("replace route", p, err)
+		}
+		b.logger.Info("replaced route", "route", p, "table", b.table, "nhid", gid)
+	}
+	return b.gc()
+}
+
+func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
+	st, err := b.read()
+	if err != nil {
+		return err
+	}
+	ours := st.routesFor(p)
+	if len(ours) > 0 {
+		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
+			return nil
+		}
+	}
+	r := &vnl.Route{
+		Dst:      &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+		Table:    int(b.table),
+		Protocol: vnl.RouteProtocol(b.proto),
+	}
+	for _, gw := range to {
+		r.MultiPath = append(r.MultiPath, &vnl.NexthopInfo{Gw: gw.AsSlice()})
+	}
+	if len(ours) == 0 {
+		if err := b.h.RouteAdd(r); err != nil {
+			return b.routeErr("create route", p, err)
+		}
+		b.logger.Info("created multipath route", "route", p, "table", b.table, "nexthops", to)
+	} else {
+		r.Priority = int(ours[0].Priority)
+		if err := b.h.RouteReplace(r); err != nil {
+			return b.routeErr("replace route", p, err)
+		}
+		b.logger.Info("replaced multipath route", "route", p, "table", b.table, "nexthops", to)
+	}
+	return b.gc() // objects left over from mode resilient
+}
+
+// remove deletes our routes for p (never another protocol's: the kernel
+// matches rtm_protocol on delete), then our objects nothing uses any more.
+func (b *Backend) remove(p netip.Prefix) error {
+	rs, err := b.routes(b.table, b.proto)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Prefix != p {
+			continue
+		}
+		msg := append(routeKey(p, b.table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
+		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
+		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+			return b.routeErr("delete route", p, err)
+		}
+		b.logger.Info("deleted route", "route", p, "table", b.table)
+	}
+	return b.gc()
+}
+
+// gc deletes our nexthop objects that nothing uses any more: groups no route
+// points at, then members no group contains. It checks every route of every
+// table and protocol first, so it never takes a route down with an object.
+func (b *Backend) gc() error {
+	nhs, err := b.nexthops()
+	if err != nil {
+		return err
+	}
+	inGroup := map[uint32]bool{}
+	var candidates []knexthop
+	for _, n := range nhs {
+		for _, m := range n.Group {
+			inGroup[m] = true
+		}
+		if b.ours(n) {
+			candidates = append(candidates, n)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	all, err := b.routes(0, 0)
+	if err != nil {
+		return err
+	}
+	used := map[uint32]bool{}
+	for _, r := range all {
+		used[r.NHID] = true
+	}
+	// Groups first: deleting one may free its members.
+	slices.SortFunc(candidates, func(x, y knexthop) int { return boolInt(y.isGroup()) - boolInt(x.isGroup()) })
+	for _, n := range candidates {
+		if used[n.ID] || (!n.isGroup() && inGroup[n.ID]) {
+			continue
+		}
+		delete(nhs, n.ID)
+		for _, m := range n.Group {
+			inGroup[m] = stillGrouped(nhs, m)
+		}
+		err := b.exec(unix.RTM_DELNEXTHOP, 0, nhIDMsg(n.ID), nil)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return b.wrap(fmt.Sprintf("delete unused nexthop id %d", n.ID), err)
+		}
+		b.logger.Info("deleted unused nexthop", "id", n.ID, "gateway", n.Gateway, "group", n.isGroup())
+	}
+	return nil
+}
+
+// stillGrouped reports whether member m belongs to a group in nhs.
+func stillGrouped(nhs map[uint32]knexthop, m uint32) bool {
+	for _, n := range nhs {
+		if slices.Contains(n.Group, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// resolve finds the output interface towards gateway gw, which a gateway
+// nexthop object needs (unlike RTA_MULTIPATH, where the kernel finds it).
+func (b *Backend) resolve(gw netip.Addr) (uint32, error) {
+	rs, err := b.h.RouteGet(gw.AsSlice())
+	if err != nil {
+		return 0, b.wrap(fmt.Sprintf("look up gateway %s", gw), err)
+	}
+	if len(rs) == 0 || rs[0].LinkIndex == 0 {
+		return 0, fmt.Errorf("gateway %s: no route to it", gw)
+	}
+	if rs[0].Gw != nil {
+		return 0, fmt.Errorf("gateway %s is not on a connected network (reached via %s)", gw, rs[0].Gw)
+	}
+	return uint32(rs[0].LinkIndex), nil
+}
+
+// nexthops dumps every nexthop object of the namespace.
+func (b *Backend) nexthops() (map[uint32]knexthop, error) {
+	out := map[uint32]knexthop{}
+	err := b.dump(unix.RTM_GETNEXTHOP, unix.RTM_NEWNEXTHOP, []nl.NetlinkRequestData{nhmsgHeader(unix.AF_UNSPEC, 0)}, func(m []byte) error {
+		n, err := parseNexthop(m)
+		if err == nil {
+			out[n.ID] = n
+		}
+		return err
+	}, func() { clear(out) })
+	if err != nil {
+		return nil, b.wrap("list nexthops", err)
+	}
+	return out, nil
+}
+
+// routes dumps the IPv4 and IPv6 routes of table and protocol (0 = any).
+func (b *Backend) routes(table uint32, proto uint8) ([]kroute, error) {
+	var out []kroute
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		n := len(out)
+		err := b.dump(unix.RTM_GETROUTE, unix.RTM_NEWROUTE, routeDumpMsg(fam, table, proto), func(m []byte) error {
+			r, err := parseRoute(m)
+			if err == nil && r.Family == fam && (table == 0 || r.Table == table) && (proto == 0 || r.Protocol == proto) {
+				out = append(out, r)
+			}
+			return err
+		}, func() { out = out[:n] })
+		// A table without routes of a family does not exist for it.
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, b.wrap("list routes", err)
+		}
+	}
+	return out, nil
+}
+
+// dump runs a dump request, restarting it when the kernel reports that the
+// data changed underneath (NLM_F_DUMP_INTR).
+func (b *Backend) dump(typ, resType uint16, data []nl.NetlinkRequestData, f func([]byte) error, reset func()) error {
+	var err error
+	for range 3 {
+		var perr error
+		err = b.exec(typ, unix.NLM_F_DUMP, data, func(m []byte) bool {
+			perr = f(m)
+			return perr == nil
+		}, resType)
+		if perr != nil {
+			return fmt.Errorf("parse: %w", perr)
+		}
+		if !errors.Is(err, nl.ErrDumpInterrupted) {
+			return err
+		}
+		reset()
+	}
+	return err
+}
+
+// exec sends one request on the strict-check socket; without f it asks for
+// an acknowledgement so the kernel reports errors.
+func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType ...uint16) error {
+	req := &nl.NetlinkRequest{
+		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: typ, Flags: unix.NLM_F_REQUEST | uint16(flags)},
+		Sockets:  b.raw,
+	}
+	for _, d := range data {
+		req.AddData(d)
+	}
+	var rt uint16
+	if len(resType) > 0 {
+		rt = resType[0]
+	}
+	if f == nil {
+		req.Flags |= unix.NLM_F_ACK
+		f = func([]byte) bool { return true }
+	}
+	return req.ExecuteIter(unix.NETLINK_ROUTE, rt, f)
+}
+
+// wrap names the operation and marks errors a retry may cure as route.ErrUnavailable.
+func (b *Backend) wrap(op string, err error) error {
+	if temporary(err) {
+		return fmt.Errorf("%s: %w: %w", op, route.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func (b *Backend) routeErr(op string, p netip.Prefix, err error) error {
+	if errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("%w: %s: a route for %s already exists in table %d with another protocol", ErrConflict, op, p, b.table)
+	}
+	return b.wrap(op, err)
 }
