@@ -102,7 +102,11 @@ type Route struct {
 // Decision is the whole outcome.
 type Decision struct {
 	Pipeline Pipeline
-	Routes   []Route
+	// FrozenAll says why every route is frozen (unhealthy pipeline, or a
+	// freeze alert without service label); routes not configured any more
+	// are then left in place too.
+	FrozenAll []string
+	Routes    []Route
 }
 
 // Classify says what an alert's labels mean for the configuration and, when
@@ -235,6 +239,7 @@ func Decide(in Input) Decision {
 			}
 		}
 	}
+	d.FrozenAll = frozenAll
 	for _, r := range in.Routes {
 		installed, present := in.Installed[r.Prefix]
 		rd := Route{
@@ -302,6 +307,30 @@ func guard(r config.Route, withdrawn map[netip.Addr][]Reason, installed []netip.
 	slices.SortFunc(target, func(a, b netip.Addr) int { return a.Compare(b) })
 	slices.SortFunc(kept, func(a, b netip.Addr) int { return a.Compare(b) })
 	return target, GuardMinNexthops, slices.Clone(kept)
+}
+
+// APIConfirms reports whether alerts just read from the Alertmanager API
+// prove the pipeline alive: the heartbeat is active and Alertmanager heard of
+// it from Prometheus (updatedAt) within heartbeat_timeout. Only then may a
+// restore go ahead; when Prometheus dies Alertmanager keeps listing the
+// heartbeat until it times out, but its updatedAt stops moving.
+func APIConfirms(ac config.Alerts, active []alertstate.Event, now time.Time) (bool, string) {
+	if ac.Heartbeat == "" {
+		return true, ""
+	}
+	var last time.Time
+	for _, e := range active {
+		if e.Labels["alertname"] == ac.Heartbeat && e.UpdatedAt.After(last) {
+			last = e.UpdatedAt
+		}
+	}
+	switch {
+	case last.IsZero():
+		return false, fmt.Sprintf("heartbeat %s not active in Alertmanager", ac.Heartbeat)
+	case now.Sub(last) > time.Duration(ac.HeartbeatTimeout):
+		return false, fmt.Sprintf("heartbeat %s last updated in Alertmanager %s ago", ac.Heartbeat, now.Sub(last).Round(time.Second))
+	}
+	return true, ""
 }
 
 // FrozenText joins frozen reasons for logs.

@@ -1,0 +1,90 @@
+package alertstate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// APIClient reads the active alerts from Alertmanager's API v2.
+type APIClient struct {
+	URL    *url.URL
+	Client *http.Client
+}
+
+// NewAPIClient returns a client for the Alertmanager at base (e.g. http://127.0.0.1:9093).
+func NewAPIClient(base string, timeout time.Duration) (*APIClient, error) {
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + "/api/v2/alerts")
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager url: %w", err)
+	}
+	return &APIClient{URL: u, Client: &http.Client{Timeout: timeout}}, nil
+}
+
+// apiAlert is the part of the API's gettableAlert we use.
+type apiAlert struct {
+	Labels      map[string]string `json:"labels"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+	Fingerprint string            `json:"fingerprint"`
+	Status      struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// Alerts returns every alert Alertmanager holds as active, silenced or
+// inhibited: silences mute notifications, not the facts routes follow.
+func (c *APIClient) Alerts(ctx context.Context) ([]Event, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("querying alertmanager: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("querying alertmanager: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	var raw []apiAlert
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("decoding alertmanager alerts: %w", err)
+	}
+	return fromAPI(raw, time.Now()), nil
+}
+
+// fromAPI converts API alerts to events, dropping any already ended at now.
+func fromAPI(raw []apiAlert, now time.Time) []Event {
+	out := make([]Event, 0, len(raw))
+	for _, a := range raw {
+		if !a.EndsAt.IsZero() && !a.EndsAt.After(now) {
+			continue
+		}
+		fp := a.Fingerprint
+		if fp == "" {
+			fp = Fingerprint(a.Labels)
+		}
+		out = append(out, Event{Fingerprint: fp, Labels: a.Labels, Status: Firing, StartsAt: a.StartsAt, EndsAt: a.EndsAt, UpdatedAt: a.UpdatedAt})
+	}
+	return out
+}
+
+// Fingerprint computes Alertmanager's fingerprint of a label set.
+func Fingerprint(labels map[string]string) string {
+	ls := make(model.LabelSet, len(labels))
+	for k, v := range labels {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls.Fingerprint().String()
+}

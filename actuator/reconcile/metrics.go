@@ -1,0 +1,151 @@
+package reconcile
+
+import (
+	"net/netip"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/policy"
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+// Metrics are the reconciler's metrics (docs/architecture.md).
+type Metrics struct {
+	nhInstalled, nhDesired              *prometheus.GaugeVec
+	configured, desired, installed      *prometheus.GaugeVec
+	converged, frozen, guardActive      *prometheus.GaugeVec
+	guardActivations                    *prometheus.CounterVec
+	pipelineHealthy, lastResync, dryRun prometheus.Gauge
+	changes, backendErrors, amRequests  *prometheus.CounterVec
+	applyDuration                       prometheus.Histogram
+}
+
+var (
+	guardReasons = []string{policy.GuardMinNexthops, policy.GuardFailOpen}
+	actions      = []route.Action{route.Create, route.Update, route.Delete}
+	results      = []string{"success", "error", "dry_run"}
+	operations   = []string{"list", "apply", "verify"}
+)
+
+// NewMetrics registers the reconciler's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "route_actuator_" + name, Help: help}, labels)
+	}
+	m := &Metrics{
+		nhInstalled: g("nexthop_installed", "Whether the nexthop is installed for the route on the device (read back).", "route", "nexthop"),
+		nhDesired:   g("nexthop_desired", "Whether the policy wants the nexthop installed for the route now.", "route", "nexthop"),
+		configured:  g("route_configured_nexthops", "Nexthops configured for the route.", "route"),
+		desired:     g("route_desired_nexthops", "Nexthops the policy wants installed for the route now.", "route"),
+		installed:   g("route_installed_nexthops", "Nexthops installed for the route on the device.", "route"),
+		converged:   g("route_converged", "Whether the installed nexthops equal the desired ones.", "route"),
+		frozen:      g("route_frozen", "Whether the route is frozen (pipeline unhealthy or a freeze alert).", "route"),
+		guardActive: g("guard_active", "Whether a guard keeps withdrawn nexthops installed.", "route", "reason"),
+		guardActivations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_guard_activations_total", Help: "Times a guard started holding a route.",
+		}, []string{"route", "reason"}),
+		pipelineHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "route_actuator_pipeline_healthy", Help: "Whether the heartbeat alert is firing and fresh (1 when no heartbeat is configured).",
+		}),
+		lastResync: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "route_actuator_last_resync_success_timestamp_seconds", Help: "Time of the last resync that read the device and left it converged.",
+		}),
+		dryRun: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "route_actuator_dry_run", Help: "Whether the actuator only plans changes (--dry-run).",
+		}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_changes_total", Help: "Route changes by action and result (dry_run: planned, not applied).",
+		}, []string{"action", "result"}),
+		backendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_backend_errors_total", Help: "Backend failures by operation (verify: read-back differs from what was applied).",
+		}, []string{"operation"}),
+		amRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_alertmanager_requests_total", Help: "Reads of the Alertmanager API by result.",
+		}, []string{"result"}),
+		applyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "route_actuator_apply_duration_seconds", Help: "Time the backend took to apply one change.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+		}),
+	}
+	reg.MustRegister(m.nhInstalled, m.nhDesired, m.configured, m.desired, m.installed, m.converged, m.frozen,
+		m.guardActive, m.guardActivations, m.pipelineHealthy, m.lastResync, m.dryRun, m.changes, m.backendErrors,
+		m.amRequests, m.applyDuration)
+	for _, a := range actions {
+		for _, r := range results {
+			m.changes.WithLabelValues(string(a), r)
+		}
+	}
+	for _, op := range operations {
+		m.backendErrors.WithLabelValues(op)
+	}
+	for _, r := range []string{"success", "error"} {
+		m.amRequests.WithLabelValues(r)
+	}
+	return m
+}
+
+// initRoutes resets the per-route series to the configured routes, so removed
+// routes disappear and every configured one is visible at once.
+func (m *Metrics) initRoutes(routes []config.Route) {
+	for _, v := range []*prometheus.GaugeVec{m.nhInstalled, m.nhDesired, m.configured, m.desired, m.installed, m.converged, m.frozen, m.guardActive} {
+		v.Reset()
+	}
+	m.guardActivations.Reset()
+	for _, r := range routes {
+		p := r.Prefix.String()
+		for _, nh := range r.Nexthops {
+			m.nhInstalled.WithLabelValues(p, nh.String())
+			m.nhDesired.WithLabelValues(p, nh.String())
+		}
+		m.configured.WithLabelValues(p).Set(float64(len(r.Nexthops)))
+		m.desired.WithLabelValues(p)
+		m.installed.WithLabelValues(p)
+		m.converged.WithLabelValues(p)
+		m.frozen.WithLabelValues(p)
+		for _, g := range guardReasons {
+			m.guardActive.WithLabelValues(p, g)
+			m.guardActivations.WithLabelValues(p, g)
+		}
+	}
+}
+
+// observe sets the per-route gauges from a decision and the device state.
+func (m *Metrics) observe(d policy.Decision, installed map[netip.Prefix][]netip.Addr) {
+	if d.Pipeline.Healthy {
+		m.pipelineHealthy.Set(1)
+	} else {
+		m.pipelineHealthy.Set(0)
+	}
+	for _, r := range d.Routes {
+		p := r.Prefix.String()
+		have := installed[r.Prefix]
+		for _, nh := range r.Configured {
+			m.nhInstalled.WithLabelValues(p, nh.String()).Set(b2f(contains(have, nh)))
+			m.nhDesired.WithLabelValues(p, nh.String()).Set(b2f(contains(r.Desired, nh)))
+		}
+		m.desired.WithLabelValues(p).Set(float64(len(r.Desired)))
+		m.installed.WithLabelValues(p).Set(float64(len(have)))
+		m.converged.WithLabelValues(p).Set(b2f(route.New(r.Prefix, have...).Equal(route.New(r.Prefix, r.Desired...))))
+		m.frozen.WithLabelValues(p).Set(b2f(len(r.Frozen) > 0))
+		for _, g := range guardReasons {
+			m.guardActive.WithLabelValues(p, g).Set(b2f(r.Guard == g))
+		}
+	}
+}
+
+func contains(s []netip.Addr, a netip.Addr) bool {
+	for _, x := range s {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

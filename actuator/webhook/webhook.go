@@ -1,0 +1,173 @@
+// Package webhook serves POST /webhook: Alertmanager's webhook payload
+// (version 4) decoded with the alertmanager module's template.Data, handed to
+// an Ingester that records the alerts and reconciles before the reply, so a
+// 200 means the device is updated.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+// DefaultMaxBodyBytes bounds a request body; larger ones get 413.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Ingester records alerts and reconciles. An error wrapping
+// route.ErrUnavailable turns into 503 so that Alertmanager retries.
+type Ingester interface {
+	Ingest(ctx context.Context, events []alertstate.Event) error
+}
+
+// Codes are the status codes the handler answers with (pre-initialised).
+var Codes = []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed,
+	http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable}
+
+// Metrics are the webhook's metrics.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	received *prometheus.CounterVec
+}
+
+// NewMetrics registers the webhook metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_webhook_requests_total", Help: "Webhook requests by HTTP status code.",
+		}, []string{"code"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_alerts_received_total", Help: "Alerts received in webhooks by their own status.",
+		}, []string{"status"}),
+	}
+	reg.MustRegister(m.requests, m.received)
+	for _, c := range Codes {
+		m.requests.WithLabelValues(strconv.Itoa(c))
+	}
+	m.received.WithLabelValues(string(alertstate.Firing))
+	m.received.WithLabelValues(string(alertstate.Resolved))
+	return m
+}
+
+// payload is the webhook body: template.Data plus the envelope fields.
+type payload struct {
+	template.Data
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// Handler serves POST /webhook.
+type Handler struct {
+	Ingester     Ingester
+	Metrics      *Metrics
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code, msg := h.serve(r)
+	h.Metrics.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	if code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}
+
+func (h *Handler) serve(r *http.Request) (int, string) {
+	if r.Method != http.MethodPost {
+		return http.StatusMethodNotAllowed, "use POST"
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return http.StatusUnsupportedMediaType, "content type must be application/json"
+		}
+	}
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
+		}
+		return http.StatusBadRequest, "reading body: " + err.Error()
+	}
+	events, err := decode(body)
+	if err != nil {
+		h.Logger.Warn("Rejected webhook", "err", err)
+		return http.StatusBadRequest, err.Error()
+	}
+	for _, e := range events {
+		h.Metrics.received.WithLabelValues(string(e.Status)).Inc()
+	}
+	if err := h.Ingester.Ingest(r.Context(), events); err != nil {
+		if errors.Is(err, route.ErrUnavailable) {
+			return http.StatusServiceUnavailable, "backend unavailable, retry: " + err.Error()
+		}
+		// Retrying cannot help: the state is recorded and the resync retries.
+		h.Logger.Error("Webhook processed with errors", "err", err)
+		return http.StatusOK, "accepted with errors: " + err.Error()
+	}
+	return http.StatusOK, "ok"
+}
+
+// decode validates the whole payload before anything is recorded.
+func decode(body []byte) ([]alertstate.Event, error) {
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("invalid JSON payload: %w", err)
+	}
+	if p.Version != "4" {
+		return nil, fmt.Errorf("unsupported payload version %q, want \"4\"", p.Version)
+	}
+	events := make([]alertstate.Event, 0, len(p.Alerts))
+	for i, a := range p.Alerts {
+		// Each alert's own status: the group status says firing while any member fires.
+		st := alertstate.Status(a.Status)
+		if st != alertstate.Firing && st != alertstate.Resolved {
+			return nil, fmt.Errorf("alert %d: status %q is neither firing nor resolved", i, a.Status)
+		}
+		if st == alertstate.Firing && a.StartsAt.IsZero() {
+			return nil, fmt.Errorf("alert %d: firing without startsAt", i)
+		}
+		if st == alertstate.Resolved && a.EndsAt.IsZero() {
+			return nil, fmt.Errorf("alert %d: resolved without endsAt", i)
+		}
+		fp := a.Fingerprint
+		if fp == "" {
+			fp = alertstate.Fingerprint(a.Labels)
+		}
+		events = append(events, alertstate.Event{
+			Fingerprint: fp,
+			Labels:      map[string]string(a.Labels),
+			Status:      st,
+			StartsAt:    a.StartsAt,
+			EndsAt:      endsAt(st, a.EndsAt),
+		})
+	}
+	return events, nil
+}
+
+// endsAt of a firing alert is Alertmanager's timeout guess, not an event time.
+func endsAt(st alertstate.Status, t time.Time) time.Time {
+	if st == alertstate.Firing {
+		return time.Time{}
+	}
+	return t
+}

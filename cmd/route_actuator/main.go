@@ -1,0 +1,63 @@
+// Command route_actuator keeps ECMP routes to DNS service addresses installed
+// via exactly the healthy servers, driven by Alertmanager webhooks.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/slaroute/slaroute/actuator"
+	"github.com/slaroute/slaroute/cmd/internal/daemon"
+)
+
+const name = "route_actuator"
+
+func main() {
+	app := kingpin.New(name, "Withdraws and restores ECMP nexthops of DNS service routes from Alertmanager webhooks.")
+	flags := daemon.AddFlags(app, name, "route_actuator.yml", "127.0.0.1:9754", true)
+	dryRun := app.Flag("dry-run", "Compute, log and expose the plan (/api/v1/routes, route_actuator_changes_total{result=\"dry_run\"}) but never change the device.").Bool()
+	os.Exit(daemon.Main(app, flags, name, actuator.CheckConfig, func(ctx context.Context, logger *slog.Logger) error {
+		return run(ctx, flags, *dryRun, logger)
+	}))
+}
+
+func run(ctx context.Context, flags *daemon.Flags, dryRun bool, logger *slog.Logger) error {
+	// Refuse an exposed listener before touching anything.
+	if err := daemon.CheckExposure(flags); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	daemon.RegisterStandard(reg, name)
+	a, err := actuator.New(actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: dryRun, Registry: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	reloader := daemon.NewReloader(reg, name, a.Reload)
+	// Sets the reload gauges; the configuration is the one New just loaded.
+	if err := reloader.Reload(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	err = daemon.Serve(ctx, flags, daemon.Program{
+		Name:        name,
+		Description: "DNS load balancing by ECMP routing: Alertmanager webhooks withdraw and restore nexthops.",
+		Logger:      logger,
+		Registry:    reg,
+		Reload:      a.Reload,
+		Ready:       a.Ready,
+		Handlers:    a.Handlers(),
+		Landing:     a.Landing(),
+		Links:       []web.LandingLinks{{Address: "/api/v1/routes", Text: "Routes (JSON)"}},
+	}, reloader)
+	cancel()
+	<-done
+	return err
+}
