@@ -178,3 +178,19 @@ func TestStalePrefixes(t *testing.T) {
 		t.Fatal("namespace survived DownPrefix")
 	}
 }
+
+func TestSubstitute(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`rate(dns_sla_probes_total{target=~"$target"}[$__rate_interval])`, `rate(dns_sla_probes_total{target=~"dns1"}[1m])`},
+		{`x{service="${service}",instance=~"${instance:regex}"}`, `x{service="192.0.2.53/32",instance=~".*"}`},
+		{`y{route=~"[[route]]"}`, `y{route=~"192.0.2.53/32"}`},
+		{`vector(1)`, `vector(1)`},
+	} {
+		if got := Substitute(tc.in, LabVars); got != tc.want {
+			t.Errorf("Substitute(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := Vars(`a{x="$target"}[$__range]`, `${target}`); !slices.Equal(got, []string{"__range", "target"}) {
+		t.Errorf("Vars = %v", got)
+	}
+}

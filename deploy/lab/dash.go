@@ -1,0 +1,106 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// PanelQuery is one PromQL expression of a dashboard panel.
+type PanelQuery struct {
+	Dashboard, Panel, RefID, Expr string
+}
+
+// DashboardQueries returns every panel target expression of every
+// dashboards/*.json under repo, nested row panels included.
+func DashboardQueries(repo string) ([]PanelQuery, error) {
+	files, err := filepath.Glob(filepath.Join(repo, "dashboards", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []PanelQuery
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var d dashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		var walk func(ps []panel)
+		walk = func(ps []panel) {
+			for _, p := range ps {
+				for _, t := range p.Targets {
+					if strings.TrimSpace(t.Expr) != "" {
+						out = append(out, PanelQuery{Dashboard: filepath.Base(f), Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
+					}
+				}
+				walk(p.Panels)
+			}
+		}
+		walk(d.Panels)
+	}
+	return out, nil
+}
+
+type dashboard struct {
+	Panels []panel `json:"panels"`
+}
+
+type panel struct {
+	Title   string  `json:"title"`
+	Panels  []panel `json:"panels"`
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	} `json:"targets"`
+}
+
+// varRE matches Grafana variables: $name, ${name}, ${name:format}, [[name]].
+var varRE = regexp.MustCompile(`\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]`)
+
+// LabVars are sensible values for the dashboards' variables in the lab;
+// unknown variables become ".*", Grafana's usual "All".
+var LabVars = map[string]string{
+	"__rate_interval": "1m",
+	"__interval":      "15s",
+	"__range":         "5m",
+	"service":         ServicePrefix.String(),
+	"route":           ServicePrefix.String(),
+	"target":          "dns1",
+	"nexthop":         ServerAddr(1).String(),
+	"job":             "dns_sla",
+}
+
+// Substitute replaces Grafana variables in expr with vars (".*" when unknown).
+func Substitute(expr string, vars map[string]string) string {
+	return varRE.ReplaceAllStringFunc(expr, func(m string) string {
+		sub := varRE.FindStringSubmatch(m)
+		name := sub[1] + sub[2] + sub[3]
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		return ".*"
+	})
+}
+
+// Vars lists the variable names used in exprs, sorted.
+func Vars(exprs ...string) []string {
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		for _, sub := range varRE.FindAllStringSubmatch(e, -1) {
+			seen[sub[1]+sub[2]+sub[3]] = true
+		}
+	}
+	var out []string
+	for v := range seen {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,274 @@
+//go:build e2e
+
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Tolerances: loose enough for a busy 2-core CI machine, tight enough that a
+// broken chain (a missed rule interval, a 5-minute group_interval, a restore
+// waiting for a resync) fails. The bench measures the real distribution.
+const (
+	withdrawWithin = 5 * time.Second
+	restoreWithin  = 8 * time.Second
+	settle         = 30 * time.Second
+)
+
+var (
+	envOnce sync.Once
+	env     *Env
+	envErr  error
+	flows   *Clients
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if flows != nil {
+		flows.Close()
+	}
+	if env != nil {
+		if err := env.Down(); err != nil {
+			fmt.Fprintln(os.Stderr, "lab down:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// lab brings the whole system up once per test binary.
+func lab(t *testing.T) *Env {
+	t.Helper()
+	requireLab(t, "prometheus", "prometheus-alertmanager")
+	envOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "slaroute-e2e-")
+		if err != nil {
+			envErr = err
+			return
+		}
+		env, envErr = Setup(EnvConfig{Lab: Config{Dir: dir, Clients: 32,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+		if envErr == nil {
+			flows, envErr = env.NewClients(256)
+		}
+		if envErr == nil {
+			fmt.Fprintf(os.Stderr, "lab %s up, logs and configs in %s\n", env.Prefix(), dir)
+		}
+	})
+	if envErr != nil {
+		t.Fatalf("lab setup: %v", envErr)
+	}
+	return env
+}
+
+// healthy restores every server and waits for the route to carry them all.
+func healthy(t *testing.T, e *Env) {
+	t.Helper()
+	if err := e.Healthy(settle); err != nil {
+		t.Fatalf("back to healthy: %v\nactuator log:\n%s", err, tail(e.Stack.Proc(Actuator).Log, 30))
+	}
+}
+
+func assertClients(t *testing.T, f Failover) {
+	t.Helper()
+	t.Logf("%s %s: withdraw %v, restore %v; after withdraw %d flows: %v; survivors moved %d/%d",
+		f.Server, f.Mode, f.Withdraw.Round(time.Millisecond), f.Restore.Round(time.Millisecond),
+		len(f.AfterWithdraw), Spread(f.AfterWithdraw), f.Moved, f.Survivors)
+	if f.ToFailed != 0 || f.FailedQueries != 0 {
+		t.Errorf("after withdraw %d client answers came from %s and %d queries failed, want 0 and 0", f.ToFailed, f.Server, f.FailedQueries)
+	}
+	if f.Survivors == 0 {
+		t.Errorf("no flow was on a surviving server before the failure: %v", Spread(f.Baseline))
+	}
+	if f.Moved != 0 {
+		t.Errorf("%d of %d flows of surviving servers moved (resilient group must keep them)", f.Moved, f.Survivors)
+	}
+}
+
+// stable asserts the kernel route did not change at all since t.
+func stable(t *testing.T, e *Env, since time.Time, want []netip.Addr) {
+	t.Helper()
+	if ev := e.Watcher.Since(since); len(ev) != 0 {
+		t.Errorf("route moved: %v", ev)
+	}
+	if cur := e.Watcher.Current().Nexthops; !slices.Equal(cur, want) {
+		t.Errorf("route = %v, want %v", cur, want)
+	}
+}
+
+func without(all []netip.Addr, nh netip.Addr) []netip.Addr {
+	return slices.DeleteFunc(slices.Clone(all), func(a netip.Addr) bool { return a == nh })
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// withdrawn fails s and waits for its nexthop to leave the route.
+func withdrawn(t *testing.T, e *Env, s *Server, m Mode) {
+	t.Helper()
+	if err := e.Fail(s, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Watcher.WaitFor(ctxT(t, withdrawWithin), Without(s.Addr)); err != nil {
+		t.Fatalf("%s %s not withdrawn: %v", s.Name, m, err)
+	}
+}
+
+// TestE2E runs every scenario on one lab, in order; each starts and ends healthy.
+func TestE2E(t *testing.T) {
+	e := lab(t)
+	all := e.Nexthops()
+	dns1, dns2 := e.Servers[0], e.Servers[1]
+
+	t.Run("spread", func(t *testing.T) {
+		healthy(t, e)
+		sp := Spread(flows.Sample(time.Second))
+		t.Logf("%d flows: %v", len(flows.Flows), sp)
+		for _, s := range e.Servers {
+			if sp[s.Name] < len(flows.Flows)/10 {
+				t.Errorf("only %d of %d flows reach %s", sp[s.Name], len(flows.Flows), s.Name)
+			}
+		}
+	})
+
+	for _, m := range Modes {
+		t.Run("withdraw-restore/"+string(m), func(t *testing.T) {
+			healthy(t, e)
+			f, err := e.RunFailover(flows, dns2, m, FailoverOpts{WithdrawTimeout: withdrawWithin, RestoreTimeout: restoreWithin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertClients(t, f)
+		})
+	}
+
+	t.Run("fail-open-guard", func(t *testing.T) {
+		healthy(t, e)
+		since := time.Now()
+		for _, s := range e.Servers {
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range e.Servers {
+			if err := e.WaitAlert(ctxT(t, withdrawWithin), AlertmanagerAddr, "DNSServerDown", map[string]string{"target": s.Name}, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The webhooks for all three are in; give the actuator time to act.
+		time.Sleep(2 * time.Second)
+		guard, err := e.Value(`route_actuator_guard_active{reason="fail_open",route="192.0.2.53/32"}`)
+		if err != nil || guard != 1 {
+			t.Errorf("route_actuator_guard_active{reason=fail_open} = %v (%v), want 1", guard, err)
+		}
+		// Withdrawing one by one may pass through a shorter set only if the
+		// actuator saw the alerts one at a time; the end state must be all.
+		if cur := e.Watcher.Current().Nexthops; !slices.Equal(cur, all) {
+			t.Errorf("route = %v, want every nexthop kept (fail open)", cur)
+		}
+		t.Logf("route changes while all failed: %v", e.Watcher.Since(since))
+	})
+
+	t.Run("exporter-killed-freezes", func(t *testing.T) {
+		healthy(t, e)
+		withdrawn(t, e, dns1, ModeStop)
+		since := time.Now()
+		e.Stack.Kill(Exporter)
+		if err := e.WaitAlert(ctxT(t, 10*time.Second), AlertmanagerAddr, "DNSSLAProbesMissing", nil, true); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("DNSSLAProbesMissing fired %v after the exporter was killed", time.Since(since).Round(time.Millisecond))
+		// dns1 recovers while nobody can see it: its route must stay withdrawn
+		// (DNSServerDown must not resolve on vanished series), dns2 failing
+		// must not be withdrawn either (frozen).
+		if err := dns1.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := dns2.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		stable(t, e, since, without(all, dns1.Addr))
+		if err := e.Stack.Start(Exporter); err != nil {
+			t.Fatal(err)
+		}
+		// Back: dns1 restored, dns2 withdrawn.
+		if _, err := e.Watcher.WaitFor(ctxT(t, settle), Exactly(without(all, dns2.Addr)...)); err != nil {
+			t.Fatalf("after exporter restart: %v", err)
+		}
+	})
+
+	t.Run("prometheus-killed-freezes", func(t *testing.T) {
+		healthy(t, e)
+		withdrawn(t, e, dns1, ModeStop)
+		since := time.Now()
+		e.Stack.Kill(Prometheus)
+		// Alertmanager resolves everything after 4 x resend-delay (~4 s).
+		if err := e.WaitAlert(ctxT(t, 15*time.Second), AlertmanagerAddr, "DNSServerDown", map[string]string{"target": dns1.Name}, false); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("Alertmanager resolved DNSServerDown{dns1} %v after Prometheus was killed", time.Since(since).Round(time.Millisecond))
+		time.Sleep(3 * time.Second)
+		stable(t, e, since, without(all, dns1.Addr))
+		if err := e.Stack.Start(Prometheus); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		stable(t, e, since, without(all, dns1.Addr))
+	})
+
+	t.Run("actuator-killed-restarted", func(t *testing.T) {
+		healthy(t, e)
+		withdrawn(t, e, dns1, ModeStop)
+		time.Sleep(500 * time.Millisecond)
+		since := time.Now()
+		e.Stack.Kill(Actuator)
+		if err := e.Stack.Start(Actuator); err != nil {
+			t.Fatal(err)
+		}
+		// Several webhook rounds and a start-up reconcile later...
+		time.Sleep(4 * time.Second)
+		stable(t, e, since, without(all, dns1.Addr))
+		code, body, err := e.Get("http://" + ActuatorAddr + "/api/v1/routes")
+		if err != nil || code != 200 || !strings.Contains(string(body), "198.51.100.11") {
+			t.Errorf("/api/v1/routes after restart: %d %v %s", code, err, body)
+		}
+	})
+
+	t.Run("alertmanager-cluster", func(t *testing.T) {
+		healthy(t, e)
+		if err := e.Stack.Cluster(); err != nil {
+			t.Fatal(err)
+		}
+		healthy(t, e)
+		before, _ := e.Value(`sum(route_actuator_webhook_requests_total)`)
+		f, err := e.RunFailover(flows, dns2, ModeStop, FailoverOpts{WithdrawTimeout: withdrawWithin, RestoreTimeout: restoreWithin,
+			During: func() error {
+				return e.WaitAlert(ctxT(t, 5*time.Second), Alertmanager2Addr, "DNSServerDown", map[string]string{"target": dns2.Name}, true)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertClients(t, f)
+		after, _ := e.Value(`sum(route_actuator_webhook_requests_total)`)
+		t.Logf("webhooks received during the clustered failover: %v", after-before)
+	})
+
+	t.Run("dashboards", func(t *testing.T) {
+		healthy(t, e)
+		checkDashboards(t, e)
+	})
+}
