@@ -2,41 +2,392 @@ package ios
 
 import (
 	"context"
-	"net/netip"
-
+	"encoding/pem"
 	"errors"
-	"github.com/slaroute/slaroute/actuator/route"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/scrapli/scrapligo/driver/network"
+	"github.com/scrapli/scrapligo/driver/options"
+	"github.com/scrapli/scrapligo/transport"
+	"github.com/scrapli/scrapligo/util"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/slaroute/slaroute/actuator/route"
 )
 
 // Metrics are the IOS backend's metrics, registered once per process so that
 // a reload can replace the backend without re-registering them.
-type Metrics struct{}
+type Metrics struct {
+	SessionUp       prometheus.Gauge
+	Reconnects      prometheus.Counter
+	CommandDuration prometheus.Histogram
+	CLIErrors       prometheus.Counter
+}
 
-// NewMetrics registers the IOS backend metrics on reg. STUB (issue 4).
-func NewMetrics(reg prometheus.Registerer) *Metrics { return &Metrics{} }
+// NewMetrics creates the IOS backend metrics and registers them on reg
+// (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		SessionUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "route_actuator_ios_session_up",
+			Help: "Whether the SSH CLI session to the router is open (1) or not (0).",
+		}),
+		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "route_actuator_ios_reconnects_total",
+			Help: "SSH CLI sessions opened again after a previous session was lost.",
+		}),
+		CommandDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "route_actuator_ios_command_duration_seconds",
+			Help:    "Time from sending a CLI command (or a batch of configuration lines) to its prompt.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		CLIErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "route_actuator_ios_cli_errors_total",
+			Help: "Commands the router rejected with a CLI error message.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.SessionUp, m.Reconnects, m.CommandDuration, m.CLIErrors)
+	}
+	return m
+}
 
-// Backend drives one IOS router over SSH. STUB (issue 4).
-type Backend struct{}
+// Backend drives one IOS router over one long-lived SSH CLI session, opened
+// lazily and reopened after any error. Calls are serialized.
+type Backend struct {
+	cfg     Config
+	m       *Metrics
+	logger  *slog.Logger
+	host    string
+	timeout time.Duration
+	opts    []util.Option // hold the secrets; never logged
 
-// New reads the secret files and prepares the session. STUB (issue 4).
-func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
-	return nil, errors.New("ios backend: not implemented yet")
+	mu     sync.Mutex
+	sess   *session
+	opened bool // a session was opened before: the next open is a reconnect
+	closed bool
 }
 
 var _ route.Backend = (*Backend)(nil)
 
-// List is a STUB (issue 4).
+// New reads the secret files and the known_hosts file and prepares the
+// session options; it does not connect. Call it again on reload to pick up
+// changed files.
+func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	host, port, err := splitAddress(cfg.Address)
+	if err != nil {
+		return nil, err
+	}
+	hostport := net.JoinHostPort(host, strconv.Itoa(port))
+	// scrapligo dials fmt.Sprintf("%s:%d"): bracket IPv6 literals.
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	algs, err := hostKeyAlgorithms(cfg.KnownHostsFile, hostport)
+	if err != nil {
+		return nil, err
+	}
+	popts, err := platformOptions(cfg.Platform)
+	if err != nil {
+		return nil, err
+	}
+	timeout := time.Duration(cfg.Timeout)
+	opts := append(popts,
+		options.WithTransportType(transport.StandardTransport),
+		options.WithPort(port),
+		options.WithAuthUsername(cfg.Username),
+		options.WithSSHKnownHostsFile(cfg.KnownHostsFile),
+		options.WithStandardTransportHostKeyAlgorithms(algs),
+		options.WithTimeoutSocket(timeout),
+		options.WithTimeoutOps(timeout),
+	)
+	if cfg.PasswordFile != "" {
+		pw, err := readSecret(cfg.PasswordFile, "password_file")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, options.WithAuthPassword(pw))
+	}
+	if cfg.PrivateKeyFile != "" {
+		key, err := readKey(cfg.PrivateKeyFile, cfg.PassphraseFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, options.WithStandardTransportPrivateKeyBytes(key, ""))
+	}
+	if cfg.EnableSecretFile != "" {
+		secret, err := readSecret(cfg.EnableSecretFile, "enable_secret_file")
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, options.WithAuthSecondary(secret))
+	}
+	// Fail now on options scrapligo refuses, not at the first change.
+	if _, err := network.NewDriver(host, opts...); err != nil {
+		return nil, fmt.Errorf("ios session options: %w", err)
+	}
+	return &Backend{
+		cfg: cfg, m: m, logger: logger.With("router", hostport),
+		host: host, timeout: timeout, opts: opts,
+	}, nil
+}
+
+// List returns our routes: with route_tag, every route carrying it; without,
+// the routes for the managed prefixes.
 func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Route, error) {
-	return nil, errors.New("ios backend: not implemented yet")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	es, err := b.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return routesFrom(es, b.cfg.RouteTag, managed), nil
 }
 
-// Apply is a STUB (issue 4).
+// Apply reads the route's current nexthops from the device, sends only the
+// lines that differ from c.To (adds before removes), optionally saves, and
+// polls the running config until it shows c.To.
 func (b *Backend) Apply(ctx context.Context, c route.Change) error {
-	return errors.New("ios backend: not implemented yet")
+	want := route.Normalize(c.To)
+	if c.Action == route.Delete {
+		want = nil
+	}
+	if _, err := renderLines(c.Prefix, nil, want, 0); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	es, err := b.read(ctx)
+	if err != nil {
+		return err
+	}
+	have := nexthopsOf(es, b.cfg.RouteTag, c.Prefix)
+	lines, err := renderLines(c.Prefix, have, want, b.cfg.RouteTag)
+	if err != nil || len(lines) == 0 {
+		return err
+	}
+	s, err := b.session(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = s.configure(ctx, b.timeout, lines)
+	b.m.CommandDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return b.fail(fmt.Sprintf("configure %s", c.Prefix.Masked()), err)
+	}
+	b.logger.Info("Sent IOS route change", "route", c.Prefix.Masked(), "lines", lines)
+	if b.cfg.SaveConfig {
+		if _, err := b.command(ctx, "write memory"); err != nil {
+			return err
+		}
+	}
+	return b.verify(ctx, c.Prefix, want)
 }
 
-// Close is a STUB (issue 4).
-func (b *Backend) Close() error { return nil }
+// verify polls because the device may apply configuration asynchronously
+// (FRR's vtysh hands it to staticd).
+func (b *Backend) verify(ctx context.Context, p netip.Prefix, want []netip.Addr) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	wait := 2 * time.Millisecond
+	for {
+		es, err := b.read(ctx)
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", p.Masked(), err)
+		}
+		have := nexthopsOf(es, b.cfg.RouteTag, p)
+		if slices.Equal(have, want) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("verify %s: running config has nexthops %v, want %v", p.Masked(), have, want)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+// Close ends the session. The backend is unusable afterwards.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return b.drop()
+}
+
+// read returns the device's static routes. A reused session may have died
+// while idle (IOS closes idle vty lines after exec-timeout): then it reads
+// once more on a fresh session, which is safe because reading changes nothing.
+func (b *Backend) read(ctx context.Context) ([]entry, error) {
+	reused := b.sess != nil
+	out, err := b.command(ctx, showRoutes)
+	if err != nil && reused && errors.Is(err, route.ErrUnavailable) && ctx.Err() == nil {
+		b.logger.Info("IOS session lost, reopening", "err", err)
+		out, err = b.command(ctx, showRoutes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseRoutes(out), nil
+}
+
+func (b *Backend) command(ctx context.Context, cmd string) (string, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	out, err := s.command(ctx, b.timeout, cmd)
+	b.m.CommandDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return "", b.fail(cmd, err)
+	}
+	return out, nil
+}
+
+// fail classifies err: a CLI error leaves the session up; anything else
+// (timeout, EOF, cancelled context) drops it and marks the device unavailable.
+func (b *Backend) fail(what string, err error) error {
+	if errors.Is(err, errCLI) {
+		b.m.CLIErrors.Inc()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	_ = b.drop()
+	return fmt.Errorf("%s: %w: %w", what, route.ErrUnavailable, err)
+}
+
+// session returns the open session, opening one if needed.
+func (b *Backend) session(ctx context.Context) (*session, error) {
+	if b.closed {
+		return nil, errors.New("ios backend closed")
+	}
+	if b.sess != nil && !b.sess.broken && b.sess.d.Transport.IsAlive() {
+		return b.sess, nil
+	}
+	_ = b.drop()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open session: %w: %w", route.ErrUnavailable, err)
+	}
+	d, err := network.NewDriver(b.host, b.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- d.Open() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// scrapligo cannot cancel an open; close it once it returns.
+		go func() {
+			if <-done == nil {
+				_ = d.Driver.Close()
+			}
+		}()
+		err = ctx.Err()
+	}
+	if err != nil {
+		b.logger.Warn("Cannot open IOS session", "err", err)
+		return nil, fmt.Errorf("open session: %w: %w", route.ErrUnavailable, err)
+	}
+	if b.opened {
+		b.m.Reconnects.Inc()
+	}
+	b.opened = true
+	b.sess = &session{d: d}
+	b.m.SessionUp.Set(1)
+	b.logger.Info("Opened IOS session", "duration", time.Since(start))
+	return b.sess, nil
+}
+
+func (b *Backend) drop() error {
+	b.m.SessionUp.Set(0)
+	if b.sess == nil {
+		return nil
+	}
+	err := b.sess.close()
+	b.sess = nil
+	return err
+}
+
+// splitAddress accepts host or host:port (port 22 by default).
+func splitAddress(a string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(a)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return strings.Trim(a, "[]"), 22, nil
+		}
+		return "", 0, fmt.Errorf("ios address %q: %w", a, err)
+	}
+	port, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil || port == 0 {
+		return "", 0, fmt.Errorf("ios address %q: invalid port", a)
+	}
+	return host, int(port), nil
+}
+
+// readSecret returns the file's content without its trailing newline.
+func readSecret(path, key string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("ios %s: %w", key, err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("ios %s %s is empty", key, path)
+	}
+	return s, nil
+}
+
+// readKey returns the private key as unencrypted PEM for scrapligo, which
+// cannot decrypt keys itself; the decrypted key stays in memory only.
+func readKey(path, passphraseFile string) ([]byte, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ios private_key_file: %w", err)
+	}
+	if passphraseFile == "" {
+		if _, err := ssh.ParsePrivateKey(pemBytes); err != nil {
+			var pm *ssh.PassphraseMissingError
+			if errors.As(err, &pm) {
+				return nil, fmt.Errorf("ios private_key_file %s is encrypted: set passphrase_file", path)
+			}
+			return nil, fmt.Errorf("ios private_key_file %s: %w", path, err)
+		}
+		return pemBytes, nil
+	}
+	pass, err := readSecret(passphraseFile, "passphrase_file")
+	if err != nil {
+		return nil, err
+	}
+	key, err := ssh.ParseRawPrivateKeyWithPassphrase(pemBytes, []byte(pass))
+	if err != nil {
+		return nil, fmt.Errorf("ios private_key_file %s: %w", path, err)
+	}
+	blk, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		return nil, fmt.Errorf("ios private_key_file %s: %w", path, err)
+	}
+	return pem.EncodeToMemory(blk), nil
+}

@@ -2,6 +2,8 @@ package ios
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -30,6 +32,10 @@ var DefaultConfig = Config{Platform: "cisco_iosxe", Timeout: model.Duration(10 *
 // UnmarshalYAML applies defaults and validates, naming the offending line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = DefaultConfig
+	// node.Decode does not inherit the caller's KnownFields(true): check keys here.
+	if err := checkKeys(node); err != nil {
+		return err
+	}
 	type plain Config
 	if err := node.Decode((*plain)(c)); err != nil {
 		return err
@@ -50,8 +56,34 @@ func (c *Config) validate() error {
 		return fmt.Errorf("ios needs password_file or private_key_file")
 	case c.KnownHostsFile == "":
 		return fmt.Errorf("ios known_hosts_file must be set (host keys are checked strictly)")
+	case c.PassphraseFile != "" && c.PrivateKeyFile == "":
+		return fmt.Errorf("ios passphrase_file needs private_key_file")
 	case c.Timeout <= 0:
 		return fmt.Errorf("ios timeout must be positive")
+	}
+	if _, _, err := splitAddress(c.Address); err != nil {
+		return err
+	}
+	if _, err := loadPlatform(c.Platform); err != nil {
+		return fmt.Errorf("ios platform: %w", err)
+	}
+	return nil
+}
+
+// checkKeys rejects keys that are not fields of Config, naming their line.
+func checkKeys(node *yaml.Node) error {
+	if node.Kind != yaml.MappingNode {
+		return nil // node.Decode reports the type error
+	}
+	known := map[string]bool{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		known[strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]] = true
+	}
+	for i := 0; i < len(node.Content); i += 2 {
+		if k := node.Content[i]; !known[k.Value] {
+			return fmt.Errorf("line %d: field %s not found in type ios.Config", k.Line, k.Value)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,365 @@
+package ios
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+const (
+	testPassword = "vty-pass-Xq81"
+	testSecret   = "enable-secret-Zk27"
+)
+
+var (
+	svc  = netip.MustParsePrefix("192.0.2.53/32")
+	nh11 = netip.MustParseAddr("198.51.100.11")
+	nh12 = netip.MustParseAddr("198.51.100.12")
+	nh13 = netip.MustParseAddr("198.51.100.13")
+)
+
+type harness struct {
+	fake *fakeIOS
+	b    *Backend
+	reg  *prometheus.Registry
+	logs *bytes.Buffer
+}
+
+// newHarness starts a fake IOS and a backend logged in with password and
+// enable secret; mod adjusts the config before New.
+func newHarness(t *testing.T, routes []string, mod func(*Config)) *harness {
+	t.Helper()
+	f := newFakeIOS(t, testPassword, testSecret, routes...)
+	cfg := DefaultConfig
+	cfg.Address = f.addr
+	cfg.Username = "slaroute"
+	cfg.PasswordFile = writeFile(t, "password", testPassword+"\n")
+	cfg.EnableSecretFile = writeFile(t, "secret", testSecret+"\n")
+	cfg.KnownHostsFile = f.knownHosts(ssh.KeyAlgoED25519, ssh.KeyAlgoRSA)
+	cfg.Timeout = model.Duration(2 * time.Second)
+	if mod != nil {
+		mod(&cfg)
+	}
+	h := &harness{fake: f, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b, err := New(cfg, NewMetrics(h.reg), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	h.b = b
+	return h
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func (h *harness) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			switch {
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func configLines(received []string) []string {
+	var out []string
+	in := false
+	for _, l := range received {
+		switch {
+		case l == "configure terminal":
+			in = true
+		case l == "end":
+			in = false
+		case in && l != "":
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestListApplyWithEnableSecret(t *testing.T) {
+	h := newHarness(t, []string{
+		"ip route 0.0.0.0 0.0.0.0 203.0.113.1",
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.11",
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.12",
+	}, nil)
+	got, err := h.b.List(ctx(t), []netip.Prefix{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []route.Route{route.New(svc, nh11, nh12)}; !slices.EqualFunc(got, want, route.Route.Equal) {
+		t.Fatalf("List = %v, want %v", got, want)
+	}
+	// Swap .12 for .13: the add goes first.
+	c := route.Diff(got, []route.Route{route.New(svc, nh11, nh13)})[0]
+	if err := h.b.Apply(ctx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	routes, received, _, sessions := h.fake.state()
+	wantRoutes := []string{
+		"ip route 0.0.0.0 0.0.0.0 203.0.113.1",
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.11",
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.13",
+	}
+	if !slices.Equal(routes, wantRoutes) {
+		t.Errorf("running config = %q, want %q", routes, wantRoutes)
+	}
+	wantLines := []string{
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.13",
+		"no ip route 192.0.2.53 255.255.255.255 198.51.100.12",
+	}
+	if got := configLines(received); !slices.Equal(got, wantLines) {
+		t.Errorf("config lines = %q, want %q", got, wantLines)
+	}
+	if !slices.Contains(received, "enable") || sessions != 1 {
+		t.Errorf("want one session that used enable; sessions=%d received=%q", sessions, received)
+	}
+	if strings.Contains(h.logs.String(), testSecret) || strings.Contains(h.logs.String(), testPassword) {
+		t.Errorf("a secret leaked into the logs:\n%s", h.logs)
+	}
+	if slices.Contains(received, testSecret) {
+		t.Errorf("secret recorded as a command")
+	}
+	if up := h.metric(t, "route_actuator_ios_session_up"); up != 1 {
+		t.Errorf("session_up = %v, want 1", up)
+	}
+	if n := h.metric(t, "route_actuator_ios_command_duration_seconds"); n < 3 {
+		t.Errorf("command duration observations = %v, want >= 3", n)
+	}
+	// The same change again is already in effect: nothing is configured.
+	c2 := route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh13, nh11}}
+	if err := h.b.Apply(ctx(t), c2); err != nil {
+		t.Fatal(err)
+	}
+	_, received2, _, _ := h.fake.state()
+	if got := configLines(received2); len(got) != len(wantLines) {
+		t.Errorf("idempotent apply sent config: %q", got[len(wantLines):])
+	}
+	if problems, err := testutil.GatherAndLint(h.reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestWrongEnableSecretFails(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config) {
+		c.EnableSecretFile = writeFile(t, "secret", "not-the-secret")
+		c.Timeout = model.Duration(500 * time.Millisecond)
+	})
+	err := h.b.Apply(ctx(t), route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}})
+	if !errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("Apply with wrong enable secret = %v, want ErrUnavailable", err)
+	}
+	routes, received, _, _ := h.fake.state()
+	if len(routes) != 0 || slices.Contains(received, "configure terminal") {
+		t.Errorf("device changed without privilege: routes=%q received=%q", routes, received)
+	}
+	if strings.Contains(err.Error(), "not-the-secret") || strings.Contains(h.logs.String(), "not-the-secret") {
+		t.Errorf("secret in error or logs: %v\n%s", err, h.logs)
+	}
+}
+
+func TestHostKeyMismatchSendsNothing(t *testing.T) {
+	f := newFakeIOS(t, testPassword, testSecret)
+	other := newFakeIOS(t, testPassword, testSecret)
+	// known_hosts holds another router's keys under this router's address.
+	kh := writeFile(t, "known_hosts", knownhosts.Line([]string{knownhosts.Normalize(f.addr)}, other.hostKeys[0].PublicKey())+"\n"+
+		knownhosts.Line([]string{knownhosts.Normalize(f.addr)}, other.hostKeys[1].PublicKey())+"\n")
+	b, err := New(Config{
+		Address: f.addr, Username: "slaroute", PasswordFile: writeFile(t, "pw", testPassword),
+		KnownHostsFile: kh, Platform: "cisco_iosxe", Timeout: model.Duration(time.Second),
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, err = b.List(ctx(t), []netip.Prefix{svc})
+	if !errors.Is(err, route.ErrUnavailable) || !strings.Contains(err.Error(), "key mismatch") {
+		t.Fatalf("List with mismatching host key = %v, want ErrUnavailable with key mismatch", err)
+	}
+	_, received, auths, sessions := f.state()
+	if auths != 0 || sessions != 0 || len(received) != 0 {
+		t.Errorf("credentials or commands reached a host with the wrong key: auths=%d sessions=%d received=%q", auths, sessions, received)
+	}
+}
+
+func TestHostKeyPinnedTypeIsNegotiated(t *testing.T) {
+	// known_hosts holds only the ed25519 key although the server also has
+	// RSA, which x/crypto's client prefers: the backend must ask for ed25519
+	// rather than fail with a key mismatch.
+	h := newHarness(t, nil, func(c *Config) {})
+	edOnly := h.fake.knownHosts(ssh.KeyAlgoED25519)
+	b, err := New(Config{
+		Address: h.fake.addr, Username: "slaroute", PasswordFile: writeFile(t, "pw", testPassword),
+		EnableSecretFile: writeFile(t, "sec", testSecret),
+		KnownHostsFile:   edOnly, Platform: "cisco_iosxe", Timeout: model.Duration(2 * time.Second),
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.List(ctx(t), []netip.Prefix{svc}); err != nil {
+		t.Fatalf("List with ed25519-only known_hosts: %v", err)
+	}
+}
+
+func TestUnknownHostRefusedAtNew(t *testing.T) {
+	f := newFakeIOS(t, testPassword, "")
+	other := newFakeIOS(t, testPassword, "")
+	_, err := New(Config{
+		Address: f.addr, Username: "u", PasswordFile: writeFile(t, "pw", testPassword),
+		KnownHostsFile: other.knownHosts(ssh.KeyAlgoED25519), Platform: "cisco_iosxe", Timeout: model.Duration(time.Second),
+	}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "has no key for") {
+		t.Fatalf("New with host missing from known_hosts = %v", err)
+	}
+}
+
+func TestCLIErrorFailsApply(t *testing.T) {
+	h := newHarness(t, []string{"ip route 192.0.2.53 255.255.255.255 198.51.100.11"}, nil)
+	h.fake.mu.Lock()
+	h.fake.reject = "198.51.100.12"
+	h.fake.mu.Unlock()
+	err := h.b.Apply(ctx(t), route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh11, nh12}})
+	if err == nil || !errors.Is(err, errCLI) || errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("Apply of a rejected line = %v, want a CLI error that is not ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), "% Invalid input detected at '^' marker.") {
+		t.Errorf("error does not carry the device message: %v", err)
+	}
+	if n := h.metric(t, "route_actuator_ios_cli_errors_total"); n != 1 {
+		t.Errorf("cli_errors_total = %v, want 1", n)
+	}
+	// The session survives a CLI error and the backend left config mode.
+	if _, err := h.b.List(ctx(t), []netip.Prefix{svc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, sessions := h.fake.state(); sessions != 1 {
+		t.Errorf("sessions = %d, want 1 (no reconnect after a CLI error)", sessions)
+	}
+}
+
+func TestReconnectAfterDrop(t *testing.T) {
+	h := newHarness(t, []string{"ip route 192.0.2.53 255.255.255.255 198.51.100.11"}, nil)
+	if _, err := h.b.List(ctx(t), []netip.Prefix{svc}); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.dropAll()
+	// The next call finds the session dead, reopens it, reads again, and changes.
+	if err := h.b.Apply(ctx(t), route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh11, nh12}}); err != nil {
+		t.Fatal(err)
+	}
+	routes, _, _, sessions := h.fake.state()
+	if sessions != 2 || len(routes) != 2 {
+		t.Errorf("sessions=%d routes=%q, want 2 sessions and 2 routes", sessions, routes)
+	}
+	if n := h.metric(t, "route_actuator_ios_reconnects_total"); n != 1 {
+		t.Errorf("reconnects_total = %v, want 1", n)
+	}
+	// Router gone: unavailable, session down.
+	h.fake.ln.Close()
+	h.fake.dropAll()
+	if _, err := h.b.List(ctx(t), nil); !errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("List against a dead router = %v, want ErrUnavailable", err)
+	}
+	if up := h.metric(t, "route_actuator_ios_session_up"); up != 0 {
+		t.Errorf("session_up = %v, want 0", up)
+	}
+}
+
+func TestVerifyPollsAndTimesOut(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.fake.mu.Lock()
+	h.fake.applyDelay = 150 * time.Millisecond
+	h.fake.mu.Unlock()
+	if err := h.b.Apply(ctx(t), route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}}); err != nil {
+		t.Fatalf("Apply with delayed config: %v", err)
+	}
+	h.fake.mu.Lock()
+	h.fake.applyDelay, h.fake.swallow = 0, true
+	h.fake.mu.Unlock()
+	err := h.b.Apply(ctx(t), route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh11, nh12}})
+	if err == nil || !strings.Contains(err.Error(), "verify 192.0.2.53/32: running config has nexthops [198.51.100.11], want [198.51.100.11 198.51.100.12]") {
+		t.Fatalf("Apply that never takes effect = %v", err)
+	}
+}
+
+func TestRouteTagOwnership(t *testing.T) {
+	other := netip.MustParsePrefix("192.0.2.54/32")
+	h := newHarness(t, []string{
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.11 tag 53053",
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.12",
+		"ip route 192.0.2.54 255.255.255.255 198.51.100.13 tag 53053",
+		"ip route 192.0.2.55 255.255.255.255 198.51.100.13 tag 7",
+	}, func(c *Config) { c.RouteTag = 53053; c.SaveConfig = true })
+	got, err := h.b.List(ctx(t), []netip.Prefix{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []route.Route{route.New(svc, nh11), route.New(other, nh13)}
+	if !slices.EqualFunc(got, want, route.Route.Equal) {
+		t.Fatalf("List = %v, want %v (tagged routes only)", got, want)
+	}
+	if err := h.b.Apply(ctx(t), route.Change{Action: route.Delete, Prefix: other, From: []netip.Addr{nh13}}); err != nil {
+		t.Fatal(err)
+	}
+	routes, received, _, _ := h.fake.state()
+	if slices.Contains(routes, "ip route 192.0.2.54 255.255.255.255 198.51.100.13 tag 53053") ||
+		!slices.Contains(routes, "ip route 192.0.2.53 255.255.255.255 198.51.100.12") {
+		t.Errorf("running config = %q", routes)
+	}
+	if !slices.Contains(received, "write memory") {
+		t.Errorf("save_config: no write memory in %q", received)
+	}
+}
+
+func TestCancelledContextDropsSession(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.fake.mu.Lock()
+	h.fake.swallow = true
+	h.fake.mu.Unlock()
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := h.b.Apply(c, route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}})
+	if err == nil {
+		t.Fatal("Apply past its deadline succeeded")
+	}
+	h.fake.mu.Lock()
+	h.fake.swallow = false
+	h.fake.mu.Unlock()
+	if err := h.b.Apply(ctx(t), route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}}); err != nil {
+		t.Fatal(err)
+	}
+}
