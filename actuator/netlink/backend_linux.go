@@ -190,7 +190,10 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 		return nil, false
 	}
 	if b.cfg.Mode == "multipath" {
-		return r.Gateways, r.NHID == 0 && len(r.Gateways) > 0
+		if r.NHID != 0 || len(r.Gateways) == 0 {
+			return nil, false
+		}
+		return r.Gateways, true
 	}
 	g, ok := st.nhs[r.NHID]
 	if !ok || r.NHID != groupID(int(b.proto), int(b.table), r.Prefix) || !b.ours(g) ||

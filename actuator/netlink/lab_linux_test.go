@@ -4,9 +4,7 @@ package netlink
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -232,6 +230,3 @@ func (m *monitor) drain() []string {
 		}
 	}
 }
-
-var _ = io.Discard
-var _ = context.Background
