@@ -170,7 +170,6 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
-
 // TestFlowsSurviveWithdraw asks the kernel's own FIB (ip route get with the
 // 5-tuple, fib_multipath_hash_policy=1) where 1000 flows go before and after
 // one nexthop is withdrawn, for each of the three in turn: with a resilient
@@ -226,7 +225,7 @@ func TestDriftRepair(t *testing.T) {
 	m11, m12 := fmt.Sprint(memberID(250, gw11)), fmt.Sprint(memberID(250, gw12))
 	cases := []struct {
 		mode, name, cmds string
-		drift          []route.Route // what List must report before the repair
+		drift            []route.Route // what List must report before the repair
 	}{
 		{"resilient", "route deleted", "route del 192.0.2.53/32 proto 250", nil},
 		{"resilient", "group deleted", "nexthop del id " + gid, nil},
