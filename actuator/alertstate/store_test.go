@@ -1,0 +1,159 @@
+package alertstate
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func fire(fp string, starts time.Time) Event {
+	return Event{Fingerprint: fp, Labels: map[string]string{"alertname": "DNSServerDown"}, Status: Firing, StartsAt: starts}
+}
+
+func resolve(fp string, starts, ends time.Time) Event {
+	e := fire(fp, starts)
+	e.Status, e.EndsAt = Resolved, ends
+	return e
+}
+
+func TestApplyOrdering(t *testing.T) {
+	s1, s2 := t0, t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name     string
+		events   []Event
+		outcomes []Outcome
+		want     Status
+	}{
+		{"fire", []Event{fire("a", s1)}, []Outcome{Accepted}, Firing},
+		{"fire then resolve", []Event{fire("a", s1), resolve("a", s1, s1.Add(10*time.Second))}, []Outcome{Accepted, Accepted}, Resolved},
+		{"duplicates (HA peers)", []Event{fire("a", s1), fire("a", s1), resolve("a", s1, s1.Add(time.Second)), resolve("a", s1, s1.Add(time.Second))},
+			[]Outcome{Accepted, Duplicate, Accepted, Duplicate}, Resolved},
+		{"stale firing after resolve is dropped", []Event{fire("a", s1), resolve("a", s1, s1.Add(10*time.Second)), fire("a", s1)},
+			[]Outcome{Accepted, Accepted, Stale}, Resolved},
+		{"reordered: resolve before its firing", []Event{resolve("a", s1, s1.Add(10*time.Second)), fire("a", s1)},
+			[]Outcome{Accepted, Stale}, Resolved},
+		{"stale resolve of an old episode while firing again", []Event{fire("a", s2), resolve("a", s1, s1.Add(10*time.Second))},
+			[]Outcome{Accepted, Stale}, Firing},
+		{"new episode after resolve", []Event{fire("a", s1), resolve("a", s1, s1.Add(10*time.Second)), fire("a", s2)},
+			[]Outcome{Accepted, Accepted, Accepted}, Firing},
+		{"resolved at the instant it started", []Event{resolve("a", s1, s1), fire("a", s1)}, []Outcome{Accepted, Stale}, Resolved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(time.Hour)
+			for i, e := range tc.events {
+				if got := s.Apply(e, t0.Add(time.Duration(i)*time.Second)); got != tc.outcomes[i] {
+					t.Errorf("event %d: outcome %v, want %v", i, got, tc.outcomes[i])
+				}
+			}
+			snap, _ := s.Snapshot()
+			if len(snap) != 1 || snap[0].Status != tc.want {
+				t.Errorf("state = %+v, want one alert %s", snap, tc.want)
+			}
+		})
+	}
+}
+
+// Every permutation of one episode's events converges to the same state.
+func TestApplyConverges(t *testing.T) {
+	events := []Event{fire("a", t0), fire("a", t0), resolve("a", t0, t0.Add(5*time.Second)), fire("b", t0), resolve("b", t0, t0.Add(time.Second)), fire("b", t0.Add(time.Minute))}
+	var permute func([]Event, int)
+	want := map[string]Status{"a": Resolved, "b": Firing}
+	permute = func(ev []Event, k int) {
+		if k == len(ev) {
+			s := New(time.Hour)
+			for _, e := range ev {
+				s.Apply(e, t0)
+			}
+			snap, _ := s.Snapshot()
+			for _, a := range snap {
+				if a.Status != want[a.Fingerprint] {
+					t.Fatalf("order %v: %s is %s, want %s", ev, a.Fingerprint, a.Status, want[a.Fingerprint])
+				}
+			}
+			return
+		}
+		for i := k; i < len(ev); i++ {
+			ev[k], ev[i] = ev[i], ev[k]
+			permute(ev, k+1)
+			ev[k], ev[i] = ev[i], ev[k]
+		}
+	}
+	permute(events, 0)
+}
+
+func TestLastSeen(t *testing.T) {
+	s := New(time.Hour)
+	s.Apply(fire("hb", t0), t0)
+	s.Apply(fire("hb", t0), t0.Add(30*time.Second)) // a repeat notification
+	snap, _ := s.Snapshot()
+	if !snap[0].LastSeen.Equal(t0.Add(30 * time.Second)) {
+		t.Errorf("LastSeen = %v, want the repeat's receipt time", snap[0].LastSeen)
+	}
+}
+
+func TestSync(t *testing.T) {
+	s := New(time.Hour)
+	s.Apply(fire("gone", t0), t0)
+	s.Apply(fire("kept", t0), t0)
+	s.Apply(fire("late", t0), t0.Add(20*time.Second)) // webhook newer than the API answer
+	api := []Event{{Fingerprint: "kept", Labels: map[string]string{"alertname": "DNSServerDown"}, StartsAt: t0, UpdatedAt: t0.Add(9 * time.Second)},
+		{Fingerprint: "new", Labels: map[string]string{"alertname": "DNSServerDown"}, StartsAt: t0, UpdatedAt: t0.Add(8 * time.Second)}}
+	s.Sync(api, t0.Add(10*time.Second), t0.Add(11*time.Second))
+	snap, _ := s.Snapshot()
+	got := map[string]Alert{}
+	for _, a := range snap {
+		got[a.Fingerprint] = a
+	}
+	for fp, want := range map[string]Status{"gone": Resolved, "kept": Firing, "late": Firing, "new": Firing} {
+		if got[fp].Status != want {
+			t.Errorf("%s: %s, want %s", fp, got[fp].Status, want)
+		}
+	}
+	if !got["new"].LastSeen.Equal(t0.Add(8 * time.Second)) {
+		t.Errorf("new LastSeen = %v, want the API's updatedAt", got["new"].LastSeen)
+	}
+	// A stale firing webhook for the alert the API resolved is dropped.
+	if o := s.Apply(fire("gone", t0), t0.Add(12*time.Second)); o != Stale {
+		t.Errorf("stale firing after API resolve: %v, want Stale", o)
+	}
+	s.GC(t0.Add(2 * time.Hour))
+	if snap, _ := s.Snapshot(); len(snap) != 3 {
+		t.Errorf("after GC %d alerts, want the 3 firing ones", len(snap))
+	}
+}
+
+func TestAPIClient(t *testing.T) {
+	now := time.Now().UTC()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v2/alerts" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode([]map[string]any{
+			{"labels": map[string]string{"alertname": "DNSSLAWatchdog"}, "startsAt": now.Add(-time.Hour), "endsAt": now.Add(time.Minute),
+				"updatedAt": now.Add(-10 * time.Second), "fingerprint": "1234", "status": map[string]any{"state": "active"}},
+			{"labels": map[string]string{"alertname": "DNSServerDown"}, "startsAt": now.Add(-time.Hour), "endsAt": now.Add(-time.Second),
+				"updatedAt": now.Add(-time.Minute), "fingerprint": "5678", "status": map[string]any{"state": "active"}},
+		})
+	}))
+	defer srv.Close()
+	c, err := NewAPIClient(srv.URL+"/", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Alerts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Fingerprint != "1234" || got[0].Status != Firing || !got[0].UpdatedAt.Equal(now.Add(-10*time.Second)) {
+		t.Errorf("alerts = %+v, want only the unexpired heartbeat", got)
+	}
+	bad, _ := NewAPIClient(srv.URL+"/nope", time.Second)
+	if _, err := bad.Alerts(t.Context()); err == nil {
+		t.Error("404 from the API: no error")
+	}
+}

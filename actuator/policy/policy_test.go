@@ -1,0 +1,217 @@
+package policy
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/config"
+)
+
+var (
+	svc  = netip.MustParsePrefix("192.0.2.53/32")
+	svc2 = netip.MustParsePrefix("192.0.2.54/32")
+	nh1  = netip.MustParseAddr("198.51.100.11")
+	nh2  = netip.MustParseAddr("198.51.100.12")
+	nh3  = netip.MustParseAddr("198.51.100.13")
+	t0   = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	all  = []netip.Addr{nh1, nh2, nh3}
+)
+
+func testAlerts() config.Alerts {
+	a := config.DefaultAlerts
+	a.Heartbeat = "DNSSLAWatchdog"
+	return a
+}
+
+func routes(min int) []config.Route {
+	return []config.Route{
+		{Prefix: svc, Nexthops: all, MinNexthops: min},
+		{Prefix: svc2, Nexthops: []netip.Addr{nh1, nh2}, MinNexthops: 1},
+	}
+}
+
+func firing(fp string, lastSeen time.Time, labels ...string) alertstate.Alert {
+	l := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		l[labels[i]] = labels[i+1]
+	}
+	return alertstate.Alert{Event: alertstate.Event{Fingerprint: fp, Labels: l, Status: alertstate.Firing, StartsAt: t0.Add(-time.Minute)}, LastSeen: lastSeen}
+}
+
+func resolved(fp string, labels ...string) alertstate.Alert {
+	a := firing(fp, time.Time{}, labels...)
+	a.Status, a.EndsAt = alertstate.Resolved, t0
+	return a
+}
+
+func heartbeat(seen time.Time) alertstate.Alert { return firing("hb", seen, "alertname", "DNSSLAWatchdog") }
+
+func down(fp string, nh netip.Addr, service string) alertstate.Alert {
+	if service == "" {
+		return firing(fp, t0, "alertname", "DNSServerDown", "nexthop", nh.String())
+	}
+	return firing(fp, t0, "alertname", "DNSServerDown", "nexthop", nh.String(), "service", service)
+}
+
+func TestDecide(t *testing.T) {
+	installedAll := map[netip.Prefix][]netip.Addr{svc: all, svc2: {nh1, nh2}}
+	yes := func(netip.Prefix, netip.Addr) bool { return true }
+	for _, tc := range []struct {
+		name       string
+		min        int
+		state      []alertstate.Alert
+		installed  map[netip.Prefix][]netip.Addr
+		restorable func(netip.Prefix, netip.Addr) bool
+		// expectations for svc
+		desired, pending []netip.Addr
+		guard            string
+		frozen           bool
+		healthy          bool
+		// desired for svc2 (nil: {nh1, nh2})
+		desired2 []netip.Addr
+	}{
+		{name: "no alerts", min: 1, state: []alertstate.Alert{heartbeat(t0)}, installed: installedAll, desired: all, healthy: true},
+		{name: "absent routes are created whole", min: 1, state: []alertstate.Alert{heartbeat(t0)}, installed: nil, desired: all, healthy: true},
+		{name: "withdraw one nexthop on every route", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, "")}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, healthy: true, desired2: []netip.Addr{nh1}},
+		{name: "service label narrows to one route", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, "192.0.2.53/32")}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, healthy: true},
+		{name: "service label as bare address", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, "192.0.2.54")}, installed: installedAll,
+			desired: all, healthy: true, desired2: []netip.Addr{nh1}},
+		{name: "duplicate alerts for one nexthop", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, ""), down("b", nh2, "192.0.2.53/32")}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, healthy: true, desired2: []netip.Addr{nh1}},
+		{name: "resolved alert withdraws nothing", min: 1, state: []alertstate.Alert{heartbeat(t0), resolved("a", "alertname", "DNSServerDown", "nexthop", nh2.String())}, installed: installedAll,
+			desired: all, healthy: true},
+		{name: "unknown nexthop changes nothing", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", netip.MustParseAddr("198.51.100.99"), "")}, installed: installedAll,
+			desired: all, healthy: true},
+		{name: "unknown route changes nothing", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, "192.0.2.99/32")}, installed: installedAll,
+			desired: all, healthy: true},
+		{name: "invalid nexthop label changes nothing", min: 1, state: []alertstate.Alert{heartbeat(t0), firing("a", t0, "alertname", "DNSServerDown", "nexthop", "dns1")}, installed: installedAll,
+			desired: all, healthy: true},
+		{name: "unmanaged alertname changes nothing", min: 1, state: []alertstate.Alert{heartbeat(t0), firing("a", t0, "alertname", "DNSServerSlow", "nexthop", nh2.String())}, installed: installedAll,
+			desired: all, healthy: true},
+		{name: "min_nexthops keeps installed ones first", min: 2, state: []alertstate.Alert{heartbeat(t0), down("a", nh1, ""), down("b", nh2, "")},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh2, nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh2, nh3}, guard: GuardMinNexthops, healthy: true, desired2: []netip.Addr{nh1, nh2}},
+		{name: "min_nexthops then lowest address", min: 2, state: []alertstate.Alert{heartbeat(t0), down("a", nh1, "192.0.2.53/32"), down("b", nh2, "192.0.2.53/32")},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh3}, svc2: {nh1, nh2}}, restorable: yes, desired: []netip.Addr{nh1, nh3}, guard: GuardMinNexthops, healthy: true},
+		{name: "fail open keeps every nexthop", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh1, ""), down("b", nh2, ""), down("c", nh3, "")}, installed: installedAll,
+			desired: all, guard: GuardFailOpen, healthy: true, desired2: []netip.Addr{nh1, nh2}},
+		{name: "restore held without confirmation", min: 1, state: []alertstate.Alert{heartbeat(t0)},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh1, nh3}, pending: []netip.Addr{nh2}, healthy: true},
+		{name: "restore confirmed", min: 1, state: []alertstate.Alert{heartbeat(t0)}, restorable: yes,
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}}, desired: all, healthy: true},
+		{name: "heartbeat missing freezes everything", min: 1, state: []alertstate.Alert{down("a", nh2, "")}, restorable: yes,
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh2}}, desired: []netip.Addr{nh1, nh2}, frozen: true, desired2: []netip.Addr{}},
+		{name: "heartbeat resolved freezes everything", min: 1, state: []alertstate.Alert{resolved("hb", "alertname", "DNSSLAWatchdog")}, restorable: yes,
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh1}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh1}, frozen: true},
+		{name: "heartbeat stale freezes everything", min: 1, state: []alertstate.Alert{heartbeat(t0.Add(-91 * time.Second)), down("a", nh2, "")}, restorable: yes,
+			installed: installedAll, desired: all, frozen: true},
+		{name: "heartbeat just fresh", min: 1, state: []alertstate.Alert{heartbeat(t0.Add(-90 * time.Second)), down("a", nh2, "192.0.2.53/32")},
+			installed: installedAll, desired: []netip.Addr{nh1, nh3}, healthy: true},
+		{name: "freeze alert with service freezes that route only", min: 1,
+			state:     []alertstate.Alert{heartbeat(t0), down("a", nh2, ""), firing("f", t0, "alertname", "DNSSLAProbesMissing", "service", "192.0.2.53/32")},
+			installed: installedAll, desired: all, frozen: true, healthy: true, desired2: []netip.Addr{nh1}},
+		{name: "freeze alert without service freezes every route", min: 1,
+			state:     []alertstate.Alert{heartbeat(t0), down("a", nh2, ""), firing("f", t0, "alertname", "DNSSLAProbesMissing")},
+			installed: installedAll, desired: all, frozen: true, healthy: true, desired2: []netip.Addr{nh1, nh2}},
+		{name: "frozen absent route stays absent", min: 1,
+			state:     []alertstate.Alert{heartbeat(t0), firing("f", t0, "alertname", "DNSSLAProbesMissing")},
+			installed: map[netip.Prefix][]netip.Addr{}, desired: nil, frozen: true, healthy: true, desired2: []netip.Addr{}},
+		{name: "freeze alert for unknown route freezes nothing", min: 1,
+			state:     []alertstate.Alert{heartbeat(t0), down("a", nh2, ""), firing("f", t0, "alertname", "DNSSLAProbesMissing", "service", "192.0.2.99/32")},
+			installed: installedAll, desired: []netip.Addr{nh1, nh3}, healthy: true, desired2: []netip.Addr{nh1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(Input{Routes: routes(tc.min), Alerts: testAlerts(), State: tc.state, Installed: tc.installed, Now: t0, Restorable: tc.restorable})
+			if d.Pipeline.Healthy != tc.healthy {
+				t.Errorf("healthy = %v (%s), want %v", d.Pipeline.Healthy, d.Pipeline.Reason, tc.healthy)
+			}
+			r := d.Routes[0]
+			if !slices.Equal(r.Desired, tc.desired) {
+				t.Errorf("desired = %v, want %v", r.Desired, tc.desired)
+			}
+			if !slices.Equal(r.PendingRestore, tc.pending) {
+				t.Errorf("pending restore = %v, want %v", r.PendingRestore, tc.pending)
+			}
+			if r.Guard != tc.guard {
+				t.Errorf("guard = %q, want %q", r.Guard, tc.guard)
+			}
+			if (len(r.Frozen) > 0) != tc.frozen {
+				t.Errorf("frozen = %v, want %v", r.Frozen, tc.frozen)
+			}
+			want2 := tc.desired2
+			if want2 == nil {
+				want2 = []netip.Addr{nh1, nh2}
+			}
+			if got := d.Routes[1].Desired; !slices.Equal(got, want2) && !(len(got) == 0 && len(want2) == 0) {
+				t.Errorf("svc2 desired = %v, want %v", got, want2)
+			}
+		})
+	}
+}
+
+func TestWithdrawReasons(t *testing.T) {
+	d := Decide(Input{Routes: routes(1), Alerts: testAlerts(), State: []alertstate.Alert{heartbeat(t0), down("fp1", nh2, "")}, Installed: nil, Now: t0})
+	want := []Reason{{Alertname: "DNSServerDown", Fingerprint: "fp1", Since: t0.Add(-time.Minute)}}
+	if got := d.Routes[0].Withdrawn[nh2]; !slices.Equal(got, want) {
+		t.Errorf("reasons = %v, want %v", got, want)
+	}
+}
+
+func TestNoHeartbeatConfigured(t *testing.T) {
+	a := testAlerts()
+	a.Heartbeat = ""
+	d := Decide(Input{Routes: routes(1), Alerts: a, Now: t0})
+	if !d.Pipeline.Healthy || len(d.FrozenAll) != 0 {
+		t.Errorf("pipeline = %+v frozen %v, want healthy without a heartbeat configured", d.Pipeline, d.FrozenAll)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	rs, ac := routes(1), testAlerts()
+	for _, tc := range []struct {
+		labels map[string]string
+		kind   Kind
+		reason string
+	}{
+		{map[string]string{"alertname": "DNSServerDown", "nexthop": "198.51.100.11"}, Withdraw, ""},
+		{map[string]string{"alertname": "DNSServerDown", "nexthop": "198.51.100.13", "service": "192.0.2.54/32"}, Withdraw, IgnoreUnknownNexthop},
+		{map[string]string{"alertname": "DNSServerDown", "nexthop": "198.51.100.99"}, Withdraw, IgnoreUnknownNexthop},
+		{map[string]string{"alertname": "DNSServerDown", "nexthop": "198.51.100.11", "service": "192.0.2.99/32"}, Withdraw, IgnoreUnknownRoute},
+		{map[string]string{"alertname": "DNSServerDown", "nexthop": "198.51.100.11", "service": "dns.example"}, Withdraw, IgnoreInvalidLabel},
+		{map[string]string{"alertname": "DNSServerDown"}, Withdraw, IgnoreInvalidLabel},
+		{map[string]string{"alertname": "DNSSLAProbesMissing"}, Freeze, ""},
+		{map[string]string{"alertname": "DNSSLAProbesMissing", "service": "192.0.2.99/32"}, Freeze, IgnoreUnknownRoute},
+		{map[string]string{"alertname": "DNSSLAWatchdog"}, Heartbeat, ""},
+		{map[string]string{"alertname": "Other"}, Unmanaged, IgnoreUnmanaged},
+		{map[string]string{}, Unmanaged, IgnoreUnmanaged},
+	} {
+		kind, reason := Classify(rs, ac, tc.labels)
+		if kind != tc.kind || reason != tc.reason {
+			t.Errorf("Classify(%v) = %v, %q; want %v, %q", tc.labels, kind, reason, tc.kind, tc.reason)
+		}
+	}
+}
+
+func TestAPIConfirms(t *testing.T) {
+	ac := testAlerts()
+	hb := func(updated time.Time) alertstate.Event {
+		return alertstate.Event{Fingerprint: "hb", Labels: map[string]string{"alertname": "DNSSLAWatchdog"}, Status: alertstate.Firing, UpdatedAt: updated}
+	}
+	for _, tc := range []struct {
+		name   string
+		active []alertstate.Event
+		want   bool
+	}{
+		{"fresh heartbeat", []alertstate.Event{hb(t0.Add(-30 * time.Second))}, true},
+		{"stale heartbeat (Prometheus dead, not yet timed out)", []alertstate.Event{hb(t0.Add(-4 * time.Minute))}, false},
+		{"no heartbeat", nil, false},
+	} {
+		if got, why := APIConfirms(ac, tc.active, t0); got != tc.want {
+			t.Errorf("%s: APIConfirms = %v (%s), want %v", tc.name, got, why, tc.want)
+		}
+	}
+}

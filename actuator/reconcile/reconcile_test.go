@@ -1,0 +1,492 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+
+	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/actuator/route/routetest"
+)
+
+var (
+	svc  = netip.MustParsePrefix("192.0.2.53/32")
+	old  = netip.MustParsePrefix("192.0.2.99/32")
+	nh1  = netip.MustParseAddr("198.51.100.11")
+	nh2  = netip.MustParseAddr("198.51.100.12")
+	nh3  = netip.MustParseAddr("198.51.100.13")
+	all  = []netip.Addr{nh1, nh2, nh3}
+	t0   = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	hbLb = map[string]string{"alertname": "DNSSLAWatchdog"}
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fakeAPI struct {
+	mu     sync.Mutex
+	events []alertstate.Event
+	err    error
+	calls  int
+}
+
+func (f *fakeAPI) Alerts(context.Context) ([]alertstate.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return slices.Clone(f.events), f.err
+}
+
+type env struct {
+	t     *testing.T
+	cfg   *config.Config
+	fake  *routetest.Backend
+	store *alertstate.Store
+	clock *clock
+	reg   *prometheus.Registry
+	rec   *Reconciler
+}
+
+func newEnv(t *testing.T, dryRun bool, api AlertSource, mutate func(*config.Config)) *env {
+	t.Helper()
+	cfg := &config.Config{
+		Backend:        config.Backend{Type: "netlink"},
+		Routes:         []config.Route{{Prefix: svc, Nexthops: all, MinNexthops: 1}},
+		Alerts:         config.DefaultAlerts,
+		Alertmanager:   config.DefaultAlertmanager,
+		ResyncInterval: model.Duration(time.Hour),
+	}
+	cfg.Alerts.Heartbeat = "DNSSLAWatchdog"
+	if mutate != nil {
+		mutate(cfg)
+	}
+	e := &env{t: t, cfg: cfg, store: alertstate.New(time.Hour), clock: &clock{t: t0}, reg: prometheus.NewPedanticRegistry()}
+	e.fake = routetest.New(t, map[netip.Prefix]int{svc: 1, old: 1})
+	e.rec = New(Options{Config: cfg, Backend: e.fake, Store: e.store, API: api, DryRun: dryRun,
+		Metrics: NewMetrics(e.reg), Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now})
+	t.Cleanup(func() { e.rec.Close() })
+	return e
+}
+
+func (e *env) event(status alertstate.Status, fp string, labels map[string]string) {
+	ev := alertstate.Event{Fingerprint: fp, Labels: labels, Status: status, StartsAt: t0.Add(-time.Hour)}
+	if status == alertstate.Resolved {
+		ev.EndsAt = e.clock.Now()
+	}
+	e.store.Apply(ev, e.clock.Now())
+}
+
+func (e *env) heartbeat() { e.event(alertstate.Firing, "hb", hbLb) }
+
+func down(nh netip.Addr) map[string]string {
+	return map[string]string{"alertname": "DNSServerDown", "nexthop": nh.String()}
+}
+
+func (e *env) want(nhs ...netip.Addr) {
+	e.t.Helper()
+	r, ok := e.fake.Get(svc)
+	if len(nhs) == 0 {
+		if ok {
+			e.t.Fatalf("route installed as %s, want absent", r)
+		}
+		return
+	}
+	if !ok || !slices.Equal(r.Nexthops, nhs) {
+		e.t.Fatalf("route = %s (present %v), want via %v", r, ok, nhs)
+	}
+}
+
+func (e *env) counter(name string, labels ...string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					if l.GetName() == labels[i] && l.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			if m.Counter != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	e.t.Fatalf("no series %s%v", name, labels)
+	return 0
+}
+
+func TestStartupDoesNotFlap(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.fake.Set(route.New(svc, all...))
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.fake.Applied()); n != 0 {
+		t.Fatalf("%d changes on a device that is already right: %v", n, e.fake.Applied())
+	}
+	if !e.rec.Ready() {
+		t.Error("not ready after reading the device")
+	}
+}
+
+func TestStartupFrozenWithoutHeartbeat(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want() // no heartbeat yet: nothing is created
+	e.heartbeat()
+	if err := e.rec.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+}
+
+func TestWithdrawRestoreWithDelay(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+	e.event(alertstate.Firing, "d2", down(nh2))
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3) // withdrawals are never delayed
+	e.clock.Add(time.Second)
+	e.event(alertstate.Resolved, "d2", down(nh2))
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3) // restore waits restore_delay
+	if v := e.rec.View(); !slices.Equal(v.Decision.Routes[0].PendingRestore, []netip.Addr{nh2}) {
+		t.Errorf("pending restore = %v, want [%s]", v.Decision.Routes[0].PendingRestore, nh2)
+	}
+	e.clock.Add(time.Duration(e.cfg.Alerts.RestoreDelay) - time.Millisecond)
+	e.heartbeat()
+	_ = e.rec.Reconcile(t.Context())
+	e.want(nh1, nh3)
+	e.clock.Add(time.Millisecond)
+	if err := e.rec.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+}
+
+// Prometheus died: Alertmanager resolves everything, the withdraw alert's
+// resolve arriving before the heartbeat's. The dead server must stay out.
+func TestRestoreNotConfirmedWhenHeartbeatResolves(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	e.event(alertstate.Firing, "d2", down(nh2))
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+	e.event(alertstate.Resolved, "d2", down(nh2))
+	_ = e.rec.Reconcile(t.Context())
+	e.clock.Add(time.Second)
+	e.event(alertstate.Resolved, "hb", hbLb)
+	e.clock.Add(time.Duration(e.cfg.Alerts.RestoreDelay))
+	if err := e.rec.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+	if v := e.rec.View(); v.Decision.Pipeline.Healthy || len(v.Decision.Routes[0].Frozen) == 0 {
+		t.Errorf("pipeline %+v, frozen %v: want unhealthy and frozen", v.Decision.Pipeline, v.Decision.Routes[0].Frozen)
+	}
+	if got := e.counter("route_actuator_pipeline_healthy"); got != 0 {
+		t.Errorf("pipeline_healthy = %v, want 0", got)
+	}
+}
+
+func TestRestoreConfirmedByAPI(t *testing.T) {
+	api := &fakeAPI{}
+	e := newEnv(t, false, api, nil)
+	fresh := alertstate.Event{Fingerprint: "hb", Labels: hbLb, StartsAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-20 * time.Second)}
+	api.events = []alertstate.Event{fresh, {Fingerprint: "d2", Labels: down(nh2), StartsAt: t0.Add(-time.Minute), UpdatedAt: t0}}
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3) // the API is the source of truth at start-up
+
+	// The withdraw alert resolves but the API still lists it: no restore.
+	e.event(alertstate.Resolved, "d2", down(nh2))
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+
+	// Gone from the API, but the heartbeat's updatedAt is stale (Prometheus dead).
+	api.mu.Lock()
+	stale := fresh
+	stale.UpdatedAt = t0.Add(-4 * time.Minute)
+	api.events = []alertstate.Event{stale}
+	api.mu.Unlock()
+	e.event(alertstate.Resolved, "d2", down(nh2))
+	_ = e.rec.Reconcile(t.Context())
+	e.want(nh1, nh3)
+
+	api.mu.Lock()
+	api.events = []alertstate.Event{fresh}
+	api.mu.Unlock()
+	calls := api.calls
+	if err := e.rec.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+	if api.calls != calls+1 {
+		t.Errorf("API read %d times before the restore, want 1", api.calls-calls)
+	}
+}
+
+func TestDriftRepair(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.Remove(svc)
+	e.fake.Set(route.New(old, nh1)) // an owned route no longer configured
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+	if _, ok := e.fake.Get(old); ok {
+		t.Error("unconfigured owned route not deleted")
+	}
+	e.fake.Set(route.New(svc, nh1)) // someone removed two nexthops by hand
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1) // adding nexthops back is a restore: confirmed first
+	e.clock.Add(time.Duration(e.cfg.Alerts.RestoreDelay))
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+}
+
+func TestFrozenAllKeepsUnconfigured(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.fake.Set(route.New(old, nh1))
+	if err := e.rec.Resync(t.Context()); err != nil { // no heartbeat: frozen
+		t.Fatal(err)
+	}
+	if _, ok := e.fake.Get(old); !ok || len(e.fake.Applied()) != 0 {
+		t.Errorf("changes while frozen: %v", e.fake.Applied())
+	}
+}
+
+func TestVerifyFailureCounted(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	e.fake.Ignore = true
+	err := e.rec.Resync(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "verify 192.0.2.53/32") {
+		t.Fatalf("err = %v, want a verify error", err)
+	}
+	if got := e.counter("route_actuator_backend_errors_total", "operation", "verify"); got != 1 {
+		t.Errorf("verify errors = %v, want 1", got)
+	}
+	if got := e.counter("route_actuator_route_converged", "route", svc.String()); got != 0 {
+		t.Errorf("converged = %v, want 0", got)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.ApplyErr = func(route.Change) error {
+		return fmt.Errorf("%w: %w", route.ErrUnavailable, errors.New("session down"))
+	}
+	e.event(alertstate.Firing, "d2", down(nh2))
+	err := e.rec.Sync(t.Context(), e.store.Version())
+	if !errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	// A concurrent webhook covered by the failed run gets the same answer.
+	if err := e.rec.Sync(t.Context(), e.store.Version()); !errors.Is(err, route.ErrUnavailable) {
+		t.Errorf("second Sync err = %v, want ErrUnavailable", err)
+	}
+	if got := e.counter("route_actuator_changes_total", "action", "update", "result", "error"); got != 1 {
+		t.Errorf("update errors = %v, want 1", got)
+	}
+	e.fake.ApplyErr = nil
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+
+	e.fake.ListErr = func() error { return fmt.Errorf("%w: netlink socket closed", route.ErrUnavailable) }
+	if err := e.rec.Resync(t.Context()); !errors.Is(err, route.ErrUnavailable) {
+		t.Errorf("list failure err = %v, want ErrUnavailable", err)
+	}
+	if got := e.counter("route_actuator_backend_errors_total", "operation", "list"); got != 1 {
+		t.Errorf("list errors = %v, want 1", got)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	e := newEnv(t, true, nil, nil)
+	e.heartbeat()
+	e.event(alertstate.Firing, "d2", down(nh2))
+	e.fake.Set(route.New(svc, all...))
+	for range 3 {
+		if err := e.rec.Resync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.fake.Applied()); n != 0 {
+		t.Fatalf("dry run applied %d changes", n)
+	}
+	if got := e.counter("route_actuator_changes_total", "action", "update", "result", "dry_run"); got != 1 {
+		t.Errorf("dry_run changes = %v, want 1 (one distinct plan)", got)
+	}
+	if p := e.rec.View().Plan; len(p) != 1 || !slices.Equal(p[0].To, []netip.Addr{nh1, nh3}) {
+		t.Errorf("plan = %+v", p)
+	}
+	if got := e.counter("route_actuator_dry_run"); got != 1 {
+		t.Errorf("dry_run gauge = %v", got)
+	}
+}
+
+func TestGuardMetrics(t *testing.T) {
+	e := newEnv(t, false, nil, func(c *config.Config) { c.Routes[0].MinNexthops = 2 })
+	e.heartbeat()
+	e.event(alertstate.Firing, "d1", down(nh1))
+	e.event(alertstate.Firing, "d2", down(nh2))
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3) // min_nexthops 2: keeps the lowest withdrawn address (nothing installed before)
+	e.event(alertstate.Firing, "d3", down(nh3))
+	if err := e.rec.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.rec.Reconcile(t.Context())
+	e.clock.Add(time.Duration(e.cfg.Alerts.RestoreDelay))
+	if err := e.rec.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...) // fail open, after the restore delay
+	expected := `
+# HELP route_actuator_guard_active Whether a guard keeps withdrawn nexthops installed.
+# TYPE route_actuator_guard_active gauge
+route_actuator_guard_active{reason="fail_open",route="192.0.2.53/32"} 1
+route_actuator_guard_active{reason="min_nexthops",route="192.0.2.53/32"} 0
+# HELP route_actuator_guard_activations_total Times a guard started holding a route.
+# TYPE route_actuator_guard_activations_total counter
+route_actuator_guard_activations_total{reason="fail_open",route="192.0.2.53/32"} 1
+route_actuator_guard_activations_total{reason="min_nexthops",route="192.0.2.53/32"} 1
+# HELP route_actuator_nexthop_installed Whether the nexthop is installed for the route on the device (read back).
+# TYPE route_actuator_nexthop_installed gauge
+route_actuator_nexthop_installed{nexthop="198.51.100.11",route="192.0.2.53/32"} 1
+route_actuator_nexthop_installed{nexthop="198.51.100.12",route="192.0.2.53/32"} 1
+route_actuator_nexthop_installed{nexthop="198.51.100.13",route="192.0.2.53/32"} 1
+# HELP route_actuator_route_converged Whether the installed nexthops equal the desired ones.
+# TYPE route_actuator_route_converged gauge
+route_actuator_route_converged{route="192.0.2.53/32"} 1
+`
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(expected), "route_actuator_guard_active",
+		"route_actuator_guard_activations_total", "route_actuator_nexthop_installed", "route_actuator_route_converged"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMetricsInitialisedAndLint(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	expected := `
+# HELP route_actuator_changes_total Route changes by action and result (dry_run: planned, not applied).
+# TYPE route_actuator_changes_total counter
+route_actuator_changes_total{action="create",result="dry_run"} 0
+route_actuator_changes_total{action="create",result="error"} 0
+route_actuator_changes_total{action="create",result="success"} 0
+route_actuator_changes_total{action="delete",result="dry_run"} 0
+route_actuator_changes_total{action="delete",result="error"} 0
+route_actuator_changes_total{action="delete",result="success"} 0
+route_actuator_changes_total{action="update",result="dry_run"} 0
+route_actuator_changes_total{action="update",result="error"} 0
+route_actuator_changes_total{action="update",result="success"} 0
+# HELP route_actuator_backend_errors_total Backend failures by operation (verify: read-back differs from what was applied).
+# TYPE route_actuator_backend_errors_total counter
+route_actuator_backend_errors_total{operation="apply"} 0
+route_actuator_backend_errors_total{operation="list"} 0
+route_actuator_backend_errors_total{operation="verify"} 0
+# HELP route_actuator_route_configured_nexthops Nexthops configured for the route.
+# TYPE route_actuator_route_configured_nexthops gauge
+route_actuator_route_configured_nexthops{route="192.0.2.53/32"} 3
+`
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(expected), "route_actuator_changes_total",
+		"route_actuator_backend_errors_total", "route_actuator_route_configured_nexthops"); err != nil {
+		t.Error(err)
+	}
+	problems, err := testutil.GatherAndLint(e.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestReloadRemovesRouteSeries(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *e.cfg
+	cfg.Routes = []config.Route{{Prefix: old, Nexthops: []netip.Addr{nh1}, MinNexthops: 1}}
+	e.rec.SetConfig(&cfg, e.fake, nil)
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.fake.Get(svc); ok {
+		t.Error("route removed from the configuration is still installed")
+	}
+	if n := testutil.CollectAndCount(e.rec.m.configured); n != 1 {
+		t.Errorf("%d route_configured_nexthops series, want 1", n)
+	}
+}
