@@ -47,7 +47,9 @@ func resolved(fp string, labels ...string) alertstate.Alert {
 	return a
 }
 
-func heartbeat(seen time.Time) alertstate.Alert { return firing("hb", seen, "alertname", "DNSSLAWatchdog") }
+func heartbeat(seen time.Time) alertstate.Alert {
+	return firing("hb", seen, "alertname", "DNSSLAWatchdog")
+}
 
 func down(fp string, nh netip.Addr, service string) alertstate.Alert {
 	if service == "" {
