@@ -1,0 +1,150 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+type recorder struct {
+	calls  int
+	events []alertstate.Event
+	err    error
+}
+
+func (r *recorder) Ingest(_ context.Context, events []alertstate.Event) error {
+	r.calls++
+	r.events = append(r.events, events...)
+	return r.err
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandler(t *testing.T) {
+	unavailable := fmt.Errorf("apply: %w: %w", route.ErrUnavailable, errors.New("ssh session down"))
+	for _, tc := range []struct {
+		name        string
+		method      string
+		contentType string
+		body        []byte
+		ingestErr   error
+		code        int
+		statuses    []alertstate.Status // events handed to the ingester; nil: not called
+		bodyHas     string
+	}{
+		{name: "withdraw", body: fixture(t, "withdraw.json"), code: 200, statuses: []alertstate.Status{alertstate.Firing}},
+		{name: "resolve", body: fixture(t, "resolve.json"), code: 200, statuses: []alertstate.Status{alertstate.Resolved}},
+		{name: "mixed group: each alert's own status", body: fixture(t, "mixed-group.json"), code: 200,
+			statuses: []alertstate.Status{alertstate.Firing, alertstate.Resolved}},
+		{name: "content type with charset", contentType: "application/json; charset=utf-8", body: fixture(t, "heartbeat.json"), code: 200,
+			statuses: []alertstate.Status{alertstate.Firing}},
+		{name: "wrong method", method: http.MethodGet, code: 405},
+		{name: "wrong content type", contentType: "text/plain", body: fixture(t, "withdraw.json"), code: 415},
+		{name: "bad JSON", body: fixture(t, "bad-json.json"), code: 400, bodyHas: "invalid JSON payload"},
+		{name: "bad version", body: fixture(t, "bad-version.json"), code: 400, bodyHas: `unsupported payload version "3", want "4"`},
+		{name: "bad status", body: fixture(t, "bad-status.json"), code: 400, bodyHas: `alert 1: status "pending" is neither firing nor resolved`},
+		{name: "bad time", body: fixture(t, "bad-time.json"), code: 400, bodyHas: "invalid JSON payload"},
+		{name: "too large", body: append(fixture(t, "withdraw.json"), bytes.Repeat([]byte(" "), 2048)...), code: 413},
+		{name: "backend unavailable: retry", body: fixture(t, "withdraw.json"), ingestErr: unavailable, code: 503,
+			statuses: []alertstate.Status{alertstate.Firing}},
+		{name: "other backend error: retry cannot help", body: fixture(t, "withdraw.json"), ingestErr: errors.New("kernel said EINVAL"), code: 200,
+			statuses: []alertstate.Status{alertstate.Firing}, bodyHas: "accepted with errors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			rec := &recorder{err: tc.ingestErr}
+			h := &Handler{Ingester: rec, Metrics: NewMetrics(reg), Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 2048}
+			method := tc.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			req := httptest.NewRequest(method, "/webhook", bytes.NewReader(tc.body))
+			ct := tc.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			req.Header.Set("Content-Type", ct)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != tc.code {
+				t.Errorf("code %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tc.code)
+			}
+			if tc.bodyHas != "" && !strings.Contains(w.Body.String(), tc.bodyHas) {
+				t.Errorf("body %q does not contain %q", w.Body.String(), tc.bodyHas)
+			}
+			if tc.statuses == nil {
+				if rec.calls != 0 {
+					t.Errorf("ingester called %d times on bad input", rec.calls)
+				}
+			} else {
+				if rec.calls != 1 || len(rec.events) != len(tc.statuses) {
+					t.Fatalf("ingester calls %d events %d, want 1 call with %d events", rec.calls, len(rec.events), len(tc.statuses))
+				}
+				for i, st := range tc.statuses {
+					if rec.events[i].Status != st || rec.events[i].Fingerprint == "" {
+						t.Errorf("event %d: %+v, want status %s", i, rec.events[i], st)
+					}
+				}
+			}
+			if got := testutil.ToFloat64(h.Metrics.requests.WithLabelValues(fmt.Sprint(tc.code))); got != 1 {
+				t.Errorf("webhook_requests_total{code=%d} = %v, want 1", tc.code, got)
+			}
+		})
+	}
+}
+
+func TestMetricsInitialised(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	NewMetrics(reg)
+	expected := `
+# HELP route_actuator_alerts_received_total Alerts received in webhooks by their own status.
+# TYPE route_actuator_alerts_received_total counter
+route_actuator_alerts_received_total{status="firing"} 0
+route_actuator_alerts_received_total{status="resolved"} 0
+# HELP route_actuator_webhook_requests_total Webhook requests by HTTP status code.
+# TYPE route_actuator_webhook_requests_total counter
+route_actuator_webhook_requests_total{code="200"} 0
+route_actuator_webhook_requests_total{code="400"} 0
+route_actuator_webhook_requests_total{code="405"} 0
+route_actuator_webhook_requests_total{code="413"} 0
+route_actuator_webhook_requests_total{code="415"} 0
+route_actuator_webhook_requests_total{code="503"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected)); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+func TestFingerprintFilledIn(t *testing.T) {
+	body := strings.Replace(string(fixture(t, "withdraw.json")), `"fingerprint":"1111111111111111"`, `"fingerprint":""`, 1)
+	events, err := decode([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := alertstate.Fingerprint(events[0].Labels); events[0].Fingerprint != want {
+		t.Errorf("fingerprint %q, want %q computed from labels", events[0].Fingerprint, want)
+	}
+}
