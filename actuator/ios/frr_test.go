@@ -1,0 +1,135 @@
+package ios_test
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+
+	"github.com/slaroute/slaroute/actuator/ios"
+	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+var (
+	svc     = netip.MustParsePrefix("192.0.2.53/32")
+	foreign = netip.MustParsePrefix("192.0.2.99/32")
+	nh11    = netip.MustParseAddr("198.51.100.11")
+	nh12    = netip.MustParseAddr("198.51.100.12")
+	nh13    = netip.MustParseAddr("198.51.100.13")
+)
+
+// waitKernel polls the router namespace's kernel table: zebra installs what
+// staticd hands it asynchronously.
+func waitKernel(t *testing.T, p *frrpeer.Peer, prefix netip.Prefix, want ...netip.Addr) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := p.KernelNexthops(context.Background(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kernel route %s via %v, want %v", prefix, got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func wantRunning(t *testing.T, p *frrpeer.Peer, want ...string) {
+	t.Helper()
+	got, err := p.RunningRoutes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("vtysh running config routes:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestFRRWithdrawRestore drives a real FRR over a real sshd, for every
+// supported platform definition: create, withdraw, restore, delete, with a
+// foreign route that must stay untouched.
+func TestFRRWithdrawRestore(t *testing.T) {
+	peer := frrpeer.StartT(t, frrpeer.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := peer.Vtysh(ctx, "configure terminal", "ip route 192.0.2.99/32 198.51.100.13"); err != nil {
+		t.Fatal(err)
+	}
+	foreignLine := "ip route 192.0.2.99/32 198.51.100.13"
+	for _, platform := range ios.Platforms {
+		t.Run(platform, func(t *testing.T) {
+			m := ios.NewMetrics(prometheus.NewRegistry())
+			b, err := ios.New(ios.Config{
+				Address: peer.HostAddr, Username: peer.Username, PrivateKeyFile: peer.PrivateKeyFile,
+				KnownHostsFile: peer.KnownHostsFile, Platform: platform, RouteTag: 53053,
+				Timeout: model.Duration(5 * time.Second),
+			}, m, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			managed := []netip.Prefix{svc}
+			step := func(desired ...netip.Addr) {
+				t.Helper()
+				have, err := b.List(ctx, managed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range route.Diff(have, []route.Route{route.New(svc, desired...)}) {
+					if err := b.Apply(ctx, c); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := b.List(ctx, managed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []route.Route
+				if len(desired) > 0 {
+					want = []route.Route{route.New(svc, desired...)}
+				}
+				if !slices.EqualFunc(got, want, route.Route.Equal) {
+					t.Fatalf("List = %v, want %v", got, want)
+				}
+				waitKernel(t, peer, svc, desired...)
+			}
+
+			step(nh11, nh12, nh13)
+			wantRunning(t, peer,
+				"ip route 192.0.2.53/32 198.51.100.11 tag 53053",
+				"ip route 192.0.2.53/32 198.51.100.12 tag 53053",
+				"ip route 192.0.2.53/32 198.51.100.13 tag 53053",
+				foreignLine)
+			step(nh11, nh13) // withdraw .12
+			wantRunning(t, peer,
+				"ip route 192.0.2.53/32 198.51.100.11 tag 53053",
+				"ip route 192.0.2.53/32 198.51.100.13 tag 53053",
+				foreignLine)
+			step(nh11, nh12, nh13) // restore .12
+			step(nh12)             // down to one: swap order keeps it non-empty
+			step()                 // delete
+			wantRunning(t, peer, foreignLine)
+			waitKernel(t, peer, foreign, nh13)
+
+			if n := testutil.ToFloat64(m.Reconnects); n != 0 {
+				t.Errorf("reconnects_total = %v, want 0 (one reused session)", n)
+			}
+			if n := testutil.ToFloat64(m.CLIErrors); n != 0 {
+				t.Errorf("cli_errors_total = %v, want 0", n)
+			}
+		})
+	}
+}
+

@@ -1,0 +1,39 @@
+package frrpeer
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// StartT starts a peer for a test and stops it in t.Cleanup. A missing tool
+// or privilege skips the test, or fails it when CI=true (CI must run it).
+func StartT(t testing.TB, o Options) *Peer {
+	t.Helper()
+	if m := Missing(); m != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("frrpeer: %s is required (CI=true)", m)
+		}
+		t.Skipf("frrpeer: %s is required", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, f := range []string{"zebra.log", "staticd.log", "sshd.log"} {
+				if b, err := os.ReadFile(p.Dir + "/" + f); err == nil && len(b) > 0 {
+					t.Logf("frrpeer %s:\n%s", f, b)
+				}
+			}
+		}
+		if err := p.Stop(); err != nil {
+			t.Errorf("frrpeer stop: %v", err)
+		}
+	})
+	return p
+}
