@@ -1,0 +1,246 @@
+package dashboards
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Series Prometheus itself makes: they are in no /metrics.
+var synthetic = map[string]bool{
+	"up": true, "scrape_duration_seconds": true, "scrape_samples_scraped": true,
+	"scrape_samples_post_metric_relabeling": true, "scrape_series_added": true,
+	"ALERTS": true, "ALERTS_FOR_STATE": true,
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Name     string `yaml:"name"`
+		Interval string `yaml:"interval"`
+		Rules    []struct {
+			Record        string            `yaml:"record"`
+			Alert         string            `yaml:"alert"`
+			Expr          string            `yaml:"expr"`
+			For           string            `yaml:"for"`
+			KeepFiringFor string            `yaml:"keep_firing_for"`
+			Labels        map[string]string `yaml:"labels"`
+			Annotations   map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// rules returns the expressions of every rule in rules/*.yml by "file: rule"
+// and the names recorded there.
+func rules(t *testing.T) (exprs map[string]string, recorded map[string]bool) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "rules", "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule files in ../rules (%v)", err)
+	}
+	exprs, recorded = map[string]string{}, map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				name := r.Record + r.Alert
+				exprs[filepath.Base(f)+": "+name] = r.Expr
+				if r.Record != "" {
+					recorded[r.Record] = true
+				}
+			}
+		}
+	}
+	return exprs, recorded
+}
+
+// binaries returns the directory holding both built binaries: $SLAROUTE_BIN
+// (set by the Makefile) or a fresh build.
+func binaries(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("SLAROUTE_BIN"); dir != "" {
+		return dir
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"dns_sla_exporter", "route_actuator"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", name, err, out)
+		}
+	}
+	return dir
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape starts a binary on a free loopback port, waits for its /metrics
+// and returns the metric names exposed there. The process is killed by PID
+// when the test ends.
+func scrape(t *testing.T, bin string, args ...string) map[string]bool {
+	t.Helper()
+	addr := freePort(t)
+	var log bytes.Buffer
+	cmd := exec.Command(bin, append(args, "--web.listen-address="+addr)...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			names, perr := exposedNames(resp)
+			resp.Body.Close()
+			if perr != nil {
+				t.Fatalf("%s /metrics: %v", filepath.Base(bin), perr)
+			}
+			return names
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s did not serve /metrics on %s: %v\n%s", filepath.Base(bin), addr, err, log.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// exposedNames reads a text exposition: every sample name, and for each
+// histogram or summary family the _bucket/_sum/_count series names.
+func exposedNames(resp *http.Response) (map[string]bool, error) {
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %s", resp.Status)
+	}
+	names := map[string]bool{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			switch f[3] {
+			case "histogram":
+				names[f[2]+"_bucket"] = true
+				fallthrough
+			case "summary":
+				names[f[2]+"_sum"], names[f[2]+"_count"] = true, true
+			}
+			names[f[2]] = true
+			continue
+		}
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.IndexAny(line, "{ "); i > 0 {
+			names[line[:i]] = true
+		}
+	}
+	return names, sc.Err()
+}
+
+// exampleExporterConfig is deploy/examples/dns_sla_exporter.yml with every
+// target address moved to loopback (127.0.0.11, .12, ...): the test may send
+// probes only to 127.0.0.0/8. Names, labels and everything else stay.
+func exampleExporterConfig(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "examples", "dns_sla_exporter.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 10
+	addr := regexp.MustCompile(`(?m)^(\s*(?:-\s+)?address:\s*)\S+`)
+	b = addr.ReplaceAllFunc(b, func(m []byte) []byte {
+		n++
+		return addr.ReplaceAll(m, []byte(fmt.Sprintf("${1}127.0.0.%d", n)))
+	})
+	b = regexp.MustCompile(`(?m)^\s*source_address:.*$`).ReplaceAll(b, nil)
+	if n == 10 {
+		t.Fatal("example exporter config has no target address")
+	}
+	f := filepath.Join(t.TempDir(), "dns_sla_exporter.yml")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Every metric name a dashboard panel, annotation or variable queries, and
+// every one a rule reads, exists in the real /metrics of the built binaries
+// (run with the example configs) or is recorded by a rule.
+func TestMetricNamesExist(t *testing.T) {
+	bin := binaries(t)
+	exposed := scrape(t, filepath.Join(bin, "dns_sla_exporter"), "--config.file="+exampleExporterConfig(t))
+	for name := range scrape(t, filepath.Join(bin, "route_actuator"), "--dry-run",
+		"--config.file="+filepath.Join("..", "deploy", "examples", "route_actuator.yml")) {
+		exposed[name] = true
+	}
+	// The families rules and dashboards are built on must be there from the
+	// start (pre-initialised), or this comparison would prove nothing.
+	for _, name := range []string{"dns_sla_up", "dns_sla_consecutive_failures", "dns_sla_probes_total",
+		"dns_sla_probe_duration_seconds_bucket", "route_actuator_nexthop_installed", "route_actuator_changes_total"} {
+		if !exposed[name] {
+			t.Errorf("%s not exposed by the binaries", name)
+		}
+	}
+
+	ruleExprs, recorded := rules(t)
+	known := func(name string) bool { return exposed[name] || recorded[name] || synthetic[name] }
+	check := func(where, expr string) {
+		names := metricNames(expr)
+		if len(names) == 0 && expr != "vector(1)" {
+			t.Errorf("%s: no metric name found in %q", where, expr)
+		}
+		for _, name := range names {
+			if !known(name) {
+				t.Errorf("%s: metric %s is neither exposed by the binaries nor recorded by a rule: %s", where, name, expr)
+			}
+		}
+	}
+	for _, f := range files {
+		for where, e := range exprs(load(t, f.name)) {
+			check(f.name+" "+where, e)
+		}
+	}
+	var used []string
+	for where, e := range ruleExprs {
+		check("rules/"+where, e)
+		used = append(used, metricNames(e)...)
+	}
+	sort.Strings(used)
+	t.Logf("rules read %d distinct names; binaries expose %d", len(slices.Compact(used)), len(exposed))
+}
