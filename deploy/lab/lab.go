@@ -41,6 +41,7 @@ type Lab struct {
 	Dir     string
 	cfg     Config
 	log     *slog.Logger
+	auth    map[string][2]string // host:port -> basic-auth user, password
 }
 
 // DefaultPrefix is unique per process, so parallel test binaries never collide.

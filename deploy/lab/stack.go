@@ -84,8 +84,17 @@ func (l *Lab) StartStack(cfg StackConfig) (*Stack, error) {
 		// As deploy/prometheus/prometheus.default documents.
 		"--rules.alert.resend-delay=1s", "--log.format=json"}
 	s.argv[Alertmanager] = s.amArgv(1, false)
+	// Authenticated like the shipped deployment: Alertmanager's webhook and
+	// Prometheus' scrape both send the example credentials.
+	pw, err := os.ReadFile(filepath.Join(cfg.Repo, "deploy/alertmanager/route_actuator.password"))
+	if err != nil {
+		return nil, err
+	}
+	l.auth = map[string][2]string{ActuatorAddr: {"alertmanager", strings.TrimSpace(string(pw))}}
 	s.argv[Actuator] = []string{filepath.Join(cfg.Bin, "route_actuator"),
-		"--config.file=" + s.Files[Actuator], "--web.listen-address=" + ActuatorAddr, "--log.level=debug", "--log.format=json"}
+		"--config.file=" + s.Files[Actuator], "--web.listen-address=" + ActuatorAddr,
+		"--web.config.file=" + filepath.Join(cfg.Repo, "deploy/examples/web-config.yml"),
+		"--log.level=debug", "--log.format=json"}
 	for _, name := range []string{Exporter, Alertmanager, Actuator, Prometheus} {
 		if err := s.Start(name); err != nil {
 			s.Stop()
@@ -240,24 +249,18 @@ func (s *Stack) writeConfigs(cluster bool) error {
 		prom["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
 			"static_configs": []any{map[string]any{"targets": []any{AlertmanagerAddr, Alertmanager2Addr}}}}}}
 	}
+	pwFile := filepath.Join(repo, "deploy/alertmanager/route_actuator.password")
+	setPasswordFile(prom, pwFile)
 	if err := s.writeYAML(Prometheus, "prometheus.yml", prom); err != nil {
 		return err
 	}
 
-	// Alertmanager: point password files at the lab's secret.
-	pwFile := filepath.Join(s.dir, "route_actuator.password")
-	if err := os.WriteFile(pwFile, []byte(webhookPassword+"\n"), 0o600); err != nil {
-		return err
-	}
+	// Alertmanager: the same webhook password file.
 	var am map[string]any
 	if err := readYAML(filepath.Join(repo, "deploy/alertmanager/alertmanager.yml"), &am); err != nil {
 		return err
 	}
-	walk(am, func(m map[string]any) {
-		if _, ok := m["password_file"]; ok {
-			m["password_file"] = pwFile
-		}
-	})
+	setPasswordFile(am, pwFile)
 	if err := s.writeYAML(Alertmanager, "alertmanager.yml", am); err != nil {
 		return err
 	}
@@ -274,16 +277,9 @@ func (s *Stack) writeConfigs(cluster bool) error {
 	return s.writeActuatorConfig()
 }
 
-// webhookPassword is the lab's Alertmanager -> actuator basic-auth secret.
-const webhookPassword = "lab-webhook-secret"
-
 func (s *Stack) writeActuatorConfig() error {
 	var act map[string]any
 	shipped := filepath.Join(s.cfg.Repo, "deploy/examples/route_actuator.yml")
-	if _, err := os.Stat(shipped); errors.Is(err, os.ErrNotExist) {
-		// Until the example lands: a scratch copy (deploy/lab/run is gitignored).
-		shipped = filepath.Join(s.cfg.Repo, "deploy/lab/run/route_actuator.yml")
-	}
 	if err := readYAML(shipped, &act); err != nil {
 		return err
 	}
@@ -322,6 +318,17 @@ func readYAML(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// setPasswordFile points every password_file at the shipped example
+// password (installed under /etc in production), which matches the bcrypt
+// hash in deploy/examples/web-config.yml.
+func setPasswordFile(cfg any, path string) {
+	walk(cfg, func(m map[string]any) {
+		if _, ok := m["password_file"]; ok {
+			m["password_file"] = path
+		}
+	})
 }
 
 // walk calls fn on every mapping inside v.
@@ -364,20 +371,29 @@ func (l *Lab) HTTP() *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 }
 
-// Get fetches url inside the router namespace.
+// Get fetches url inside the router namespace, with the credentials the
+// lab knows for its host.
 func (l *Lab) Get(url string) (int, []byte, error) {
-	resp, err := l.HTTP().Get(url)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return l.do(http.MethodGet, url, "", nil)
 }
 
 // Post sends body to url inside the router namespace.
 func (l *Lab) Post(url, ctype string, body []byte) (int, []byte, error) {
-	resp, err := l.HTTP().Post(url, ctype, bytes.NewReader(body))
+	return l.do(http.MethodPost, url, ctype, body)
+}
+
+func (l *Lab) do(method, url, ctype string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if a, ok := l.auth[req.URL.Host]; ok {
+		req.SetBasicAuth(a[0], a[1])
+	}
+	resp, err := l.HTTP().Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

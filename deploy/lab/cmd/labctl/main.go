@@ -1,0 +1,151 @@
+// Command labctl drives the slaroute namespace lab: `make demo` and
+// `make bench-failover` run it through deploy/lab/demo.sh and
+// deploy/lab/bench-failover.sh.
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/slaroute/slaroute/deploy/lab"
+)
+
+func main() {
+	app := kingpin.New("labctl", "Runs the slaroute namespace lab: demo, failover bench, cleanup.")
+	dir := app.Flag("dir", "Scratch directory for configs, data and logs (default: a new temp dir).").String()
+	repo := app.Flag("repo", "slaroute repository root (default: found above the working directory).").String()
+	bin := app.Flag("bin", "Directory with dns_sla_exporter and route_actuator (default: $SLAROUTE_BIN, else built).").Envar("SLAROUTE_BIN").String()
+
+	demo := app.Command("demo", "Bring the lab up, run the failure scenarios, keep it running until Enter.")
+	once := demo.Flag("once", "Tear down right after the scenarios.").Bool()
+
+	up := app.Command("up", "Bring the lab up and keep it running until Enter or a signal.")
+
+	bench := app.Command("bench", "Failover benchmark: withdraw and restore times, lost queries, moved flows.")
+	trials := bench.Flag("trials", "Trials per failure mode.").Default("20").Int()
+	rate := bench.Flag("rate", "Client queries per second during the trials.").Default("500").Float64()
+	modes := bench.Flag("mode", "Failure modes to measure (repeatable).").Default("stop", "silent").Enums("stop", "servfail", "silent")
+
+	down := app.Command("down", "Remove labs left behind by killed runs.")
+	prefix := down.Flag("prefix", "Remove the lab with this namespace prefix (default: every stale slab<pid> lab).").String()
+
+	cmd := kingpin.MustParse(app.Parse(os.Args[1:]))
+	if cmd == down.FullCommand() {
+		if err := cleanup(*prefix); err != nil {
+			fmt.Fprintln(os.Stderr, "labctl:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "labctl: the lab needs root (it creates network namespaces)")
+		os.Exit(1)
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "slaroute-lab-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "labctl:", err)
+			os.Exit(1)
+		}
+		*dir = d
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := lab.EnvConfig{Lab: lab.Config{Dir: *dir, Clients: 32, Logger: logger}, Stack: lab.StackConfig{Repo: *repo, Bin: *bin}}
+	fmt.Printf("Bringing the lab up (configs, data and logs in %s)...\n", *dir)
+	e, err := lab.Setup(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labctl:", err)
+		os.Exit(1)
+	}
+	// Tear down on ^C or SIGTERM too; the namespaces never outlive us.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-sig
+		fmt.Println("\ninterrupted: tearing down")
+		cancel()
+		_ = e.Down()
+		os.Exit(130)
+	}()
+	code := 0
+	switch cmd {
+	case demo.FullCommand():
+		err = runDemo(ctx, e)
+		if err == nil && !*once {
+			wait(e)
+		}
+	case up.FullCommand():
+		printURLs(e)
+		wait(e)
+	case bench.FullCommand():
+		err = runBench(ctx, e, *trials, *rate, *modes)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labctl:", err)
+		fmt.Fprintf(os.Stderr, "logs: %s\n", filepath.Join(*dir, "stack"))
+		code = 1
+	}
+	fmt.Println("Tearing the lab down...")
+	if derr := e.Down(); derr != nil {
+		fmt.Fprintln(os.Stderr, "labctl: down:", derr)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func cleanup(prefix string) error {
+	if prefix != "" {
+		return lab.DownPrefix(prefix)
+	}
+	stale, err := lab.StalePrefixes()
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		fmt.Println("removing stale lab", p)
+		if err := lab.DownPrefix(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printURLs(e *lab.Env) {
+	ns := e.Router
+	fmt.Printf(`
+The stack runs inside network namespace %[1]s, on its loopback:
+  Prometheus        http://%[2]s/alerts
+  Alertmanager      http://%[3]s/
+  dns_sla_exporter  http://%[4]s/  (/metrics)
+  route_actuator    http://%[5]s/  (/api/v1/routes, /metrics)
+From the host, reach them through the namespace, e.g.:
+  ip netns exec %[1]s curl -s http://%[5]s/api/v1/routes
+  ip netns exec %[1]s curl -s 'http://%[2]s/api/v1/query?query=ALERTS'
+  ip -n %[1]s route show %[6]s; ip -n %[1]s nexthop show
+  ip netns exec %[7]s kdig @%[8]s whoami.example.test TXT
+Logs and configs: %[9]s
+`, ns, lab.PrometheusAddr, lab.AlertmanagerAddr, lab.ExporterAddr, lab.ActuatorAddr,
+		lab.ServicePrefix, e.Client, lab.ServiceAddr, filepath.Join(e.Dir, "stack"))
+}
+
+// wait blocks until Enter (or EOF on a non-interactive stdin: then until a signal).
+func wait(e *lab.Env) {
+	printURLs(e)
+	fmt.Println("\nThe lab keeps running. Press Enter to tear it down.")
+	r := bufio.NewReader(os.Stdin)
+	if _, err := r.ReadString('\n'); err != nil {
+		select {} // stdin closed: wait for ^C/SIGTERM
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
