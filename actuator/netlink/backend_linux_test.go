@@ -57,7 +57,7 @@ func (l *lab) ourRoute() string {
 }
 
 // groupMembers reads the member gateways of the route's group with `ip nexthop show`.
-func (l *lab) groupMembers(t *testing.T, b *Backend) []string {
+func (l *lab) groupMembers(t *testing.T) []string {
 	t.Helper()
 	gid := groupID(250, 254, svc)
 	line := strings.TrimSpace(l.ip("nexthop", "show", "id", fmt.Sprint(gid)))
@@ -94,7 +94,7 @@ func TestLifecycle(t *testing.T) {
 				if want := fmt.Sprintf("192.0.2.53 nhid %d \n\tnexthop via", gid); !strings.HasPrefix(got, want) {
 					t.Fatalf("ip route show = %q, want prefix %q", got, want)
 				}
-				if m := l.groupMembers(t, b); !slices.Equal(m, []string{"198.51.100.11", "198.51.100.12", "198.51.100.13"}) {
+				if m := l.groupMembers(t); !slices.Equal(m, []string{"198.51.100.11", "198.51.100.12", "198.51.100.13"}) {
 					t.Fatalf("group members = %v", m)
 				}
 			} else if !regexp.MustCompile(`^192.0.2.53 \s*nexthop via 198.51.100.11 dev veth0 weight 1 \s*nexthop via 198.51.100.12 dev veth0 weight 1 \s*nexthop via 198.51.100.13 dev veth0 weight 1$`).MatchString(got) {
@@ -105,7 +105,7 @@ func TestLifecycle(t *testing.T) {
 			// Withdraw .12, then restore it: the route itself is never deleted.
 			converge(t, b, route.New(svc, gw11, gw13))
 			if mode == "resilient" {
-				if m := l.groupMembers(t, b); !slices.Equal(m, []string{"198.51.100.11", "198.51.100.13"}) {
+				if m := l.groupMembers(t); !slices.Equal(m, []string{"198.51.100.11", "198.51.100.13"}) {
 					t.Fatalf("after withdraw, group members = %v", m)
 				}
 				// Nothing uses the withdrawn member object any more: it is gone.
@@ -117,7 +117,7 @@ func TestLifecycle(t *testing.T) {
 			}
 			converge(t, b, route.New(svc, allGW...))
 			if mode == "resilient" {
-				if m := l.groupMembers(t, b); len(m) != 3 {
+				if m := l.groupMembers(t); len(m) != 3 {
 					t.Fatalf("after restore, group members = %v", m)
 				}
 				if !strings.HasPrefix(l.ourRoute(), fmt.Sprintf("192.0.2.53 nhid %d ", gid)) {
@@ -252,7 +252,7 @@ func TestDriftRepair(t *testing.T) {
 				t.Fatalf("after repair ip route show = %q, want %q", got, before)
 			}
 			if tc.mode == "resilient" {
-				if m := l.groupMembers(t, b); len(m) != 3 {
+				if m := l.groupMembers(t); len(m) != 3 {
 					t.Fatalf("after repair, group members = %v", m)
 				}
 			}
