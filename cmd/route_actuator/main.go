@@ -17,26 +17,32 @@ import (
 
 const name = "route_actuator"
 
-func main() {
+func newApp() (*kingpin.Application, *daemon.Flags, *bool) {
 	app := kingpin.New(name, "Withdraws and restores ECMP nexthops of DNS service routes from Alertmanager webhooks.")
 	flags := daemon.AddFlags(app, name, "route_actuator.yml", "127.0.0.1:9754", true)
 	dryRun := app.Flag("dry-run", "Compute, log and expose the plan (/api/v1/routes, route_actuator_changes_total{result=\"dry_run\"}) but never change the device.").Bool()
+	return app, flags, dryRun
+}
+
+func main() {
+	app, flags, dryRun := newApp()
 	os.Exit(daemon.Main(app, flags, name, actuator.CheckConfig, func(ctx context.Context, logger *slog.Logger) error {
-		return run(ctx, flags, *dryRun, logger)
+		// Refuse an exposed listener before touching anything.
+		if err := daemon.CheckExposure(flags); err != nil {
+			return err
+		}
+		reg := prometheus.NewRegistry()
+		a, err := actuator.New(actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: *dryRun, Registry: reg, Logger: logger})
+		if err != nil {
+			return err
+		}
+		return serve(ctx, flags, a, reg, logger)
 	}))
 }
 
-func run(ctx context.Context, flags *daemon.Flags, dryRun bool, logger *slog.Logger) error {
-	// Refuse an exposed listener before touching anything.
-	if err := daemon.CheckExposure(flags); err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
+// serve runs the actuator and its web server until ctx is done.
+func serve(ctx context.Context, flags *daemon.Flags, a *actuator.Actuator, reg *prometheus.Registry, logger *slog.Logger) error {
 	daemon.RegisterStandard(reg, name)
-	a, err := actuator.New(actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: dryRun, Registry: reg, Logger: logger})
-	if err != nil {
-		return err
-	}
 	reloader := daemon.NewReloader(reg, name, a.Reload)
 	// Sets the reload gauges; the configuration is the one New just loaded.
 	if err := reloader.Reload(ctx); err != nil {
@@ -46,7 +52,7 @@ func run(ctx context.Context, flags *daemon.Flags, dryRun bool, logger *slog.Log
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	err = daemon.Serve(ctx, flags, daemon.Program{
+	err := daemon.Serve(ctx, flags, daemon.Program{
 		Name:        name,
 		Description: "DNS load balancing by ECMP routing: Alertmanager webhooks withdraw and restore nexthops.",
 		Logger:      logger,
