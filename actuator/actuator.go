@@ -154,6 +154,10 @@ func (a *Actuator) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	api, err := apiClient(cfg)
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	backend := a.rec.Backend()
@@ -164,10 +168,6 @@ func (a *Actuator) Reload(ctx context.Context) error {
 		}
 		a.logger.Info("Backend configuration changed; replaced the backend", "backend", cfg.Backend.Type)
 		backend = nb
-	}
-	api, err := apiClient(cfg)
-	if err != nil {
-		return err
 	}
 	a.rec.SetConfig(cfg, backend, api)
 	a.cfg = cfg
