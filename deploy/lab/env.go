@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
 )
 
 // Env is a whole running system: lab namespaces, monitoring stack and a
@@ -266,4 +268,37 @@ func (e *Env) Value(expr string) (float64, error) {
 		sum += s.Value
 	}
 	return sum, nil
+}
+
+// SwitchToIOS replaces the netlink backend by the IOS backend driving a real
+// FRR (zebra + staticd, vtysh behind sshd) in the router namespace: the
+// actuator stops, its kernel route and nexthop objects are removed, FRR
+// starts, and the actuator restarts speaking SSH to vtysh. Stop the returned
+// peer before Down.
+func (e *Env) SwitchToIOS(ctx context.Context) (*frrpeer.Peer, error) {
+	e.Stack.StopOne(Actuator)
+	if _, err := ip("-n", e.Router, "route", "del", ServicePrefix.String(), "proto", "250"); err != nil {
+		return nil, err
+	}
+	if _, err := ip("-n", e.Router, "nexthop", "flush"); err != nil {
+		return nil, err
+	}
+	p, err := frrpeer.Start(ctx, frrpeer.Options{Namespace: e.Router})
+	if err != nil {
+		return nil, err
+	}
+	err = e.Stack.UseIOS(map[string]any{
+		"address":          p.Addr,
+		"username":         p.Username,
+		"private_key_file": p.PrivateKeyFile,
+		"known_hosts_file": p.KnownHostsFile,
+		"platform":         "cisco_iosxe",
+		"route_tag":        53053,
+		"timeout":          "10s",
+	})
+	if err != nil {
+		_ = p.Stop()
+		return nil, err
+	}
+	return p, nil
 }

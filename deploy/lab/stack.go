@@ -3,7 +3,6 @@ package lab
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,15 +31,9 @@ const (
 type StackConfig struct {
 	Repo string // repository root: deploy/, rules/ are read from here
 	Bin  string // directory holding dns_sla_exporter and route_actuator
-	// Backend is "netlink" (default) or "ios"; IOS needs IOS set.
-	Backend string
-	IOS     IOSPeer
-}
-
-// IOSPeer is an SSH-reachable Cisco-style CLI (FRR vtysh) for the IOS backend.
-type IOSPeer interface {
-	// BackendConfig is the `backend.ios` section that reaches the peer.
-	BackendConfig() map[string]any
+	// IOS, when set, replaces the shipped netlink backend with this
+	// `backend.ios` section.
+	IOS map[string]any
 }
 
 // Stack is the monitoring chain running in the router namespace.
@@ -66,9 +59,6 @@ const (
 // StartStack writes the lab's copies of the shipped configs and starts
 // exporter, Alertmanager, Prometheus and actuator, waiting for each to be ready.
 func (l *Lab) StartStack(cfg StackConfig) (*Stack, error) {
-	if cfg.Backend == "" {
-		cfg.Backend = "netlink"
-	}
 	s := &Stack{l: l, cfg: cfg, dir: filepath.Join(l.Dir, "stack"), procs: map[string]*Proc{}, argv: map[string][]string{}, Files: map[string]string{}}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, err
@@ -283,21 +273,22 @@ func (s *Stack) writeActuatorConfig() error {
 	if err := readYAML(shipped, &act); err != nil {
 		return err
 	}
-	switch s.cfg.Backend {
-	case "netlink":
-		be, _ := act["backend"].(map[string]any)
-		if be == nil || be["type"] != "netlink" {
-			return fmt.Errorf("%s: lab expects backend.type netlink", shipped)
-		}
-	case "ios":
-		if s.cfg.IOS == nil {
-			return errors.New("ios backend needs an IOS peer")
-		}
-		act["backend"] = map[string]any{"type": "ios", "ios": s.cfg.IOS.BackendConfig()}
-	default:
-		return fmt.Errorf("unknown backend %q", s.cfg.Backend)
+	if s.cfg.IOS != nil {
+		act["backend"] = map[string]any{"type": "ios", "ios": s.cfg.IOS}
+	} else if be, _ := act["backend"].(map[string]any); be == nil || be["type"] != "netlink" {
+		return fmt.Errorf("%s: the lab expects backend.type netlink", shipped)
 	}
 	return s.writeYAML(Actuator, "route_actuator.yml", act)
+}
+
+// UseIOS restarts the actuator with this `backend.ios` section.
+func (s *Stack) UseIOS(ios map[string]any) error {
+	s.StopOne(Actuator)
+	s.cfg.IOS = ios
+	if err := s.writeActuatorConfig(); err != nil {
+		return err
+	}
+	return s.Start(Actuator)
 }
 
 func (s *Stack) writeYAML(name, file string, v any) error {
