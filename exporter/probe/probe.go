@@ -17,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,6 +68,10 @@ type Outcome struct {
 // the server anyway without EDNS0.
 const maxUDP = 4096
 
+// bufs holds read buffers: only probes waiting for a response hold one, so
+// thousands of targets share a handful instead of keeping 4 KiB each.
+var bufs = sync.Pool{New: func() any { b := make([]byte, maxUDP); return &b }}
+
 // Prober probes one target. It keeps a connected UDP socket across probes
 // (one socket per target: no per-probe socket set-up, ICMP errors reported
 // as network_error). Not safe for concurrent use: the scheduler guarantees
@@ -76,7 +81,6 @@ type Prober struct {
 	query  []byte // packed once; only the ID (bytes 0-1) changes
 	expect map[string]struct{}
 	conn   *net.UDPConn
-	buf    []byte
 	prevID uint16 // a late answer to the previous query is ignored, not malformed
 	msg    dns.Msg
 }
@@ -143,9 +147,6 @@ func (p *Prober) dialUDP() error {
 		return err
 	}
 	p.conn = c
-	if p.buf == nil {
-		p.buf = make([]byte, maxUDP)
-	}
 	return nil
 }
 
@@ -161,9 +162,12 @@ func (p *Prober) udp(id uint16, start, deadline time.Time) Outcome {
 	if err := p.conn.SetReadDeadline(deadline); err != nil {
 		return p.udpError(err)
 	}
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf := *bp
 	var bad error // a packet that was not our response
 	for {
-		n, err := p.conn.Read(p.buf)
+		n, err := p.conn.Read(buf)
 		if err != nil {
 			if isTimeout(err) {
 				if bad != nil {
@@ -174,7 +178,7 @@ func (p *Prober) udp(id uint16, start, deadline time.Time) Outcome {
 			return p.udpError(err)
 		}
 		rtt := time.Since(start)
-		pkt := p.buf[:n]
+		pkt := buf[:n]
 		if n < 2 {
 			bad = fmt.Errorf("%d-byte packet", n)
 			continue

@@ -5,14 +5,14 @@ import "time"
 // Clock is the time source of the loops, injected so tests control time.
 type Clock interface {
 	Now() time.Time
-	NewTimer(d time.Duration) Timer
+	// AfterFunc calls f in its own goroutine after d, like time.AfterFunc.
+	AfterFunc(d time.Duration, f func()) Timer
 }
 
 // Timer is the part of *time.Timer the loops use.
 type Timer interface {
-	C() <-chan time.Time
-	Reset(d time.Duration)
-	Stop()
+	Reset(d time.Duration) bool
+	Stop() bool
 }
 
 // RealClock is the system clock.
@@ -21,11 +21,5 @@ type RealClock struct{}
 // Now returns time.Now().
 func (RealClock) Now() time.Time { return time.Now() }
 
-// NewTimer returns a started *time.Timer.
-func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time   { return r.t.C }
-func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }
-func (r realTimer) Stop()                 { r.t.Stop() }
+// AfterFunc is time.AfterFunc.
+func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }

@@ -44,10 +44,18 @@ type Scheduler struct {
 }
 
 type loop struct {
+	s      *Scheduler
 	target config.Target
+	prober Prober
 	tm     *metrics.Target
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	next   time.Time // the tick being waited for or probed
+
+	mu      sync.Mutex // orders re-arming against stop
+	timer   Timer
+	stopped bool
 }
 
 // New returns a scheduler with no targets. A nil clock or newProber means
@@ -134,7 +142,7 @@ func (s *Scheduler) Apply(targets []config.Target) error {
 		if still && probers[name] == nil {
 			continue
 		}
-		l.cancel()
+		l.stop()
 		stopping = append(stopping, l)
 		delete(s.loops, name)
 		if still && slices.Equal(t.Labels(), l.tm.Labels()) {
@@ -162,41 +170,62 @@ func (s *Scheduler) Apply(targets []config.Target) error {
 	return nil
 }
 
+// start arms the first tick of a target. A loop holds no goroutine between
+// probes: each tick runs in the timer's own goroutine, and the next tick is
+// armed only after the probe finished, so probes of one target never overlap.
 func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &loop{target: t, tm: tm, cancel: cancel, done: make(chan struct{})}
+	l := &loop{s: s, target: t, prober: p, tm: tm, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	s.loops[t.Name] = l
-	go func() {
-		defer close(l.done)
-		defer p.Close()
-		s.run(ctx, t, p, tm)
-	}()
+	now := s.clock.Now()
+	l.next = FirstTick(now, t.Name, t.Interval)
+	l.mu.Lock()
+	l.timer = s.clock.AfterFunc(l.next.Sub(now), l.tick)
+	l.mu.Unlock()
 }
 
-func (s *Scheduler) run(ctx context.Context, t config.Target, p Prober, tm *metrics.Target) {
-	next := FirstTick(s.clock.Now(), t.Name, t.Interval)
-	timer := s.clock.NewTimer(next.Sub(s.clock.Now()))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C():
-		}
-		now := s.clock.Now()
-		s.metrics.Lag.Observe(max(now.Sub(next), 0).Seconds())
-		o := p.Probe(ctx)
-		if ctx.Err() != nil {
-			return // stopped mid-probe: the outcome says nothing about the server
-		}
-		now = s.clock.Now()
-		tm.Record(o, now)
-		if o.Result != probe.Success && s.logger.Enabled(ctx, slog.LevelDebug) {
-			s.logger.Debug("Probe failed", "target", t.Name, "result", o.Result.String(), "err", o.Err)
-		}
-		next = NextTick(next, now, t.Interval)
-		timer.Reset(next.Sub(now))
+func (l *loop) tick() {
+	s, t := l.s, &l.target
+	if l.ctx.Err() != nil {
+		l.finish()
+		return
 	}
+	now := s.clock.Now()
+	s.metrics.Lag.Observe(max(now.Sub(l.next), 0).Seconds())
+	o := l.prober.Probe(l.ctx)
+	if l.ctx.Err() != nil {
+		l.finish() // stopped mid-probe: the outcome says nothing about the server
+		return
+	}
+	now = s.clock.Now()
+	l.tm.Record(o, now)
+	if o.Result != probe.Success && s.logger.Enabled(l.ctx, slog.LevelDebug) {
+		s.logger.Debug("Probe failed", "target", t.Name, "result", o.Result.String(), "err", o.Err)
+	}
+	l.next = NextTick(l.next, now, t.Interval)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		l.finish()
+		return
+	}
+	l.timer.Reset(l.next.Sub(now))
+}
+
+// stop cancels the loop; done closes once no probe is in flight.
+func (l *loop) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+	l.cancel()
+	if l.timer.Stop() {
+		l.finish() // the tick was pending, not running: nobody else will finish
+	}
+}
+
+func (l *loop) finish() {
+	l.prober.Close()
+	close(l.done)
 }
 
 // Stop ends every loop and waits for them; Apply does nothing afterwards.
@@ -205,7 +234,7 @@ func (s *Scheduler) Stop() {
 	defer s.mu.Unlock()
 	s.stopped = true
 	for _, l := range s.loops {
-		l.cancel()
+		l.stop()
 	}
 	for name, l := range s.loops {
 		<-l.done

@@ -83,7 +83,7 @@ type fakeClock struct {
 
 type fakeTimer struct {
 	clk    *fakeClock
-	c      chan time.Time
+	f      func()
 	at     time.Time
 	active bool
 }
@@ -94,24 +94,28 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &fakeTimer{clk: c, c: make(chan time.Time, 1), at: c.now.Add(d), active: true}
+	t := &fakeTimer{clk: c, f: f, at: c.now.Add(d), active: true}
 	c.timers = append(c.timers, t)
 	return t
 }
 
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-func (t *fakeTimer) Reset(d time.Duration) {
+func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.clk.mu.Lock()
 	defer t.clk.mu.Unlock()
+	was := t.active
 	t.at, t.active = t.clk.now.Add(d), true
+	return was
 }
-func (t *fakeTimer) Stop() {
+
+func (t *fakeTimer) Stop() bool {
 	t.clk.mu.Lock()
 	defer t.clk.mu.Unlock()
+	was := t.active
 	t.active = false
+	return was
 }
 
 // Advance moves time forward and fires due timers.
@@ -122,7 +126,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	for _, t := range c.timers {
 		if t.active && !t.at.After(c.now) {
 			t.active = false
-			t.c <- c.now
+			go t.f()
 		}
 	}
 }
