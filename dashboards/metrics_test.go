@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,4 +245,63 @@ func TestMetricNamesExist(t *testing.T) {
 	}
 	sort.Strings(used)
 	t.Logf("rules read %d distinct names; binaries expose %d", len(slices.Compact(used)), len(exposed))
+}
+
+// Every dashboard query, with its variables filled in as Grafana would,
+// is valid PromQL for a real Prometheus (2.42, as shipped by Debian).
+func TestQueriesValidInPrometheus(t *testing.T) {
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("prometheus not found (CI=true): run make deps")
+		}
+		t.Skip("prometheus not found")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	var log bytes.Buffer
+	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+addr, "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	fill := strings.NewReplacer("$__rate_interval", "4s", "$service", ".*", "$target", ".*", "$nexthop", ".*")
+	query := func(expr string) (int, string, error) {
+		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(expr))
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _, err := query("vector(1)"); err == nil && code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus not answering on %s\n%s", addr, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n := 0
+	for _, f := range files {
+		for where, e := range exprs(load(t, f.name)) {
+			n++
+			if code, body, err := query(fill.Replace(e)); err != nil || code != http.StatusOK {
+				t.Errorf("%s %s: %q: HTTP %d %v %s", f.name, where, e, code, err, body)
+			}
+		}
+	}
+	t.Logf("%d queries accepted by %s", n, prom)
 }
