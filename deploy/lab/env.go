@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -109,8 +110,9 @@ func (e *Env) Fail(s *Server, m Mode) error {
 	return fmt.Errorf("unknown failure mode %q", m)
 }
 
-// Healthy restores every server and waits until the route carries them all
-// and Alertmanager holds no withdraw or freeze alert.
+// Healthy restores every server and waits until Alertmanager holds no
+// withdraw or freeze alert, the actuator wants and has every nexthop, and
+// the kernel route carries them all.
 func (e *Env) Healthy(timeout time.Duration) error {
 	for _, s := range e.Servers {
 		if err := s.Start(); err != nil {
@@ -119,20 +121,48 @@ func (e *Env) Healthy(timeout time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if _, err := e.Watcher.WaitFor(ctx, Exactly(e.Nexthops()...)); err != nil {
-		return fmt.Errorf("healthy: %w", err)
-	}
 	for {
 		as, err := e.Alerts(AlertmanagerAddr)
-		if err == nil && len(Firing(as, "DNSServerDown", "DNSSLAProbesMissing")) == 0 {
-			return nil
+		firing := Firing(as, "DNSServerDown", "DNSSLAProbesMissing")
+		if err == nil && len(firing) == 0 {
+			st, err := e.ActuatorRoutes()
+			if err == nil && len(st) == 1 && st[0].Converged && len(st[0].Desired) == len(e.Servers) {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("healthy: alerts still active: %v (%v)", Firing(as, "DNSServerDown", "DNSSLAProbesMissing"), err)
+			return fmt.Errorf("healthy: alerts still active: %v (%v)", firing, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	if _, err := e.Watcher.WaitFor(ctx, Exactly(e.Nexthops()...)); err != nil {
+		return fmt.Errorf("healthy: %w", err)
+	}
+	return nil
+}
+
+// RouteState is one route of the actuator's /api/v1/routes.
+type RouteState struct {
+	Prefix    string   `json:"prefix"`
+	Desired   []string `json:"desired"`
+	Installed []string `json:"installed"`
+	Converged bool     `json:"converged"`
+}
+
+// ActuatorRoutes reads the actuator's state API.
+func (e *Env) ActuatorRoutes() ([]RouteState, error) {
+	code, body, err := e.Get("http://" + ActuatorAddr + "/api/v1/routes")
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Routes []RouteState `json:"routes"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("actuator /api/v1/routes: status %d: %w", code, err)
+	}
+	return st.Routes, nil
 }
 
 // Firing returns "alertname{target}" for the active alerts with these names.
@@ -192,6 +222,11 @@ type Failover struct {
 	Survivors     int      // flows on surviving servers before the failure
 	ToFailed      int      // answers from the failed server after withdraw
 	FailedQueries int      // client queries without answer after withdraw
+	// With FailoverOpts.Load: queries sent from the failure to the withdraw,
+	// those of them that failed, those that failed on flows of the surviving
+	// servers, and the share of load flows the failed server had.
+	LoadSent, LoadLost, LoadLostSurvivors int
+	LoadShare                             float64
 }
 
 // FailoverOpts bounds one Failover.
@@ -199,6 +234,10 @@ type FailoverOpts struct {
 	WithdrawTimeout, RestoreTimeout time.Duration
 	// During, when set, runs while the server is failed and withdrawn.
 	During func() error
+	// Load, when set, queries at Rate per second over its flows from just
+	// before the failure until shortly after the withdraw.
+	Load *Clients
+	Rate float64
 }
 
 // RunFailover fails s in mode m, waits for the withdraw, samples the clients,
@@ -206,18 +245,60 @@ type FailoverOpts struct {
 func (e *Env) RunFailover(c *Clients, s *Server, m Mode, o FailoverOpts) (Failover, error) {
 	f := Failover{Server: s.Name, Mode: m}
 	f.Baseline = c.Sample(time.Second)
+	var loadDone chan []Answer
+	stopLoad := func() {}
+	if o.Load != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		stopLoad = cancel
+		loadDone = make(chan []Answer, 1)
+		go func() { loadDone <- o.Load.Run(ctx, o.Rate) }()
+		// One full round of every load flow before the failure.
+		time.Sleep(time.Duration(float64(len(o.Load.Flows)) / o.Rate * 1.5 * float64(time.Second)))
+	}
 	f.FailedAt = time.Now()
 	if err := e.Fail(s, m); err != nil {
+		stopLoad()
 		return f, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.WithdrawTimeout)
 	at, err := e.Watcher.WaitFor(ctx, Without(s.Addr))
 	cancel()
 	if err != nil {
+		stopLoad()
 		_ = s.Start()
 		return f, fmt.Errorf("%s %s: withdraw: %w", s.Name, m, err)
 	}
 	f.WithdrawnAt, f.Withdraw = at, at.Sub(f.FailedAt)
+	if o.Load != nil {
+		time.Sleep(600 * time.Millisecond) // let queries in flight at the withdraw finish
+		stopLoad()
+		answers := <-loadDone
+		before := map[int]string{} // flow -> server before the failure
+		for _, a := range answers {
+			if a.At.Before(f.FailedAt) && a.Err == nil {
+				before[a.Flow] = a.Server
+			}
+		}
+		onVictim := 0
+		for _, srv := range before {
+			if srv == s.Name {
+				onVictim++
+			}
+		}
+		f.LoadShare = float64(onVictim) / float64(len(o.Load.Flows))
+		for _, a := range answers {
+			if a.At.Before(f.FailedAt) || a.At.After(f.WithdrawnAt) {
+				continue
+			}
+			f.LoadSent++
+			if a.Err != nil {
+				f.LoadLost++
+				if srv, ok := before[a.Flow]; ok && srv != s.Name {
+					f.LoadLostSurvivors++
+				}
+			}
+		}
+	}
 	f.AfterWithdraw = c.Sample(time.Second)
 	for i, a := range f.AfterWithdraw {
 		b := f.Baseline[i]

@@ -3,10 +3,122 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/slaroute/slaroute/deploy/lab"
 )
 
-func runDemo(ctx context.Context, e *lab.Env) error {
-	return fmt.Errorf("not yet")
+var modeText = map[lab.Mode]string{
+	lab.ModeStop:     "its DNS daemon is stopped",
+	lab.ModeServfail: "it still runs but answers SERVFAIL for the probe name (the ISC method cannot see this)",
+	lab.ModeSilent:   "it still runs but stops answering (frozen: queries time out)",
 }
+
+func runDemo(ctx context.Context, e *lab.Env) error {
+	sample, err := e.NewClients(256)
+	if err != nil {
+		return err
+	}
+	defer sample.Close()
+	load, err := e.NewClients(128)
+	if err != nil {
+		return err
+	}
+	defer load.Close()
+
+	section("The ECMP route in the router namespace (installed by route_actuator, netlink backend, resilient group)")
+	showRoute(e)
+	sp := lab.Spread(sample.Sample(time.Second))
+	fmt.Printf("256 client flows (%d source addresses x ports) asking whoami.example.test TXT at %s:\n  %s\n",
+		32, lab.ServiceAddr, spreadText(sp))
+
+	victim := e.Servers[1]
+	for i, m := range lab.Modes {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		section(fmt.Sprintf("Failure %d: %s (%s) - %s", i+1, victim.Name, victim.Addr, modeText[m]))
+		f, err := e.RunFailover(sample, victim, m, lab.FailoverOpts{
+			WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second,
+			Load: load, Rate: 400,
+			During: func() error {
+				fmt.Print("  after the withdraw:")
+				showRoute(e)
+				return nil
+			}})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  nexthop %s left the kernel route %s after the failure\n", victim.Addr, secs(f.Withdraw))
+		fmt.Printf("  client queries at 400/s over 128 flows: %d sent until the withdraw, %d failed (%.0f%%; %s had %.0f%% of the flows; failures on other servers' flows: %d)\n",
+			f.LoadSent, f.LoadLost, pct(f.LoadLost, f.LoadSent), victim.Name, 100*f.LoadShare, f.LoadLostSurvivors)
+		if m == lab.ModeServfail {
+			fmt.Println("  (clients' own queries were still answered: only the probe name failed)")
+		}
+		fmt.Printf("  client flows after the withdraw: %s; flows of the surviving servers that moved: %d of %d\n",
+			spreadText(lab.Spread(f.AfterWithdraw)), f.Moved, f.Survivors)
+		fmt.Printf("  %s repaired: nexthop back in the route %s later\n", victim.Name, secs(f.Restore))
+	}
+
+	section("Guard: every server fails at once")
+	for _, s := range e.Servers {
+		if err := s.Stop(); err != nil {
+			return err
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for _, s := range e.Servers {
+		if err := e.WaitAlert(wctx, lab.AlertmanagerAddr, "DNSServerDown", map[string]string{"target": s.Name}, true); err != nil {
+			return err
+		}
+	}
+	time.Sleep(2 * time.Second)
+	fmt.Println("  DNSServerDown fires for all three servers, yet the route keeps every nexthop (fail open:")
+	fmt.Println("  a probe or monitoring fault must not black-hole the service):")
+	showRoute(e)
+	g, _ := e.Value(`route_actuator_guard_active{reason="fail_open"}`)
+	fmt.Printf("  route_actuator_guard_active{reason=\"fail_open\"} = %v\n", g)
+	fmt.Println("  starting all servers again...")
+	if err := e.Healthy(30 * time.Second); err != nil {
+		return err
+	}
+	showRoute(e)
+	return nil
+}
+
+func section(s string) { fmt.Printf("\n=== %s\n", s) }
+
+func showRoute(e *lab.Env) {
+	nhs, err := e.RouteNexthops()
+	if err != nil {
+		fmt.Println("  route:", err)
+		return
+	}
+	var parts []string
+	for _, nh := range nhs {
+		parts = append(parts, nh.String())
+	}
+	fmt.Printf("  kernel route %s via %s\n", lab.ServicePrefix, strings.Join(parts, ", "))
+}
+
+func spreadText(sp map[string]int) string {
+	var parts []string
+	for _, name := range []string{"dns1", "dns2", "dns3"} {
+		parts = append(parts, fmt.Sprintf("%s %d", name, sp[name]))
+	}
+	if sp[""] > 0 {
+		parts = append(parts, fmt.Sprintf("failed %d", sp[""]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func pct(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

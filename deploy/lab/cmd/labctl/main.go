@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -147,5 +146,3 @@ func wait(e *lab.Env) {
 		select {} // stdin closed: wait for ^C/SIGTERM
 	}
 }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
