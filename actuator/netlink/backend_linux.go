@@ -247,6 +247,7 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 	}
 
 	gid := groupID(proto, int(b.table), p)
+	dropped := false // whether an object may have become unused
 	idle := uint32(time.Duration(b.cfg.IdleTimer) / (time.Second / userHZ))
 	switch g, ok := st.nhs[gid]; {
 	case !ok:
@@ -268,6 +269,7 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 		if slices.Equal(g.Group, members) && g.IdleTimer == idle {
 			break
 		}
+		dropped = dropped || slices.ContainsFunc(g.Group, func(id uint32) bool { return !slices.Contains(members, id) })
 		// One atomic replace of the membership: the route keeps pointing at
 		// the group, and surviving members keep their buckets.
 		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, idle), nil); err != nil {
@@ -289,6 +291,10 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 			return b.routeErr("replace route", p, err)
 		}
 		b.logger.Info("replaced route", "route", p, "table", b.table, "nhid", gid)
+		dropped = true
+	}
+	if !dropped {
+		return nil
 	}
 	return b.gc()
 }
@@ -324,7 +330,10 @@ func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
 		}
 		b.logger.Info("replaced multipath route", "route", p, "table", b.table, "nexthops", to)
 	}
-	return b.gc() // objects left over from mode resilient
+	if len(ours) > 0 && ours[0].NHID != 0 {
+		return b.gc() // the route used objects of mode resilient
+	}
+	return nil
 }
 
 // remove deletes our routes for p (never another protocol's: the kernel
@@ -349,44 +358,26 @@ func (b *Backend) remove(p netip.Prefix) error {
 }
 
 // gc deletes our nexthop objects that nothing uses any more: groups no route
-// points at, then members no group contains. It checks every route of every
-// table and protocol first, so it never takes a route down with an object.
+// points at, then members no group contains. Before deleting, it checks the
+// routes of every table and protocol, so it never takes a route down with
+// an object (the kernel deletes the routes using a deleted nexthop).
 func (b *Backend) gc() error {
 	nhs, err := b.nexthops()
 	if err != nil {
 		return err
 	}
-	inGroup := map[uint32]bool{}
-	var candidates []knexthop
-	for _, n := range nhs {
-		for _, m := range n.Group {
-			inGroup[m] = true
-		}
-		if b.ours(n) {
-			candidates = append(candidates, n)
-		}
+	ours, err := b.routes(b.table, b.proto)
+	if err != nil {
+		return err
 	}
-	if len(candidates) == 0 {
+	if len(b.unused(nhs, ours)) == 0 {
 		return nil
 	}
 	all, err := b.routes(0, 0)
 	if err != nil {
 		return err
 	}
-	used := map[uint32]bool{}
-	for _, r := range all {
-		used[r.NHID] = true
-	}
-	// Groups first: deleting one may free its members.
-	slices.SortFunc(candidates, func(x, y knexthop) int { return boolInt(y.isGroup()) - boolInt(x.isGroup()) })
-	for _, n := range candidates {
-		if used[n.ID] || (!n.isGroup() && inGroup[n.ID]) {
-			continue
-		}
-		delete(nhs, n.ID)
-		for _, m := range n.Group {
-			inGroup[m] = stillGrouped(nhs, m)
-		}
+	for _, n := range b.unused(nhs, all) {
 		err := b.exec(unix.RTM_DELNEXTHOP, 0, nhIDMsg(n.ID), nil)
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return b.wrap(fmt.Sprintf("delete unused nexthop id %d", n.ID), err)
@@ -396,21 +387,35 @@ func (b *Backend) gc() error {
 	return nil
 }
 
-// stillGrouped reports whether member m belongs to a group in nhs.
-func stillGrouped(nhs map[uint32]knexthop, m uint32) bool {
+// unused returns our objects that none of routes uses, in a safe deletion
+// order: groups first (deleting one frees its members), then members no
+// remaining group (ours or foreign) contains.
+func (b *Backend) unused(nhs map[uint32]knexthop, routes []kroute) []knexthop {
+	used := map[uint32]bool{}
+	for _, r := range routes {
+		used[r.NHID] = true
+	}
+	var groups, members []knexthop
+	inGroup := map[uint32]bool{}
 	for _, n := range nhs {
-		if slices.Contains(n.Group, m) {
-			return true
+		switch {
+		case b.ours(n) && !used[n.ID] && n.isGroup():
+			groups = append(groups, n)
+		case n.isGroup():
+			for _, m := range n.Group {
+				inGroup[m] = true
+			}
 		}
 	}
-	return false
-}
-
-func boolInt(v bool) int {
-	if v {
-		return 1
+	for _, n := range nhs {
+		if b.ours(n) && !n.isGroup() && !used[n.ID] && !inGroup[n.ID] {
+			members = append(members, n)
+		}
 	}
-	return 0
+	byID := func(x, y knexthop) int { return int(x.ID) - int(y.ID) }
+	slices.SortFunc(groups, byID)
+	slices.SortFunc(members, byID)
+	return append(groups, members...)
 }
 
 // resolve finds the output interface towards gateway gw, which a gateway

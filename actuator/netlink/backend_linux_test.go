@@ -392,3 +392,28 @@ func TestErrors(t *testing.T) {
 		t.Errorf("List on a closed socket = %v, want ErrUnavailable", err)
 	}
 }
+
+// BenchmarkList measures one List of 33 resilient routes (3 netlink dumps).
+func BenchmarkList(b *testing.B) {
+	for _, mode := range modes {
+		b.Run(mode, func(b *testing.B) {
+			l := newLab(b)
+			be := l.backend(mode)
+			var want []route.Route
+			for i := 1; i <= 33; i++ {
+				want = append(want, route.New(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)), allGW...))
+			}
+			for _, c := range route.Diff(nil, want) {
+				if err := be.Apply(context.Background(), c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := be.List(context.Background(), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

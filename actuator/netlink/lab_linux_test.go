@@ -33,13 +33,13 @@ var (
 var labSeq atomic.Int32
 
 type lab struct {
-	t    *testing.T
+	t    testing.TB
 	name string // router namespace
 	ns   netns.NsHandle
 }
 
 // needRoot skips without root, unless CI=true where it fails.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	missing := ""
 	if os.Geteuid() != 0 {
@@ -56,7 +56,7 @@ func needRoot(t *testing.T) {
 	t.Skipf("needs %s", missing)
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	needRoot(t)
 	n := labSeq.Add(1)
@@ -118,7 +118,7 @@ func (l *lab) batch(cmds string) string {
 	return batch(l.t, l.name, cmds)
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -128,7 +128,7 @@ func run(t *testing.T, name string, args ...string) string {
 }
 
 // batch runs several ip commands in one process (ip -batch).
-func batch(t *testing.T, ns, cmds string) string {
+func batch(t testing.TB, ns, cmds string) string {
 	t.Helper()
 	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
 	cmd.Stdin = strings.NewReader(strings.TrimSpace(cmds) + "\n")
@@ -176,7 +176,7 @@ func (l *lab) lookups(n int) map[string]netip.Addr {
 
 // monitor records the route and nexthop notifications of the lab namespace.
 type monitor struct {
-	t *testing.T
+	t testing.TB
 	s *nl.NetlinkSocket
 }
 

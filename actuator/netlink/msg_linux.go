@@ -148,16 +148,20 @@ func routeDumpMsg(fam uint8, table uint32, protocol uint8) []nl.NetlinkRequestDa
 	return out
 }
 
-func parseAttrs(b []byte) (map[uint16][]byte, error) {
-	attrs, err := nl.ParseRouteAttr(b)
-	if err != nil {
-		return nil, err
+// eachAttr calls f for every attribute in b (without allocating: dumps are
+// parsed on every reconcile).
+func eachAttr(b []byte, f func(typ uint16, v []byte) error) error {
+	for len(b) >= unix.SizeofRtAttr {
+		n := int(native.Uint16(b[0:2]))
+		if n < unix.SizeofRtAttr || n > len(b) {
+			return fmt.Errorf("bad attribute length %d", n)
+		}
+		if err := f(native.Uint16(b[2:4])&nlaTypeMask, b[unix.SizeofRtAttr:n]); err != nil {
+			return err
+		}
+		b = b[min(nlAlign(n), len(b)):]
 	}
-	m := make(map[uint16][]byte, len(attrs))
-	for _, a := range attrs {
-		m[a.Attr.Type&nlaTypeMask] = a.Value
-	}
-	return m, nil
+	return nil
 }
 
 func addrFrom(b []byte) (netip.Addr, error) {
@@ -168,51 +172,57 @@ func addrFrom(b []byte) (netip.Addr, error) {
 	return a, nil
 }
 
+func u32At(v []byte) uint32 {
+	if len(v) < 4 {
+		return 0
+	}
+	return native.Uint32(v)
+}
+
+func u16At(v []byte) uint16 {
+	if len(v) < 2 {
+		return 0
+	}
+	return native.Uint16(v)
+}
+
 // parseRoute decodes one RTM_NEWROUTE message body.
 func parseRoute(b []byte) (kroute, error) {
 	if len(b) < unix.SizeofRtMsg {
 		return kroute{}, fmt.Errorf("short rtmsg of %d bytes", len(b))
 	}
 	r := kroute{Family: b[0], Table: uint32(b[4]), Protocol: b[5], Type: b[7]}
-	dstLen := int(b[1])
-	attrs, err := parseAttrs(b[unix.SizeofRtMsg:])
-	if err != nil {
-		return kroute{}, err
-	}
 	dst := netip.IPv4Unspecified()
 	if r.Family == unix.AF_INET6 {
 		dst = netip.IPv6Unspecified()
 	}
-	if v, ok := attrs[unix.RTA_DST]; ok {
-		if dst, err = addrFrom(v); err != nil {
-			return kroute{}, err
+	err := eachAttr(b[unix.SizeofRtMsg:], func(typ uint16, v []byte) error {
+		var err error
+		switch typ {
+		case unix.RTA_DST:
+			dst, err = addrFrom(v)
+		case unix.RTA_TABLE:
+			r.Table = u32At(v)
+		case unix.RTA_PRIORITY:
+			r.Priority = u32At(v)
+		case rtaNHID:
+			r.NHID = u32At(v)
+		case unix.RTA_GATEWAY:
+			var gw netip.Addr
+			gw, err = addrFrom(v)
+			r.Gateways = append(r.Gateways, gw)
+		case unix.RTA_MULTIPATH:
+			var gws []netip.Addr
+			gws, err = parseMultipath(v)
+			r.Gateways = append(r.Gateways, gws...)
 		}
-	}
-	if r.Prefix, err = dst.Prefix(dstLen); err != nil {
+		return err
+	})
+	if err != nil {
 		return kroute{}, err
 	}
-	if v, ok := attrs[unix.RTA_TABLE]; ok && len(v) == 4 {
-		r.Table = native.Uint32(v)
-	}
-	if v, ok := attrs[unix.RTA_PRIORITY]; ok && len(v) == 4 {
-		r.Priority = native.Uint32(v)
-	}
-	if v, ok := attrs[rtaNHID]; ok && len(v) == 4 {
-		r.NHID = native.Uint32(v)
-	}
-	if v, ok := attrs[unix.RTA_GATEWAY]; ok {
-		gw, err := addrFrom(v)
-		if err != nil {
-			return kroute{}, err
-		}
-		r.Gateways = append(r.Gateways, gw)
-	}
-	if v, ok := attrs[unix.RTA_MULTIPATH]; ok {
-		gws, err := parseMultipath(v)
-		if err != nil {
-			return kroute{}, err
-		}
-		r.Gateways = append(r.Gateways, gws...)
+	if r.Prefix, err = dst.Prefix(int(b[1])); err != nil {
+		return kroute{}, err
 	}
 	return r, nil
 }
@@ -225,16 +235,16 @@ func parseMultipath(b []byte) ([]netip.Addr, error) {
 		if n < unix.SizeofRtNexthop || n > len(b) {
 			return nil, fmt.Errorf("bad rtnexthop length %d", n)
 		}
-		attrs, err := parseAttrs(b[unix.SizeofRtNexthop:n])
+		err := eachAttr(b[unix.SizeofRtNexthop:n], func(typ uint16, v []byte) error {
+			if typ != unix.RTA_GATEWAY {
+				return nil
+			}
+			gw, err := addrFrom(v)
+			out = append(out, gw)
+			return err
+		})
 		if err != nil {
 			return nil, err
-		}
-		if v, ok := attrs[unix.RTA_GATEWAY]; ok {
-			gw, err := addrFrom(v)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, gw)
 		}
 		b = b[min(nlAlign(n), len(b)):]
 	}
@@ -249,42 +259,39 @@ func parseNexthop(b []byte) (knexthop, error) {
 		return knexthop{}, fmt.Errorf("short nhmsg of %d bytes", len(b))
 	}
 	n := knexthop{Family: b[0], Protocol: b[2]}
-	attrs, err := parseAttrs(b[unix.SizeofNhmsg:])
+	err := eachAttr(b[unix.SizeofNhmsg:], func(typ uint16, v []byte) error {
+		var err error
+		switch typ {
+		case unix.NHA_ID:
+			n.ID = u32At(v)
+		case unix.NHA_OIF:
+			n.OIF = u32At(v)
+		case unix.NHA_GATEWAY:
+			n.Gateway, err = addrFrom(v)
+		case unix.NHA_BLACKHOLE:
+			n.Blackhole = true
+		case unix.NHA_GROUP:
+			n.Group = make([]uint32, 0, len(v)/unix.SizeofNexthopGrp)
+			for i := 0; i+unix.SizeofNexthopGrp <= len(v); i += unix.SizeofNexthopGrp {
+				n.Group = append(n.Group, native.Uint32(v[i:]))
+			}
+		case unix.NHA_GROUP_TYPE:
+			n.GroupType = u16At(v)
+		case nhaResGroup:
+			err = eachAttr(v, func(typ uint16, v []byte) error {
+				switch typ {
+				case nhaResGroupBuckets:
+					n.Buckets = u16At(v)
+				case nhaResGroupIdleTimer:
+					n.IdleTimer = u32At(v)
+				}
+				return nil
+			})
+		}
+		return err
+	})
 	if err != nil {
 		return knexthop{}, err
-	}
-	if v, ok := attrs[unix.NHA_ID]; ok && len(v) == 4 {
-		n.ID = native.Uint32(v)
-	}
-	if v, ok := attrs[unix.NHA_OIF]; ok && len(v) == 4 {
-		n.OIF = native.Uint32(v)
-	}
-	if v, ok := attrs[unix.NHA_GATEWAY]; ok {
-		if n.Gateway, err = addrFrom(v); err != nil {
-			return knexthop{}, err
-		}
-	}
-	_, n.Blackhole = attrs[unix.NHA_BLACKHOLE]
-	if v, ok := attrs[unix.NHA_GROUP]; ok {
-		n.Group = make([]uint32, 0, len(v)/unix.SizeofNexthopGrp)
-		for i := 0; i+unix.SizeofNexthopGrp <= len(v); i += unix.SizeofNexthopGrp {
-			n.Group = append(n.Group, native.Uint32(v[i:]))
-		}
-	}
-	if v, ok := attrs[unix.NHA_GROUP_TYPE]; ok && len(v) == 2 {
-		n.GroupType = native.Uint16(v)
-	}
-	if v, ok := attrs[nhaResGroup]; ok {
-		res, err := parseAttrs(v)
-		if err != nil {
-			return knexthop{}, err
-		}
-		if v, ok := res[nhaResGroupBuckets]; ok && len(v) == 2 {
-			n.Buckets = native.Uint16(v)
-		}
-		if v, ok := res[nhaResGroupIdleTimer]; ok && len(v) == 4 {
-			n.IdleTimer = native.Uint32(v)
-		}
 	}
 	return n, nil
 }
