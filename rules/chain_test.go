@@ -45,6 +45,7 @@ type fakeExporter struct {
 	down      bool
 	failing   map[string]bool
 	failures  map[string]int
+	successes map[string]int
 	probes    map[string]map[string]int
 	pending   string               // state set but not scraped yet
 	firstSeen map[string]time.Time // state name -> first scrape that served it
@@ -53,7 +54,7 @@ type fakeExporter struct {
 var nexthops = map[string]string{"dns1": "198.51.100.11", "dns2": "198.51.100.12", "dns3": "198.51.100.13"}
 
 func newFakeExporter() *fakeExporter {
-	f := &fakeExporter{failing: map[string]bool{}, failures: map[string]int{}, probes: map[string]map[string]int{}, firstSeen: map[string]time.Time{}}
+	f := &fakeExporter{failing: map[string]bool{}, failures: map[string]int{}, successes: map[string]int{}, probes: map[string]map[string]int{}, firstSeen: map[string]time.Time{}}
 	for tg := range nexthops {
 		f.probes[tg] = map[string]int{"success": 0, "timeout": 0}
 	}
@@ -91,19 +92,22 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	b.WriteString("# TYPE dns_sla_up gauge\n# TYPE dns_sla_consecutive_failures gauge\n# TYPE dns_sla_probes_total counter\n")
+	b.WriteString("# TYPE dns_sla_up gauge\n# TYPE dns_sla_consecutive_failures gauge\n# TYPE dns_sla_consecutive_successes gauge\n# TYPE dns_sla_probes_total counter\n")
 	for tg, nh := range nexthops {
 		up := 1
 		if f.failing[tg] {
 			f.failures[tg]++
+			f.successes[tg] = 0
 			f.probes[tg]["timeout"]++
 			up = 0
 		} else {
 			f.failures[tg] = 0
+			f.successes[tg]++
 			f.probes[tg]["success"]++
 		}
 		l := fmt.Sprintf(`target=%q,nexthop=%q,service="192.0.2.53/32"`, tg, nh)
-		fmt.Fprintf(&b, "dns_sla_up{%s} %d\ndns_sla_consecutive_failures{%s} %d\n", l, up, l, f.failures[tg])
+		fmt.Fprintf(&b, "dns_sla_up{%s} %d\ndns_sla_consecutive_failures{%s} %d\ndns_sla_consecutive_successes{%s} %d\n",
+			l, up, l, f.failures[tg], l, f.successes[tg])
 		for res, n := range f.probes[tg] {
 			fmt.Fprintf(&b, "dns_sla_probes_total{%s,result=%q} %d\n", l, res, n)
 		}
