@@ -455,15 +455,14 @@ func (b *Backend) routes(table uint32, proto uint8) ([]kroute, error) {
 	var out []kroute
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		n := len(out)
-		err := b.dump(unix.RTM_GETROUTE, unix.RTM_NEWROUTE, routeDumpMsg(fam, table, proto), func(m []byte) error {
+		err := b.dump(unix.RTM_GETROUTE, unix.RTM_NEWROUTE, routeDumpMsg(fam, proto), func(m []byte) error {
 			r, err := parseRoute(m)
 			if err == nil && r.Family == fam && (table == 0 || r.Table == table) && (proto == 0 || r.Protocol == proto) {
 				out = append(out, r)
 			}
 			return err
 		}, func() { out = out[:n] })
-		// A table without routes of a family does not exist for it.
-		if err != nil && !errors.Is(err, unix.ENOENT) {
+		if err != nil {
 			return nil, b.wrap("list routes", err)
 		}
 	}
@@ -493,7 +492,14 @@ func (b *Backend) dump(typ, resType uint16, data []nl.NetlinkRequestData, f func
 
 // exec sends one request on the strict-check socket; without f it asks for
 // an acknowledgement so the kernel reports errors.
-func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType ...uint16) error {
+func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType ...uint16) (err error) {
+	defer func() {
+		// vishvananda/netlink v1.3.1 indexes out of range on some error
+		// answers (an NLMSG_DONE carrying an error and extended-ack TLVs).
+		if r := recover(); r != nil {
+			err = fmt.Errorf("netlink library failed on the kernel's answer: %v", r)
+		}
+	}()
 	req := &nl.NetlinkRequest{
 		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: typ, Flags: unix.NLM_F_REQUEST | uint16(flags)},
 		Sockets:  b.raw,

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/slaroute/slaroute/actuator/route"
 )
@@ -413,6 +416,38 @@ func BenchmarkList(b *testing.B) {
 				if _, err := be.List(context.Background(), nil); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestOtherTable: a table above 255 (only in RTA_TABLE), absent until the
+// first route, with non-default buckets and idle timer.
+func TestOtherTable(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			l := newLab(t)
+			cfg := DefaultConfig
+			cfg.Mode, cfg.Table, cfg.Buckets, cfg.IdleTimer = mode, "1000", 64, model.Duration(1500*time.Millisecond)
+			b := l.backendWith(cfg)
+			wantList(t, b) // the table does not exist yet
+			converge(t, b, route.New(svc, gw11, gw13))
+			got := strings.TrimSpace(l.ip("route", "show", "table", "1000", "proto", "250"))
+			if !strings.Contains(got, "nexthop via 198.51.100.11") || !strings.Contains(got, "nexthop via 198.51.100.13") {
+				t.Fatalf("ip route show table 1000 = %q", got)
+			}
+			if l.ourRoute() != "" {
+				t.Fatalf("route leaked into main: %q", l.ourRoute())
+			}
+			if mode == "resilient" {
+				g := strings.TrimSpace(l.ip("nexthop", "show", "id", fmt.Sprint(groupID(250, 1000, svc))))
+				if !strings.Contains(g, "type resilient buckets 64 idle_timer 1.5 ") {
+					t.Fatalf("group = %q", g)
+				}
+			}
+			converge(t, b)
+			if got := l.ip("route", "show", "table", "1000"); got != "" {
+				t.Fatalf("after delete: %q", got)
 			}
 		})
 	}

@@ -99,6 +99,11 @@ func (l *lab) backend(mode string) *Backend {
 	l.t.Helper()
 	cfg := DefaultConfig
 	cfg.Mode = mode
+	return l.backendWith(cfg)
+}
+
+func (l *lab) backendWith(cfg Config) *Backend {
+	l.t.Helper()
 	b, err := NewAt(cfg, slog.New(slog.DiscardHandler), l.ns)
 	if err != nil {
 		l.t.Fatal(err)
