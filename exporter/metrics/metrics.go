@@ -4,7 +4,15 @@
 package metrics
 
 import (
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,11 +33,16 @@ var LagBuckets = []float64{
 	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 }
 
-// Metrics holds the exporter's metric families.
+// Metrics holds the exporter's metric families. The per-target gauges and
+// counters are served by a collector over compact per-target state whose
+// label pairs are built once and shared by all of a target's series: with
+// thousands of targets that is a fraction of the memory of metric vectors.
 type Metrics struct {
-	up, consecFail, consecSucc, lastSuccess *prometheus.GaugeVec
-	probes                                  *prometheus.CounterVec
-	duration                                *prometheus.HistogramVec
+	mu      sync.RWMutex
+	targets map[string]*Target // by joined label values
+
+	upDesc, failDesc, succDesc, lastDesc, probesDesc *prometheus.Desc
+	duration                                         *prometheus.HistogramVec
 	// Targets is the number of configured targets.
 	Targets prometheus.Gauge
 	// Lag is how late probes start relative to their scheduled tick.
@@ -39,26 +52,13 @@ type Metrics struct {
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dns_sla_up",
-			Help: "1 if the last probe of the target succeeded, else 0.",
-		}, LabelNames),
-		consecFail: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dns_sla_consecutive_failures",
-			Help: "Number of consecutive failed probes of the target (0 after a success).",
-		}, LabelNames),
-		consecSucc: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dns_sla_consecutive_successes",
-			Help: "Number of consecutive successful probes of the target (0 after a failure).",
-		}, LabelNames),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dns_sla_last_success_timestamp_seconds",
-			Help: "Unix time of the last successful probe of the target (0 if none yet).",
-		}, LabelNames),
-		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dns_sla_probes_total",
-			Help: "Probes of the target by result.",
-		}, append(append([]string{}, LabelNames...), "result")),
+		targets:  map[string]*Target{},
+		upDesc:   prometheus.NewDesc("dns_sla_up", "1 if the last probe of the target succeeded, else 0.", LabelNames, nil),
+		failDesc: prometheus.NewDesc("dns_sla_consecutive_failures", "Number of consecutive failed probes of the target (0 after a success).", LabelNames, nil),
+		succDesc: prometheus.NewDesc("dns_sla_consecutive_successes", "Number of consecutive successful probes of the target (0 after a failure).", LabelNames, nil),
+		lastDesc: prometheus.NewDesc("dns_sla_last_success_timestamp_seconds", "Unix time of the last successful probe of the target (0 if none yet).", LabelNames, nil),
+		probesDesc: prometheus.NewDesc("dns_sla_probes_total", "Probes of the target by result.",
+			append(append([]string{}, LabelNames...), "result"), nil),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:                            "dns_sla_probe_duration_seconds",
 			Help:                            "Round-trip time of probes that got a response.",
@@ -80,46 +80,61 @@ func New(reg prometheus.Registerer) *Metrics {
 			NativeHistogramMinResetDuration: time.Hour,
 		}),
 	}
-	reg.MustRegister(m.up, m.consecFail, m.consecSucc, m.lastSuccess, m.probes, m.duration, m.Targets, m.Lag)
+	reg.MustRegister(m, m.duration, m.Targets, m.Lag)
 	return m
 }
 
-// Target is the resolved set of one target's series.
+// Target is one target's state; Record is called by one goroutine at a
+// time, scrapes read concurrently.
 type Target struct {
-	labels                                  []string
-	up, consecFail, consecSucc, lastSuccess prometheus.Gauge
-	probes                                  [probe.NumResults]prometheus.Counter
-	duration                                prometheus.Observer
-	fails, succs                            int
+	labels      []string
+	pairs       []*dto.LabelPair                   // sorted: nexthop, service, target
+	resultPairs [probe.NumResults][]*dto.LabelPair // sorted: nexthop, result, service, target
+	probes      [probe.NumResults]atomic.Uint64
+	fails       atomic.Int64
+	succs       atomic.Int64
+	lastSuccess atomic.Uint64 // float64 bits
+	duration    prometheus.Observer
 }
 
-// Target creates (or finds) the series of a target with these label values
-// (target, nexthop, service) and initialises every one of them.
+// resultPair is shared by every target's series of one result.
+var resultPair = func() (p [probe.NumResults]*dto.LabelPair) {
+	for r := range probe.NumResults {
+		p[r] = &dto.LabelPair{Name: proto.String("result"), Value: proto.String(r.String())}
+	}
+	return p
+}()
+
+// Target returns the state of the target with these label values (target,
+// nexthop, service), creating it with every series at 0 if needed.
 func (m *Metrics) Target(labels []string) *Target {
+	key := strings.Join(labels, "\xff")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.targets[key]; ok {
+		return t
+	}
+	target := &dto.LabelPair{Name: proto.String("target"), Value: proto.String(labels[0])}
+	nexthop := &dto.LabelPair{Name: proto.String("nexthop"), Value: proto.String(labels[1])}
+	service := &dto.LabelPair{Name: proto.String("service"), Value: proto.String(labels[2])}
 	t := &Target{
-		labels:      labels,
-		up:          m.up.WithLabelValues(labels...),
-		consecFail:  m.consecFail.WithLabelValues(labels...),
-		consecSucc:  m.consecSucc.WithLabelValues(labels...),
-		lastSuccess: m.lastSuccess.WithLabelValues(labels...),
-		duration:    m.duration.WithLabelValues(labels...),
+		labels:   slices.Clone(labels),
+		pairs:    []*dto.LabelPair{nexthop, service, target},
+		duration: m.duration.WithLabelValues(labels...),
 	}
 	for r := range probe.NumResults {
-		t.probes[r] = m.probes.WithLabelValues(append(append([]string{}, labels...), r.String())...)
+		t.resultPairs[r] = []*dto.LabelPair{nexthop, resultPair[r], service, target}
 	}
+	m.targets[key] = t
 	return t
 }
 
 // Delete removes every series of the target with these label values.
 func (m *Metrics) Delete(labels []string) {
-	m.up.DeleteLabelValues(labels...)
-	m.consecFail.DeleteLabelValues(labels...)
-	m.consecSucc.DeleteLabelValues(labels...)
-	m.lastSuccess.DeleteLabelValues(labels...)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.targets, strings.Join(labels, "\xff"))
 	m.duration.DeleteLabelValues(labels...)
-	for r := range probe.NumResults {
-		m.probes.DeleteLabelValues(append(append([]string{}, labels...), r.String())...)
-	}
 }
 
 // Labels returns the label values the target was created with.
@@ -128,21 +143,67 @@ func (t *Target) Labels() []string { return t.labels }
 // Record accounts one probe outcome observed at now.
 func (t *Target) Record(o probe.Outcome, now time.Time) {
 	if o.Result < probe.NumResults {
-		t.probes[o.Result].Inc()
+		t.probes[o.Result].Add(1)
 	}
 	if o.Responded {
 		t.duration.Observe(o.RTT.Seconds())
 	}
 	if o.Result == probe.Success {
-		t.succs++
-		t.fails = 0
-		t.up.Set(1)
-		t.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+		t.succs.Add(1)
+		t.fails.Store(0)
+		t.lastSuccess.Store(math.Float64bits(float64(now.UnixNano()) / 1e9))
 	} else {
-		t.fails++
-		t.succs = 0
-		t.up.Set(0)
+		t.fails.Add(1)
+		t.succs.Store(0)
 	}
-	t.consecFail.Set(float64(t.fails))
-	t.consecSucc.Set(float64(t.succs))
+}
+
+// Describe implements prometheus.Collector for the per-target gauges and counters.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.upDesc
+	ch <- m.failDesc
+	ch <- m.succDesc
+	ch <- m.lastDesc
+	ch <- m.probesDesc
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, t := range m.targets {
+		succs := t.succs.Load()
+		up := 0.0
+		if succs > 0 {
+			up = 1
+		}
+		ch <- &sample{desc: m.upDesc, labels: t.pairs, v: up}
+		ch <- &sample{desc: m.failDesc, labels: t.pairs, v: float64(t.fails.Load())}
+		ch <- &sample{desc: m.succDesc, labels: t.pairs, v: float64(succs)}
+		ch <- &sample{desc: m.lastDesc, labels: t.pairs, v: math.Float64frombits(t.lastSuccess.Load())}
+		for r := range probe.NumResults {
+			ch <- &sample{desc: m.probesDesc, labels: t.resultPairs[r], v: float64(t.probes[r].Load()), counter: true}
+		}
+	}
+}
+
+// sample is a gauge or counter value with pre-built, shared label pairs
+// (prometheus.MustNewConstMetric would rebuild them on every scrape).
+type sample struct {
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair
+	v       float64
+	counter bool
+}
+
+func (s *sample) Desc() *prometheus.Desc { return s.desc }
+
+func (s *sample) Write(m *dto.Metric) error {
+	m.Label = s.labels
+	if s.counter {
+		m.Counter = &dto.Counter{Value: &s.v}
+	} else {
+		m.Gauge = &dto.Gauge{Value: &s.v}
+	}
+	return nil
 }

@@ -87,14 +87,13 @@ func TestRecord(t *testing.T) {
 	}
 	for i, s := range steps {
 		tm.Record(s.o, now)
-		l := []string{"dns1", "198.51.100.11", ""}
-		if got := testutil.ToFloat64(m.up.WithLabelValues(l...)); got != s.up {
+		if got := value(t, reg, "dns_sla_up"); got != s.up {
 			t.Errorf("step %d: up %v, want %v", i, got, s.up)
 		}
-		if got := testutil.ToFloat64(m.consecFail.WithLabelValues(l...)); got != s.fail {
+		if got := value(t, reg, "dns_sla_consecutive_failures"); got != s.fail {
 			t.Errorf("step %d: consecutive failures %v, want %v", i, got, s.fail)
 		}
-		if got := testutil.ToFloat64(m.consecSucc.WithLabelValues(l...)); got != s.ok {
+		if got := value(t, reg, "dns_sla_consecutive_successes"); got != s.ok {
 			t.Errorf("step %d: consecutive successes %v, want %v", i, got, s.ok)
 		}
 	}
@@ -167,7 +166,54 @@ func TestDelete(t *testing.T) {
 			}
 		}
 	}
-	if n := testutil.CollectAndCount(m.probes); n != int(probe.NumResults) {
+	if n := testutil.CollectAndCount(m, "dns_sla_probes_total"); n != int(probe.NumResults) {
 		t.Errorf("%d probes_total series left, want %d (target b)", n, probe.NumResults)
+	}
+}
+
+// value returns the only sample of a gauge family.
+func value(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			if len(mf.GetMetric()) != 1 {
+				t.Fatalf("%d %s series, want 1", len(mf.GetMetric()), name)
+			}
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s", name)
+	return 0
+}
+
+// The same labels find the same state; Record from one goroutine while
+// scrapes run concurrently is race-free.
+func TestConcurrentScrape(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	l := []string{"a", "198.51.100.11", "192.0.2.53/32"}
+	tm := m.Target(l)
+	if m.Target(l) != tm {
+		t.Error("Target with the same labels returned new state")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			tm.Record(probe.Outcome{Result: probe.Success, Responded: true, RTT: time.Millisecond}, time.Now())
+		}
+	}()
+	for range 20 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if got := value(t, reg, "dns_sla_consecutive_successes"); got != 1000 {
+		t.Errorf("consecutive successes %v, want 1000", got)
 	}
 }

@@ -41,7 +41,13 @@ type Scheduler struct {
 	mu      sync.Mutex
 	loops   map[string]*loop
 	stopped bool
+
+	work chan *loop    // ticks for idle workers
+	quit chan struct{} // closed by Stop: idle workers exit
 }
+
+// workerIdle is how long an idle worker waits for a tick before exiting.
+const workerIdle = 10 * time.Second
 
 type loop struct {
 	s      *Scheduler
@@ -67,7 +73,8 @@ func New(m *metrics.Metrics, clock Clock, newProber NewProber, logger *slog.Logg
 	if newProber == nil {
 		newProber = DefaultNewProber
 	}
-	return &Scheduler{clock: clock, metrics: m, newProber: newProber, logger: logger, loops: map[string]*loop{}}
+	return &Scheduler{clock: clock, metrics: m, newProber: newProber, logger: logger, loops: map[string]*loop{},
+		work: make(chan *loop), quit: make(chan struct{})}
 }
 
 // Offset is a target's phase within its interval: stable per name, so
@@ -171,8 +178,8 @@ func (s *Scheduler) Apply(targets []config.Target) error {
 }
 
 // start arms the first tick of a target. A loop holds no goroutine between
-// probes: each tick runs in the timer's own goroutine, and the next tick is
-// armed only after the probe finished, so probes of one target never overlap.
+// probes: each tick runs on a pooled worker, and the next tick is armed only
+// after the probe finished, so probes of one target never overlap.
 func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &loop{s: s, target: t, prober: p, tm: tm, ctx: ctx, cancel: cancel, done: make(chan struct{})}
@@ -180,8 +187,36 @@ func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 	now := s.clock.Now()
 	l.next = FirstTick(now, t.Name, t.Interval)
 	l.mu.Lock()
-	l.timer = s.clock.AfterFunc(l.next.Sub(now), l.tick)
+	l.timer = s.clock.AfterFunc(l.next.Sub(now), func() { s.dispatch(l) })
 	l.mu.Unlock()
+}
+
+// dispatch runs a tick on an idle worker, or on a new one. Workers are
+// reused because a fresh goroutine per probe spends much of the probe's CPU
+// growing its stack; their number follows the probes in flight and shrinks
+// when idle.
+func (s *Scheduler) dispatch(l *loop) {
+	select {
+	case s.work <- l:
+	default:
+		go s.worker(l)
+	}
+}
+
+func (s *Scheduler) worker(l *loop) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		l.tick()
+		idle.Reset(workerIdle)
+		select {
+		case l = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.quit:
+			return
+		}
+	}
 }
 
 func (l *loop) tick() {
@@ -232,7 +267,11 @@ func (l *loop) finish() {
 func (s *Scheduler) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
 	s.stopped = true
+	defer close(s.quit)
 	for _, l := range s.loops {
 		l.stop()
 	}
