@@ -154,6 +154,11 @@ func TestLifecycle(t *testing.T) {
 			if ev := mon.drain(); len(ev) != 0 {
 				t.Fatalf("idempotent re-apply changed the kernel: %v", ev)
 			}
+			// A restarted actuator reads the routes and does not flap them.
+			converge(t, l.backend(mode), route.New(svc, allGW...))
+			if ev := mon.drain(); len(ev) != 0 {
+				t.Fatalf("a fresh backend changed the kernel: %v", ev)
+			}
 
 			// Delete removes the route and every object of ours.
 			converge(t, b)
