@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -107,9 +108,9 @@ func freePort(t *testing.T) string {
 }
 
 // scrape starts a binary on a free loopback port, waits for its /metrics
-// and returns the metric names exposed there. The process is killed by PID
-// when the test ends.
-func scrape(t *testing.T, bin string, args ...string) map[string]bool {
+// and returns its address and the metric names exposed there. The process
+// is killed by PID when the test ends.
+func scrape(t *testing.T, bin string, args ...string) (string, map[string]bool) {
 	t.Helper()
 	addr := freePort(t)
 	var log bytes.Buffer
@@ -133,7 +134,7 @@ func scrape(t *testing.T, bin string, args ...string) map[string]bool {
 			if perr != nil {
 				t.Fatalf("%s /metrics: %v", filepath.Base(bin), perr)
 			}
-			return names
+			return addr, names
 		}
 		select {
 		case <-ctx.Done():
@@ -206,9 +207,10 @@ func exampleExporterConfig(t *testing.T) string {
 // (run with the example configs) or is recorded by a rule.
 func TestMetricNamesExist(t *testing.T) {
 	bin := binaries(t)
-	exposed := scrape(t, filepath.Join(bin, "dns_sla_exporter"), "--config.file="+exampleExporterConfig(t))
-	for name := range scrape(t, filepath.Join(bin, "route_actuator"), "--dry-run",
-		"--config.file="+filepath.Join("..", "deploy", "examples", "route_actuator.yml")) {
+	exporterAddr, exposed := scrape(t, filepath.Join(bin, "dns_sla_exporter"), "--config.file="+exampleExporterConfig(t))
+	actuatorAddr, names := scrape(t, filepath.Join(bin, "route_actuator"), "--dry-run",
+		"--config.file="+filepath.Join("..", "deploy", "examples", "route_actuator.yml"))
+	for name := range names {
 		exposed[name] = true
 	}
 	// The families rules and dashboards are built on must be there from the
@@ -245,11 +247,15 @@ func TestMetricNamesExist(t *testing.T) {
 	}
 	sort.Strings(used)
 	t.Logf("rules read %d distinct names; binaries expose %d", len(slices.Compact(used)), len(exposed))
+
+	t.Run("queries in Prometheus", func(t *testing.T) { testQueries(t, exporterAddr, actuatorAddr) })
 }
 
-// Every dashboard query, with its variables filled in as Grafana would,
-// is valid PromQL for a real Prometheus (2.42, as shipped by Debian).
-func TestQueriesValidInPrometheus(t *testing.T) {
+// testQueries runs a real Prometheus (2.42, as Debian ships it) that
+// scrapes the two binaries and evaluates rules/*.yml, then runs every
+// dashboard query with its variables filled in as Grafana would: each must be
+// valid, and each panel and variable query must return data.
+func testQueries(t *testing.T, exporterAddr, actuatorAddr string) {
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -258,8 +264,17 @@ func TestQueriesValidInPrometheus(t *testing.T) {
 		t.Skip("prometheus not found")
 	}
 	dir := t.TempDir()
+	ruleFiles, err := filepath.Abs(filepath.Join("..", "rules", "*.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `global: {scrape_interval: 1s}
+rule_files: [%q]
+scrape_configs:
+  - {job_name: dns_sla, static_configs: [{targets: [%q]}]}
+  - {job_name: route_actuator, static_configs: [{targets: [%q]}]}
+`, ruleFiles, exporterAddr, actuatorAddr), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
@@ -274,32 +289,49 @@ func TestQueriesValidInPrometheus(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	fill := strings.NewReplacer("$__rate_interval", "4s", "$service", ".*", "$target", ".*", "$nexthop", ".*")
-	query := func(expr string) (int, string, error) {
+	type result struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	query := func(expr string) (int, result, error) {
+		var r result
 		resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(expr))
 		if err != nil {
-			return 0, "", err
+			return 0, r, err
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), err
+		if err == nil && resp.StatusCode == http.StatusOK {
+			err = json.Unmarshal(b, &r)
+		} else if err == nil {
+			err = fmt.Errorf("%s", b)
+		}
+		return resp.StatusCode, r, err
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	// Wait for data from both jobs and for the 5s recording group.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if code, _, err := query("vector(1)"); err == nil && code == http.StatusOK {
+		_, r, err := query(`count(up == 1) == 2 and on() count(target:dns_sla_probe_duration_seconds:p99_1m) > 0`)
+		if err == nil && len(r.Data.Result) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not answering on %s\n%s", addr, log.String())
+			t.Fatalf("prometheus has no data from both binaries and the rules: %v\n%s", err, log.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
+	fill := strings.NewReplacer("$__rate_interval", "4s", "$service", ".*", "$target", ".*", "$nexthop", ".*")
 	n := 0
 	for _, f := range files {
 		for where, e := range exprs(load(t, f.name)) {
 			n++
-			if code, body, err := query(fill.Replace(e)); err != nil || code != http.StatusOK {
-				t.Errorf("%s %s: %q: HTTP %d %v %s", f.name, where, e, code, err, body)
+			code, r, err := query(fill.Replace(e))
+			switch {
+			case err != nil || code != http.StatusOK:
+				t.Errorf("%s %s: %q: HTTP %d: %v", f.name, where, e, code, err)
+			case len(r.Data.Result) == 0 && !strings.HasPrefix(where, "annotation"):
+				t.Errorf("%s %s: no data for %q", f.name, where, e)
 			}
 		}
 	}
