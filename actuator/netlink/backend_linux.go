@@ -105,7 +105,7 @@ func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := b.read()
+	st, err := b.read(unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return nil, err
 	}
@@ -166,12 +166,13 @@ func (st state) routesFor(p netip.Prefix) []kroute {
 	return out
 }
 
-func (b *Backend) read() (state, error) {
+// read dumps every nexthop object and our routes of the given families.
+func (b *Backend) read(fams ...uint8) (state, error) {
 	nhs, err := b.nexthops()
 	if err != nil {
 		return state{}, err
 	}
-	rs, err := b.routes(b.table, b.proto)
+	rs, err := b.routes(b.table, b.proto, fams...)
 	if err != nil {
 		return state{}, err
 	}
@@ -212,7 +213,7 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 }
 
 func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
-	st, err := b.read()
+	st, err := b.read(family(p.Addr()))
 	if err != nil {
 		return err
 	}
@@ -300,7 +301,7 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 }
 
 func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
-	st, err := b.read()
+	st, err := b.read(family(p.Addr()))
 	if err != nil {
 		return err
 	}
@@ -339,7 +340,7 @@ func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
 // remove deletes our routes for p (never another protocol's: the kernel
 // matches rtm_protocol on delete), then our objects nothing uses any more.
 func (b *Backend) remove(p netip.Prefix) error {
-	rs, err := b.routes(b.table, b.proto)
+	rs, err := b.routes(b.table, b.proto, family(p.Addr()))
 	if err != nil {
 		return err
 	}
@@ -366,14 +367,14 @@ func (b *Backend) gc() error {
 	if err != nil {
 		return err
 	}
-	ours, err := b.routes(b.table, b.proto)
+	ours, err := b.routes(b.table, b.proto, unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return err
 	}
 	if len(b.unused(nhs, ours)) == 0 {
 		return nil
 	}
-	all, err := b.routes(0, 0)
+	all, err := b.routes(0, 0, unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return err
 	}
@@ -450,10 +451,10 @@ func (b *Backend) nexthops() (map[uint32]knexthop, error) {
 	return out, nil
 }
 
-// routes dumps the IPv4 and IPv6 routes of table and protocol (0 = any).
-func (b *Backend) routes(table uint32, proto uint8) ([]kroute, error) {
+// routes dumps the routes of table and protocol (0 = any) in families.
+func (b *Backend) routes(table uint32, proto uint8, families ...uint8) ([]kroute, error) {
 	var out []kroute
-	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+	for _, fam := range families {
 		n := len(out)
 		err := b.dump(unix.RTM_GETROUTE, unix.RTM_NEWROUTE, routeDumpMsg(fam, proto), func(m []byte) error {
 			r, err := parseRoute(m)

@@ -457,3 +457,29 @@ func TestOtherTable(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkApply measures one Apply that withdraws or restores a nexthop
+// (read the kernel, replace the group or route, collect garbage).
+func BenchmarkApply(b *testing.B) {
+	for _, mode := range modes {
+		b.Run(mode, func(b *testing.B) {
+			l := newLab(b)
+			be := l.backend(mode)
+			ctx := context.Background()
+			if err := be.Apply(ctx, route.Change{Action: route.Create, Prefix: svc, To: allGW}); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				to := allGW
+				if i%2 == 0 {
+					to = []netip.Addr{gw11, gw13}
+				}
+				i++
+				if err := be.Apply(ctx, route.Change{Action: route.Update, Prefix: svc, To: to}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -111,6 +111,7 @@ func run() error {
 	// Throughput: identical 100-alert payloads (no kernel change), then
 	// payloads that withdraw and restore .12 of every route in turn.
 	same := steady(svcs, t0, true)
+	fmt.Printf("100-alert payload: %d bytes\n", len(same))
 	n, errs, el := load(c, func(int64) []byte { return same })
 	fmt.Printf("100-alert webhooks, unchanged: %d in %.1fs = %.0f/s, %d errors (concurrency %d)\n", n, el.Seconds(), float64(n)/el.Seconds(), errs, *concurrency)
 	var mu sync.Mutex
