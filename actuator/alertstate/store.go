@@ -49,6 +49,9 @@ type Alert struct {
 	Changed time.Time
 }
 
+// freshnessResolution is the smallest LastSeen advance that counts as a change.
+const freshnessResolution = time.Second
+
 // Store is safe for concurrent use.
 type Store struct {
 	mu      sync.Mutex
@@ -96,9 +99,14 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 		return Stale
 	case t.Equal(ct) && e.Status == cur.Status:
 		if e.Status == Firing {
-			cur.LastSeen = later(cur.LastSeen, later(now, e.UpdatedAt))
-			// A refresh changes freshness, which policy reads.
-			s.version++
+			seen := later(cur.LastSeen, later(now, e.UpdatedAt))
+			// A refresh matters to policy (heartbeat freshness) only at the scale
+			// of heartbeat_timeout; not bumping the version for every repeat lets
+			// repeated notifications return without a reconcile.
+			if seen.Sub(cur.LastSeen) >= freshnessResolution {
+				s.version++
+			}
+			cur.LastSeen = seen
 		}
 		return Duplicate
 	case t.Equal(ct) && e.Status == Firing:
@@ -163,15 +171,15 @@ func (s *Store) gc(now time.Time) {
 	}
 }
 
-// Snapshot returns copies of every stored alert, ordered by fingerprint, and the store version.
+// Snapshot returns copies of every stored alert, ordered by fingerprint, and
+// the store version. Label maps are shared: the store replaces them, never
+// modifies them, and callers must not modify them either.
 func (s *Store) Snapshot() ([]Alert, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Alert, 0, len(s.alerts))
 	for _, fp := range slices.Sorted(maps.Keys(s.alerts)) {
-		a := *s.alerts[fp]
-		a.Labels = maps.Clone(a.Labels)
-		out = append(out, a)
+		out = append(out, *s.alerts[fp])
 	}
 	return out, s.version
 }

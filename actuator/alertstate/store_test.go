@@ -88,7 +88,15 @@ func TestApplyConverges(t *testing.T) {
 func TestLastSeen(t *testing.T) {
 	s := New(time.Hour)
 	s.Apply(fire("hb", t0), t0)
+	v := s.Version()
+	s.Apply(fire("hb", t0), t0.Add(100*time.Millisecond)) // an HA peer's copy
+	if s.Version() != v {
+		t.Error("a duplicate within the freshness resolution changed the version (forces a reconcile)")
+	}
 	s.Apply(fire("hb", t0), t0.Add(30*time.Second)) // a repeat notification
+	if s.Version() == v {
+		t.Error("a repeat 30 s later did not change the version: freshness would not be re-evaluated")
+	}
 	snap, _ := s.Snapshot()
 	if !snap[0].LastSeen.Equal(t0.Add(30 * time.Second)) {
 		t.Errorf("LastSeen = %v, want the repeat's receipt time", snap[0].LastSeen)

@@ -1,0 +1,73 @@
+package actuator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/actuator/route/routetest"
+)
+
+// BenchmarkWebhook100 measures the handler with a 100-alert payload that
+// changes nothing (Alertmanager's repeats): decode, classify, store, no I/O.
+func BenchmarkWebhook100(b *testing.B) {
+	var cfg strings.Builder
+	cfg.WriteString("backend:\n  type: netlink\nroutes:\n")
+	managed := map[netip.Prefix]int{}
+	var alerts []map[string]any
+	t0 := time.Now().Add(-time.Hour).UTC()
+	alerts = append(alerts, map[string]any{"status": "firing", "labels": map[string]string{"alertname": "DNSSLAWatchdog"}, "startsAt": t0, "fingerprint": "ffffffffffffffff"})
+	for i := range 33 {
+		p := fmt.Sprintf("192.0.2.%d/32", i+1)
+		managed[netip.MustParsePrefix(p)] = 1
+		fmt.Fprintf(&cfg, "  - prefix: %s\n    nexthops: [198.51.100.11, 198.51.100.12, 198.51.100.13]\n", p)
+		for _, nh := range []string{"198.51.100.11", "198.51.100.12", "198.51.100.13"} {
+			alerts = append(alerts, map[string]any{"status": "resolved", "startsAt": t0, "endsAt": t0.Add(time.Second),
+				"labels":      map[string]string{"alertname": "DNSServerDown", "nexthop": nh, "service": p, "severity": "critical"},
+				"annotations": map[string]string{"summary": "DNS server " + nh + " fails its SLA for " + p},
+				"fingerprint": fmt.Sprintf("%x", p+nh)})
+		}
+	}
+	cfg.WriteString("alerts:\n  heartbeat: DNSSLAWatchdog\nresync_interval: 1h\n")
+	file := filepath.Join(b.TempDir(), "route_actuator.yml")
+	if err := os.WriteFile(file, []byte(cfg.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	fake := routetest.New(b, managed)
+	a, err := New(Options{ConfigFile: file, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
+		NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"version": "4", "status": "firing", "receiver": "r", "alerts": alerts})
+	h := a.Handlers()["/webhook"]
+	post := func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body)))
+		if w.Code != 200 {
+			b.Fatalf("code %d: %s", w.Code, w.Body)
+		}
+	}
+	post()
+	if r, ok := fake.Get(netip.MustParsePrefix("192.0.2.1/32")); !ok || len(r.Nexthops) != 3 {
+		b.Fatalf("route not installed: %v", r)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		post()
+	}
+}
