@@ -4,12 +4,13 @@
 # Prints CPU microseconds per probe (utime+stime from /proc/PID/stat over a
 # measured window), scheduling lag p50/p99 (dns_sla_scheduling_lag_seconds,
 # interpolated within buckets) and RSS. Bounded to about 2 minutes.
-# Env: SIZES="100 1000 5000", WINDOW=10 (s), WARMUP=3 (s), BIN=bin.
+# Env: SIZES="100 1000 5000", WINDOW=15 (s, like a 15 s scrape interval),
+# WARMUP=3 (s), SERVERS=4 (dnsmasq instances), BB_REQUESTS=3000, BIN=bin.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
 SIZES=${SIZES:-100 1000 5000}
-WINDOW=${WINDOW:-10}
+WINDOW=${WINDOW:-15}
 WARMUP=${WARMUP:-3}
 SERVERS=${SERVERS:-4}
 exe=$BIN/dns_sla_exporter
@@ -40,10 +41,10 @@ for i in $(seq 1 "$SERVERS"); do
 done
 sleep 0.5
 
-# scrape URL -> "probes lag_bucket_lines..." helpers
-# "probes successes" from one scrape, so that both are counted at the same instant.
-probes_total() { curl -fsS "$1" | awk '/^dns_sla_probes_total\{/ {s+=$NF; if ($0 ~ /result="success"/) ok+=$NF} END {printf "%d %d\n", s, ok}'; }
-lag_buckets() { curl -fsS "$1" | awk '/^dns_sla_scheduling_lag_seconds_bucket/ {match($0, /le="[^"]*"/); print substr($0, RSTART+4, RLENGTH-5), $NF}'; }
+now() { date +%s.%N; }
+# sums a scrape file: "probes successes"
+probes_in() { awk '/^dns_sla_probes_total\{/ {s+=$NF; if ($0 ~ /result="success"/) ok+=$NF} END {printf "%d %d\n", s, ok}' "$1"; }
+lag_in() { awk '/^dns_sla_scheduling_lag_seconds_bucket/ {match($0, /le="[^"]*"/); print substr($0, RSTART+4, RLENGTH-5), $NF}' "$1"; }
 # quantile q from two bucket dumps (before, after): linear interpolation in the bucket.
 quantile() {
 	awk -v q="$1" 'NR==FNR {b[$1]=$2; next} {le[++n]=$1; c[n]=$2-b[$1]} END {
@@ -53,8 +54,12 @@ quantile() {
 			v=prev+(up-prev)*((rank-prevc)/((c[i]-prevc)>0?(c[i]-prevc):1)); printf "%.3f", v*1000; exit }
 			prev=le[i]+0; prevc=c[i] } }' "$2" "$3"
 }
+calc() { awk "BEGIN { $1 }"; }
 
-printf '%-22s %8s %10s %12s %10s %10s %9s %8s\n' "program" "targets" "probes/s" "cpu_us/probe" "lag_p50_ms" "lag_p99_ms" "rss_MB" "success"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs; window ${WINDOW}s, one scrape per window"
+fmt='%-18s %7s %8s %9s %8s %8s %7s %8s %9s %9s %8s\n'
+printf "$fmt" program targets probes/s cpu_us/pr lag_p50 lag_p99 rss_MB peak_MB scrape_ms scrape_cpu success
+printf "$fmt" "" "" "" "" ms ms "" "" "" ms ""
 for n in $SIZES; do
 	cfg=$tmp/exporter-$n.yml
 	{
@@ -68,19 +73,26 @@ for n in $SIZES; do
 	epid=$!
 	pids+=("$epid")
 	url=http://127.0.0.1:$wport/metrics
-	for _ in $(seq 50); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.1; done
+	for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$wport/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 	sleep "$WARMUP"
-	lag_buckets "$url" >"$tmp/lag0"
-	read -r p0 s0 < <(probes_total "$url"); c0=$(cpu_ticks "$epid")
+	# Window: from the end of one scrape to the start of the next, so the
+	# probe CPU excludes scrapes; the next scrape is measured on its own.
+	ts0=$(now); curl -fsS "$url" >"$tmp/s0"
+	c0=$(cpu_ticks "$epid"); t0=$(now)
 	sleep "$WINDOW"
-	c1=$(cpu_ticks "$epid"); read -r p1 s1 < <(probes_total "$url")
-	lag_buckets "$url" >"$tmp/lag1"
-	rss=$(rss_mb "$epid")
-	dp=$((p1 - p0)); ds=$((s1 - s0))
-	cpu_us=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v p="$dp" 'BEGIN { if (p>0) printf "%.1f", c*1e6/hz/p; else print "n/a" }')
-	printf '%-22s %8d %10.0f %12s %10s %10s %9s %7.1f%%\n' dns_sla_exporter "$n" "$(awk -v p=$dp -v w="$WINDOW" 'BEGIN{print p/w}')" \
-		"$cpu_us" "$(quantile 0.5 "$tmp/lag0" "$tmp/lag1")" "$(quantile 0.99 "$tmp/lag0" "$tmp/lag1")" "$rss" \
-		"$(awk -v s=$ds -v p=$dp 'BEGIN{ if (p>0) print 100*s/p; else print 0 }')"
+	c1=$(cpu_ticks "$epid"); t1=$(now); rss=$(rss_mb "$epid")
+	curl -fsS "$url" >"$tmp/s1"
+	c2=$(cpu_ticks "$epid"); t2=$(now)
+	peak=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$epid/status")
+	read -r p0 s0 < <(probes_in "$tmp/s0")
+	read -r p1 s1 < <(probes_in "$tmp/s1")
+	lag_in "$tmp/s0" >"$tmp/lag0"; lag_in "$tmp/s1" >"$tmp/lag1"
+	rate=$(calc "printf \"%.1f\", ($p1-$p0)/($t1-$ts0)")
+	cpu_us=$(calc "r=$rate*($t1-$t0); if (r>0) printf \"%.1f\", ($c1-$c0)*1e6/$hz/r; else print \"n/a\"")
+	printf "$fmt" dns_sla_exporter "$n" "$(calc "printf \"%.0f\", $rate")" "$cpu_us" \
+		"$(quantile 0.5 "$tmp/lag0" "$tmp/lag1")" "$(quantile 0.99 "$tmp/lag0" "$tmp/lag1")" "$rss" "$peak" \
+		"$(calc "printf \"%.0f\", ($t2-$t1)*1000")" "$(calc "printf \"%.0f\", ($c2-$c1)*1000/$hz")" \
+		"$(calc "if ($p1>$p0) printf \"%.1f%%\", 100*($s1-$s0)/($p1-$p0); else print \"n/a\"")"
 	kill "$epid"; wait "$epid" 2>/dev/null || true
 done
 
@@ -112,9 +124,10 @@ reqs=${BB_REQUESTS:-3000}
 for i in $(seq 1 "$reqs"); do
 	printf 'url = "http://127.0.0.1:%d/probe?module=dns&target=127.0.200.%d:%d"\noutput = "/dev/null"\n' "$bport" $(( (i % SERVERS) + 1 )) "$dport"
 done >"$tmp/curl.cfg"
-c0=$(cpu_ticks "$bpid"); t0=$(date +%s.%N)
+c0=$(cpu_ticks "$bpid"); t0=$(now)
 curl -s --no-progress-meter --parallel --parallel-max 4 -K "$tmp/curl.cfg" 2>/dev/null
-c1=$(cpu_ticks "$bpid"); t1=$(date +%s.%N)
+c1=$(cpu_ticks "$bpid"); t1=$(now)
 ok=$(curl -fsS "http://127.0.0.1:$bport/probe?module=dns&target=127.0.200.1:$dport" | awk '/^probe_success/ {print $2}')
-printf '%-22s %8s %10.0f %12s %10s %10s %9s %8s\n' blackbox_exporter "-" "$(awk -v r="$reqs" -v a="$t0" -v b="$t1" 'BEGIN{print r/(b-a)}')" \
-	"$(awk -v c=$((c1 - c0)) -v hz="$hz" -v p="$reqs" 'BEGIN{printf "%.1f", c*1e6/hz/p}')" "-" "-" "$(rss_mb "$bpid")" "probe_success=$ok"
+printf "$fmt" blackbox_exporter "-" "$(calc "printf \"%.0f\", $reqs/($t1-$t0)")" \
+	"$(calc "printf \"%.1f\", ($c1-$c0)*1e6/$hz/$reqs")" - - "$(rss_mb "$bpid")" - - - "$([ "$ok" = 1 ] && echo ok || echo FAIL)"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
