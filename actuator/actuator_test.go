@@ -1,8 +1,12 @@
 package actuator
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -137,5 +141,43 @@ func TestBackendFailure(t *testing.T) {
 	}
 	if st := h.a.State(); !st.DryRun || !strings.Contains(st.LastError, "no netlink socket") {
 		t.Errorf("state = %+v", st)
+	}
+}
+
+// A device that cannot be reached answers 503 so that Alertmanager retries;
+// once it is back the same notification is applied.
+func TestWebhookUnavailable(t *testing.T) {
+	h, err := newHarness(t, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := h.fakes[0]
+	fake.ApplyErr = func(route.Change) error { return fmt.Errorf("%w: ssh session down", route.ErrUnavailable) }
+	hook := h.a.Handlers()["/webhook"]
+	body, err := os.ReadFile("webhook/testdata/heartbeat.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() int {
+		w := httptest.NewRecorder()
+		hook.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body)))
+		return w.Code
+	}
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Fatalf("code %d, want 503", code)
+	}
+	applied := len(fake.Applied())
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Fatalf("retry while still down: code %d, want 503", code)
+	}
+	if len(fake.Applied()) == applied {
+		t.Error("the retried notification did not retry the device")
+	}
+	fake.ApplyErr = nil
+	if code := post(); code != http.StatusOK {
+		t.Fatalf("code %d after recovery, want 200", code)
+	}
+	if _, ok := fake.Get(svc); !ok {
+		t.Error("route not installed after recovery")
 	}
 }

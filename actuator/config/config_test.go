@@ -82,6 +82,12 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad-resync.yml", `:6: resync_interval must be positive`},
 		{"syntax.yml", `:3: did not find expected '-' indicator`},
 		{"empty.yml", `: empty configuration`},
+		{"no-prefix.yml", `:4: route prefix must be set`},
+		{"netlink-with-ios.yml", `:4: backend netlink section given but backend type is ios`},
+		{"same-labels.yml", `:7: alerts.nexthop_label and alerts.service_label must differ`},
+		{"empty-alertname.yml", `:7: alerts.freeze has an empty or invalid alertname ""`},
+		{"bad-am-timeout.yml", `:8: alertmanager.timeout must be positive`},
+		{"bad-restore-delay.yml", `:7: restore_delay: "soon" is not a duration (e.g. 500ms, 10s, 1m)`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file)

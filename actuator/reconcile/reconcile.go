@@ -220,13 +220,14 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 	return r.run(ctx, false)
 }
 
-// Sync makes sure a decision at least as new as store version has run and
-// returns that run's error: concurrent webhooks share one run.
+// Sync makes sure a successful decision at least as new as store version
+// has run: concurrent webhooks share one run. After a failed run it runs
+// again, so that a retried notification retries the device.
 func (r *Reconciler) Sync(ctx context.Context, version uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.evaluated >= version {
-		return r.lastErr
+	if r.evaluated >= version && r.lastErr == nil {
+		return nil
 	}
 	return r.run(ctx, false)
 }
