@@ -118,7 +118,12 @@ func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, er
 	for p, gws := range merged {
 		out = append(out, route.New(p, gws...))
 	}
-	slices.SortFunc(out, func(a, b route.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	slices.SortFunc(out, func(a, b route.Route) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
 	return out, nil
 }
 
@@ -166,11 +171,15 @@ func (st state) routesFor(p netip.Prefix) []kroute {
 	return out
 }
 
-// read dumps every nexthop object and our routes of the given families.
+// read dumps our routes of the given families and, in mode resilient,
+// every nexthop object.
 func (b *Backend) read(fams ...uint8) (state, error) {
-	nhs, err := b.nexthops()
-	if err != nil {
-		return state{}, err
+	var nhs map[uint32]knexthop
+	var err error
+	if b.cfg.Mode == "resilient" {
+		if nhs, err = b.nexthops(); err != nil {
+			return state{}, err
+		}
 	}
 	rs, err := b.routes(b.table, b.proto, fams...)
 	if err != nil {
@@ -365,6 +374,9 @@ func (b *Backend) remove(p netip.Prefix) error {
 func (b *Backend) gc() error {
 	nhs, err := b.nexthops()
 	if err != nil {
+		if b.cfg.Mode == "multipath" && !temporary(err) {
+			return nil // a kernel without nexthop objects has nothing to collect
+		}
 		return err
 	}
 	ours, err := b.routes(b.table, b.proto, unix.AF_INET, unix.AF_INET6)
