@@ -48,10 +48,12 @@ func serve(ctx context.Context, flags *daemon.Flags, a *actuator.Actuator, reg *
 	if err := reloader.Reload(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// The reconciler (and its backend) stops only after the server has
+	// finished its requests, so no webhook applies to a closed backend.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	go func() { done <- a.Run(runCtx) }()
 	err := daemon.Serve(ctx, flags, daemon.Program{
 		Name:        name,
 		Description: "DNS load balancing by ECMP routing: Alertmanager webhooks withdraw and restore nexthops.",
