@@ -17,9 +17,13 @@ import (
 
 const name = "dns_sla_exporter"
 
-func main() {
+func newApp() (*kingpin.Application, *daemon.Flags) {
 	app := kingpin.New(name, "Probes DNS servers every interval and exposes SLA metrics for Prometheus.")
-	f := daemon.AddFlags(app, name, name+".yml", ":9753", false)
+	return app, daemon.AddFlags(app, name, name+".yml", ":9753", false)
+}
+
+func main() {
+	app, f := newApp()
 	os.Exit(daemon.Main(app, f, name, check, func(ctx context.Context, logger *slog.Logger) error {
 		reg := prometheus.NewRegistry()
 		daemon.RegisterStandard(reg, name)

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slaroute/slaroute/cmd/internal/daemon"
+	"github.com/slaroute/slaroute/exporter"
+	"github.com/slaroute/slaroute/exporter/config"
+	"github.com/slaroute/slaroute/exporter/probe"
+	"github.com/slaroute/slaroute/exporter/scheduler"
+)
+
+type nopProber struct{}
+
+func (nopProber) Probe(ctx context.Context) probe.Outcome {
+	return probe.Outcome{Result: probe.Timeout}
+}
+func (nopProber) Close() error { return nil }
+
+// The README's exporter block documents exactly the flags and metrics the
+// binary has (config keys: exporter/config).
+func TestREADMEDocumentsExporter(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "<!-- BEGIN exporter -->")
+	block, _, ok2 := strings.Cut(block, "<!-- END exporter -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no exporter block")
+	}
+	app, _ := newApp()
+	for _, f := range app.Model().Flags {
+		if f.Hidden || f.Name == "help" || f.Name == "version" {
+			continue
+		}
+		if !strings.Contains(block, "`--"+f.Name+"`") {
+			t.Errorf("flag --%s is not documented", f.Name)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	daemon.RegisterStandard(reg, name)
+	e, err := exporter.New(exporter.Options{ConfigFile: "../../deploy/examples/dns_sla_exporter.yml", Registry: reg,
+		NewProber: func(config.Target) (scheduler.Prober, error) { return nopProber{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := daemon.NewReloader(reg, name, e.Reload)
+	if err := rl.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Run(canceled())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "dns_sla_") {
+			have[mf.GetName()] = true
+		}
+	}
+	for name := range have {
+		if !strings.Contains(block, "| `"+name+"` |") {
+			t.Errorf("metric %s is not in the README metrics table", name)
+		}
+	}
+	for _, m := range regexp.MustCompile("`(dns_sla_[a-z_]+)`").FindAllStringSubmatch(block, -1) {
+		if !have[m[1]] && m[1] != name { // name: the program itself
+			t.Errorf("README documents %s, which does not exist", m[1])
+		}
+	}
+	for r := range probe.NumResults {
+		if !strings.Contains(block, "`"+r.String()+"`") {
+			t.Errorf("result %s is not documented", r)
+		}
+	}
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
