@@ -3,6 +3,8 @@
 package netlink
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -80,5 +82,27 @@ func TestParseMultipath(t *testing.T) {
 	}
 	if _, err := parseNexthop([]byte{1, 2}); err == nil {
 		t.Error("a short nhmsg was accepted")
+	}
+}
+
+func TestTemporary(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{unix.EAGAIN, true},
+		{unix.ENOBUFS, true},
+		{unix.EBUSY, true},
+		{fmt.Errorf("recv: %w", unix.EBADF), true},
+		{errors.New("Wrong sender portid 7, expected 0"), true},
+		{unix.EINVAL, false},
+		{fmt.Errorf("%w: Nexthop has invalid gateway", unix.EINVAL), false},
+		{unix.EEXIST, false},
+		{unix.ENETUNREACH, false},
+		{unix.EPERM, false},
+	} {
+		if got := temporary(tc.err); got != tc.want {
+			t.Errorf("temporary(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
