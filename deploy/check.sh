@@ -87,4 +87,72 @@ for u in "$tmp"/*.service; do
 	systemd-analyze security --offline=true --threshold=30 "$u" | tail -1
 done
 
+# The unit's privilege model for real: route_actuator.service's ExecStart
+# (paths moved to a temp dir) as an unprivileged user with only the unit's
+# AmbientCapabilities and NoNewPrivileges, in a network namespace made here,
+# must install the route once the heartbeat arrives; without the capability
+# it must not. Needs root for the namespace.
+step "route_actuator.service: unprivileged user + its capabilities programs routes"
+if [ "$(id -u)" != 0 ]; then
+	[ "${CI:-}" = true ] && fail "not root (CI=true): cannot check the unit's privileges"
+	echo "SKIP: not root"
+else
+	unit=deploy/systemd/route_actuator.service
+	caps=$(sed -n 's/^AmbientCapabilities=//p' "$unit" | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ \+/,+/g')
+	[ "$caps" = net_admin ] || fail "$unit: AmbientCapabilities gives '$caps', want CAP_NET_ADMIN only"
+	grep -q '^NoNewPrivileges=yes$' "$unit" || fail "$unit: NoNewPrivileges=yes missing"
+	priv="$tmp/priv"
+	mkdir -p "$priv" && chmod 0755 "$tmp" "$priv"
+	# No Alertmanager in the namespace: drop alertmanager.url; restore at once.
+	sed -e '/^alertmanager:/,/^[^ ]/{/^alertmanager:/d;/^ /d}' -e 's/restore_delay: .*/restore_delay: 200ms/' \
+		deploy/examples/route_actuator.yml >"$priv/route_actuator.yml"
+	cp deploy/examples/web-config.yml "$priv/"
+	chmod 0644 "$priv"/*
+	read -r -a args <<<"$(sed -n '/^ExecStart=/,/[^\\]$/p' "$unit" | sed 's/^ExecStart=//; s/\\$//' | tr '\n' ' ')"
+	args=("${args[@]//\/usr\/local\/bin/$BIN}")
+	args=("${args[@]//\/etc\/slaroute/$priv}")
+	ns=slaroute-check-$$
+	ip netns add "$ns" || fail "ip netns add $ns"
+	nsdel() { ip netns del "$ns" 2>/dev/null || true; }
+	trap 'cleanup; nsdel' EXIT
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add v0 type veth peer name v1
+	ip -n "$ns" addr add 198.51.100.1/24 dev v0
+	ip -n "$ns" link set v0 up
+	ip -n "$ns" link set v1 up
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	heartbeat='{"version":"4","status":"firing","receiver":"route_actuator","groupKey":"{}:{alertname=\"DNSSLAWatchdog\"}","truncatedAlerts":0,"groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://127.0.0.1:9093","alerts":[{"status":"firing","labels":{"alertname":"DNSSLAWatchdog","severity":"none"},"annotations":{},"startsAt":"'$now'","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"00000000000000aa"}]}'
+	# run_actuator CAPS: start it as nobody with CAPS (setpriv syntax), post the heartbeat.
+	run_actuator() {
+		ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \
+			--inh-caps="-all$1" --ambient-caps="-all$1" --bounding-set="-all$1" -- "${args[@]}" >"$tmp/priv.log" 2>&1 &
+		apid=$!
+		pids+=("$apid")
+		for _ in $(seq 50); do
+			code=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' -u "$am_user:$(cat deploy/alertmanager/route_actuator.password)" \
+				-H 'Content-Type: application/json' --data "$heartbeat" http://127.0.0.1:9754/webhook || true)
+			[ "$code" = 200 ] && return 0
+			sleep 0.1
+		done
+		cat "$tmp/priv.log" >&2
+		fail "webhook to route_actuator (${args[*]}) as nobody: HTTP $code"
+	}
+	route_via() { ip -n "$ns" route show 192.0.2.53/32 | grep -c 'nexthop via' || true; }
+
+	run_actuator ""
+	sleep 1
+	[ "$(route_via)" = 0 ] || fail "as nobody without capabilities the route was installed: the unit's CAP_NET_ADMIN proves nothing"
+	grep -qi "operation not permitted\|permission" "$tmp/priv.log" || { cat "$tmp/priv.log" >&2; fail "without capabilities: no permission error logged"; }
+	kill "$apid"; wait "$apid" 2>/dev/null || true
+
+	run_actuator ",+$caps"
+	grep -E '^(Uid|CapEff|NoNewPrivs):' "/proc/$apid/status" | tr '\n\t' '  '
+	echo
+	for _ in $(seq 50); do [ "$(route_via)" = 3 ] && break; sleep 0.1; done
+	[ "$(route_via)" = 3 ] || { cat "$tmp/priv.log" >&2; ip -n "$ns" route >&2; fail "as nobody with $caps: route 192.0.2.53/32 not installed via 3 nexthops"; }
+	ip -n "$ns" route show 192.0.2.53/32
+	kill "$apid"; wait "$apid" 2>/dev/null || true
+	echo "as nobody: with CAP_NET_ADMIN the route is installed; without it, EPERM and no route"
+fi
+
 echo "check.sh: all deployment files OK"
