@@ -153,6 +153,26 @@ else
 	ip -n "$ns" route show 192.0.2.53/32
 	kill "$apid"; wait "$apid" 2>/dev/null || true
 	echo "as nobody: with CAP_NET_ADMIN the route is installed; without it, EPERM and no route"
+
+	# dns_sla_exporter.service's ExecStart as nobody without capabilities,
+	# probing the example's targets moved to the namespace's loopback.
+	unit=deploy/systemd/dns_sla_exporter.service
+	grep -q '^CapabilityBoundingSet=$' "$unit" || fail "$unit: want an empty CapabilityBoundingSet"
+	sed 's/^\( *\(- \)\{0,1\}address:\).*/\1 127.0.0.11/' deploy/examples/dns_sla_exporter.yml >"$priv/dns_sla_exporter.yml"
+	chmod 0644 "$priv/dns_sla_exporter.yml"
+	read -r -a eargs <<<"$(sed -n '/^ExecStart=/,/[^\\]$/p' "$unit" | sed 's/^ExecStart=//; s/\\$//' | tr '\n' ' ')"
+	eargs=("${eargs[@]//\/usr\/local\/bin/$BIN}")
+	eargs=("${eargs[@]//\/etc\/slaroute/$priv}")
+	ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \
+		--inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "${eargs[@]}" >"$tmp/exporter.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 50); do
+		n=$(ip netns exec "$ns" curl -s http://127.0.0.1:9753/metrics | grep -c '^dns_sla_probes_total{' || true)
+		[ "$n" -gt 0 ] && break
+		sleep 0.1
+	done
+	[ "$n" -gt 0 ] || { cat "$tmp/exporter.log" >&2; fail "dns_sla_exporter (${eargs[*]}) as nobody: no dns_sla_probes_total on /metrics"; }
+	echo "as nobody without capabilities: dns_sla_exporter serves $n dns_sla_probes_total series"
 fi
 
 echo "check.sh: all deployment files OK"
