@@ -24,7 +24,7 @@ func (nopProber) Probe(ctx context.Context) probe.Outcome {
 func (nopProber) Close() error { return nil }
 
 // The README's exporter block documents exactly the flags and metrics the
-// binary has (config keys: exporter/config).
+// binary has, every result value and every configuration key.
 func TestREADMEDocumentsExporter(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -75,6 +75,11 @@ func TestREADMEDocumentsExporter(t *testing.T) {
 	for _, m := range regexp.MustCompile("`(dns_sla_[a-z_]+)`").FindAllStringSubmatch(block, -1) {
 		if !have[m[1]] && m[1] != name { // name: the program itself
 			t.Errorf("README documents %s, which does not exist", m[1])
+		}
+	}
+	for _, key := range config.Keys() {
+		if !regexp.MustCompile(`(?m)^\s*-? ?` + key + `:`).MatchString(block) {
+			t.Errorf("config key %s is not documented", key)
 		}
 	}
 	for r := range probe.NumResults {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -434,4 +435,19 @@ func CanonicalRdata(rr dns.RR) string {
 	}
 	s := strings.TrimPrefix(rr.String(), rr.Header().String())
 	return strings.ToLower(s)
+}
+
+// Keys lists every configuration key (top level, defaults, target), for
+// documentation checks.
+func Keys() []string {
+	var keys []string
+	for _, section := range []any{rawConfig{}, settings{}, rawTarget{}} {
+		rt := reflect.TypeOf(section)
+		for i := range rt.NumField() {
+			if key, _, _ := strings.Cut(rt.Field(i).Tag.Get("yaml"), ","); key != "" && key != "-" {
+				keys = append(keys, key)
+			}
+		}
+	}
+	return keys
 }
