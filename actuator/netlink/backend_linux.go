@@ -43,6 +43,8 @@ type Backend struct {
 	warned map[uint32]bool          // groups whose bucket count differs from the config
 }
 
+var _ route.Backend = (*Backend)(nil)
+
 // New returns the backend for the current network namespace.
 func New(cfg Config, logger *slog.Logger) (route.Backend, error) {
 	return NewAt(cfg, logger, netns.None())
