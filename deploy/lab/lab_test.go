@@ -2,9 +2,7 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -50,7 +48,7 @@ func TestParseRoutes(t *testing.T) {
 // mode the e2e tests rely on, as seen by real DNS queries.
 func TestLabInfra(t *testing.T) {
 	requireLab(t, "kdig")
-	l, err := New(Config{Prefix: fmt.Sprintf("slab%d", os.Getpid()), Dir: t.TempDir(), Clients: 8})
+	l, err := New(Config{Prefix: DefaultPrefix() + "-infra", Dir: t.TempDir(), Clients: 8})
 	if err != nil {
 		t.Fatal(err)
 	}

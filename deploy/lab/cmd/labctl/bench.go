@@ -14,6 +14,9 @@ import (
 	"github.com/slaroute/slaroute/deploy/lab"
 )
 
+// benchVerbose prints every trial's stage durations.
+var benchVerbose bool
+
 // trial is one measured failover with its per-stage timestamps.
 type trial struct {
 	lab.Failover
@@ -156,6 +159,9 @@ func breakdown(e *lab.Env, start time.Time, results map[lab.Mode][]trial) error 
 			add(c.At, ok)
 			add(t.RestoredAt, true)
 			t.restore = stages(marks)
+			if benchVerbose {
+				fmt.Printf("%s %d %s withdraw %v restore %v\n", m, i, target, t.withdraw, t.restore)
+			}
 		}
 		results[m] = ts
 	}

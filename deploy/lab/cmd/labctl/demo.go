@@ -43,7 +43,6 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 			WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second,
 			Load: load, Rate: 400,
 			During: func() error {
-				fmt.Print("  after the withdraw:")
 				showRoute(e)
 				return nil
 			}})

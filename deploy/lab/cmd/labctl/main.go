@@ -32,6 +32,7 @@ func main() {
 	bench := app.Command("bench", "Failover benchmark: withdraw and restore times, lost queries, moved flows.")
 	trials := bench.Flag("trials", "Trials per failure mode.").Default("20").Int()
 	rate := bench.Flag("rate", "Client queries per second during the trials.").Default("500").Float64()
+	bench.Flag("verbose", "Print every trial's stage durations.").BoolVar(&benchVerbose)
 	modes := bench.Flag("mode", "Failure modes to measure (repeatable).").Default("stop", "silent").Enums("stop", "servfail", "silent")
 
 	down := app.Command("down", "Remove labs left behind by killed runs.")
