@@ -220,6 +220,25 @@ func TestNetworkError(t *testing.T) {
 	}
 }
 
+func TestIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "[::1]:0")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no IPv6 loopback (CI=true): %v", err)
+		}
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	s := &dns.Server{PacketConn: pc, Handler: answer(dns.RcodeSuccess, qname+" 60 IN AAAA 2001:db8::53")}
+	serve(t, s)
+	tg := target(netip.MustParseAddrPort(pc.LocalAddr().String()), "udp")
+	tg.QueryType = dns.TypeAAAA
+	tg.ExpectAnswers = []string{"2001:db8::53"}
+	tg.SourceAddress = netip.MustParseAddr("::1")
+	if o := probeOnce(t, tg); o.Result != Success {
+		t.Fatalf("result %s (err %v), want success", o.Result, o.Err)
+	}
+}
+
 func TestTruncatedRetriedOverTCP(t *testing.T) {
 	trunc := func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)

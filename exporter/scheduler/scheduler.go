@@ -58,6 +58,8 @@ type loop struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	next   time.Time // the tick being waited for or probed
+	up     bool      // last result, for logging changes
+	probed bool
 
 	mu      sync.Mutex // orders re-arming against stop
 	timer   Timer
@@ -234,8 +236,13 @@ func (l *loop) tick() {
 	}
 	now = s.clock.Now()
 	l.tm.Record(o, now)
+	// "Probe failed" (target, result, err) is parsed by the lab's failover breakdown.
 	if o.Result != probe.Success && s.logger.Enabled(l.ctx, slog.LevelDebug) {
 		s.logger.Debug("Probe failed", "target", t.Name, "result", o.Result.String(), "err", o.Err)
+	}
+	if up := o.Result == probe.Success; up != l.up || !l.probed {
+		l.up, l.probed = up, true
+		s.logger.Info("Target state", "target", t.Name, "up", up, "result", o.Result.String())
 	}
 	l.next = NextTick(l.next, now, t.Interval)
 	l.mu.Lock()
