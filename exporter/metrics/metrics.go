@@ -38,8 +38,9 @@ var LagBuckets = []float64{
 // label pairs are built once and shared by all of a target's series: with
 // thousands of targets that is a fraction of the memory of metric vectors.
 type Metrics struct {
-	mu      sync.RWMutex
+	mu      sync.Mutex
 	targets map[string]*Target // by joined label values
+	sorted  []*Target          // in exposition order; nil when targets changed
 
 	upDesc, failDesc, succDesc, lastDesc, probesDesc *prometheus.Desc
 	duration                                         *prometheus.HistogramVec
@@ -126,6 +127,7 @@ func (m *Metrics) Target(labels []string) *Target {
 		t.resultPairs[r] = []*dto.LabelPair{nexthop, resultPair[r], service, target}
 	}
 	m.targets[key] = t
+	m.sorted = nil
 	return t
 }
 
@@ -134,6 +136,7 @@ func (m *Metrics) Delete(labels []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.targets, strings.Join(labels, "\xff"))
+	m.sorted = nil
 	m.duration.DeleteLabelValues(labels...)
 }
 
@@ -167,23 +170,67 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.probesDesc
 }
 
+// resultOrder is the results sorted by name, the exposition order.
+var resultOrder = func() []probe.Result {
+	rs := make([]probe.Result, 0, probe.NumResults)
+	for r := range probe.NumResults {
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b probe.Result) int { return strings.Compare(a.String(), b.String()) })
+	return rs
+}()
+
+// ordered returns the targets sorted by label values in label-name order
+// (nexthop, service, target). Collecting in the order the registry sorts
+// into makes that sort linear: it is most of a large scrape otherwise.
+func (m *Metrics) ordered() []*Target {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sorted == nil {
+		m.sorted = make([]*Target, 0, len(m.targets))
+		for _, t := range m.targets {
+			m.sorted = append(m.sorted, t)
+		}
+		slices.SortFunc(m.sorted, func(a, b *Target) int {
+			if c := strings.Compare(a.labels[1], b.labels[1]); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.labels[2], b.labels[2]); c != 0 {
+				return c
+			}
+			return strings.Compare(a.labels[0], b.labels[0])
+		})
+	}
+	return m.sorted
+}
+
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for _, t := range m.targets {
-		succs := t.succs.Load()
-		up := 0.0
-		if succs > 0 {
-			up = 1
-		}
-		ch <- &sample{desc: m.upDesc, labels: t.pairs, v: up}
+	ts := m.ordered()
+	for _, t := range ts {
+		ch <- &sample{desc: m.upDesc, labels: t.pairs, v: float64(min(t.succs.Load(), 1))}
+	}
+	for _, t := range ts {
 		ch <- &sample{desc: m.failDesc, labels: t.pairs, v: float64(t.fails.Load())}
-		ch <- &sample{desc: m.succDesc, labels: t.pairs, v: float64(succs)}
+	}
+	for _, t := range ts {
+		ch <- &sample{desc: m.succDesc, labels: t.pairs, v: float64(t.succs.Load())}
+	}
+	for _, t := range ts {
 		ch <- &sample{desc: m.lastDesc, labels: t.pairs, v: math.Float64frombits(t.lastSuccess.Load())}
-		for r := range probe.NumResults {
-			ch <- &sample{desc: m.probesDesc, labels: t.resultPairs[r], v: float64(t.probes[r].Load()), counter: true}
+	}
+	// probes_total sorts by nexthop, result, service, target.
+	for i := 0; i < len(ts); {
+		j := i + 1
+		for j < len(ts) && ts[j].labels[1] == ts[i].labels[1] {
+			j++
 		}
+		for _, r := range resultOrder {
+			for _, t := range ts[i:j] {
+				ch <- &sample{desc: m.probesDesc, labels: t.resultPairs[r], v: float64(t.probes[r].Load()), counter: true}
+			}
+		}
+		i = j
 	}
 }
 

@@ -1,12 +1,14 @@
 package metrics
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/slaroute/slaroute/exporter/probe"
 )
@@ -215,5 +217,50 @@ func TestConcurrentScrape(t *testing.T) {
 	<-done
 	if got := value(t, reg, "dns_sla_consecutive_successes"); got != 1000 {
 		t.Errorf("consecutive successes %v, want 1000", got)
+	}
+}
+
+// Collect emits each family already in the registry's exposition order, which
+// keeps the registry's sort linear on large scrapes.
+func TestCollectOrder(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	for _, l := range [][]string{
+		{"b", "198.51.100.2", "192.0.2.53/32"}, {"a", "198.51.100.2", "192.0.2.53/32"},
+		{"c", "198.51.100.1", "192.0.2.54/32"}, {"d", "198.51.100.1", ""}, {"e", "198.51.100.10", ""},
+	} {
+		m.Target(l)
+	}
+	m.Delete([]string{"e", "198.51.100.10", ""})
+	m.Target([]string{"f", "198.51.100.0", "192.0.2.53/32"})
+	ch := make(chan prometheus.Metric, 1000)
+	m.Collect(ch)
+	close(ch)
+	families := map[string][]string{}
+	for mt := range ch {
+		var d dto.Metric
+		if err := mt.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		var vals []string
+		for _, lp := range d.GetLabel() {
+			vals = append(vals, lp.GetValue())
+		}
+		name := mt.Desc().String()
+		families[name] = append(families[name], strings.Join(vals, "\x00"))
+	}
+	if len(families) != 5 {
+		t.Fatalf("%d families, want 5", len(families))
+	}
+	for name, keys := range families {
+		if !slices.IsSorted(keys) {
+			t.Errorf("%s not collected in sorted order: %q", name, keys)
+		}
+		want := 5
+		if strings.Contains(name, "dns_sla_probes_total") {
+			want = 5 * int(probe.NumResults)
+		}
+		if len(keys) != want {
+			t.Errorf("%s: %d series, want %d", name, len(keys), want)
+		}
 	}
 }
