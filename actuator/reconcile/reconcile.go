@@ -276,6 +276,7 @@ func (r *Reconciler) run(ctx context.Context, full bool) (err error) {
 		return nil
 	}
 	var errs []error
+	var done []route.Change
 	for _, c := range changes {
 		start := time.Now()
 		aerr := r.backend.Apply(ctx, c)
@@ -287,11 +288,13 @@ func (r *Reconciler) run(ctx context.Context, full bool) (err error) {
 			errs = append(errs, fmt.Errorf("%s %s: %w", c.Action, c.Prefix, aerr))
 			continue
 		}
+		done = append(done, c)
 		r.m.changes.WithLabelValues(string(c.Action), "success").Inc()
 		r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To, "added", c.Add, "removed", c.Remove)
 	}
 	if len(changes) > 0 {
-		if verr := r.verify(ctx, changes); verr != nil {
+		// Read back even after failures: the cache must show the device.
+		if verr := r.verify(ctx, done); verr != nil {
 			errs = append(errs, verr)
 		}
 	}
@@ -317,7 +320,7 @@ func (r *Reconciler) list(ctx context.Context) error {
 	return nil
 }
 
-// verify reads the device back and checks every changed route.
+// verify reads the device back and checks every change that was applied.
 func (r *Reconciler) verify(ctx context.Context, changes []route.Change) error {
 	if err := r.list(ctx); err != nil {
 		r.m.backendErrors.WithLabelValues("verify").Inc()

@@ -353,6 +353,9 @@ func TestUnavailable(t *testing.T) {
 	if got := e.counter("route_actuator_changes_total", "action", "update", "result", "error"); got != 2 {
 		t.Errorf("update errors = %v, want 2", got)
 	}
+	if got := e.counter("route_actuator_backend_errors_total", "operation", "verify"); got != 0 {
+		t.Errorf("verify errors = %v after failed applies, want 0 (only applied changes are verified)", got)
+	}
 	e.fake.ApplyErr = nil
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
