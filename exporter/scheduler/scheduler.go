@@ -193,7 +193,7 @@ func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 	l.mu.Unlock()
 }
 
-// dispatch runs a tick on an idle worker, or on a new one. Workers are
+// dispatch runs a tick on an idle worker, or on the calling goroutine. Workers are
 // reused because a fresh goroutine per probe spends much of the probe's CPU
 // growing its stack; their number follows the probes in flight and shrinks
 // when idle.
@@ -201,7 +201,7 @@ func (s *Scheduler) dispatch(l *loop) {
 	select {
 	case s.work <- l:
 	default:
-		go s.worker(l)
+		s.worker(l) // the timer's goroutine becomes a worker
 	}
 }
 
