@@ -35,6 +35,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Labs of earlier runs that were killed (timeout, ^C) go first.
+	if os.Geteuid() == 0 {
+		if stale, err := StalePrefixes(); err == nil {
+			for _, p := range stale {
+				fmt.Fprintln(os.Stderr, "removing stale lab", p)
+				_ = DownPrefix(p)
+			}
+		}
+	}
 	code := m.Run()
 	if flows != nil {
 		flows.Close()
@@ -43,6 +52,9 @@ func TestMain(m *testing.M) {
 		if err := env.Down(); err != nil {
 			fmt.Fprintln(os.Stderr, "lab down:", err)
 			code = 1
+		}
+		if code == 0 {
+			os.RemoveAll(env.Dir) // kept for its logs when something failed
 		}
 	}
 	os.Exit(code)
@@ -73,11 +85,33 @@ func lab(t *testing.T) *Env {
 	return env
 }
 
+// diagnose logs what the actuator and Alertmanager believe, for failures.
+func diagnose(t *testing.T, e *Env) {
+	t.Helper()
+	_, routes, err := e.Get("http://" + ActuatorAddr + "/api/v1/routes")
+	t.Logf("actuator /api/v1/routes (%v):\n%s", err, routes)
+	for _, am := range []string{AlertmanagerAddr, Alertmanager2Addr} {
+		if as, err := e.Alerts(am); err == nil {
+			t.Logf("alertmanager %s active: %v", am, Firing(as, "DNSServerDown", "DNSSLAProbesMissing", "DNSSLAWatchdog"))
+		}
+	}
+	_, m, _ := e.Get("http://" + ActuatorAddr + "/metrics")
+	var lines []string
+	for _, l := range strings.Split(string(m), "\n") {
+		if strings.HasPrefix(l, "route_actuator_alerts_") || strings.HasPrefix(l, "route_actuator_pipeline") ||
+			strings.HasPrefix(l, "route_actuator_route_frozen") || strings.HasPrefix(l, "route_actuator_webhook_requests_total") {
+			lines = append(lines, l)
+		}
+	}
+	t.Logf("actuator metrics:\n%s\nactuator log:\n%s", strings.Join(lines, "\n"), tail(e.Stack.Proc(Actuator).Log, 15))
+}
+
 // healthy restores every server and waits for the route to carry them all.
 func healthy(t *testing.T, e *Env) {
 	t.Helper()
 	if err := e.Healthy(settle); err != nil {
-		t.Fatalf("back to healthy: %v\nactuator log:\n%s", err, tail(e.Stack.Proc(Actuator).Log, 30))
+		diagnose(t, e)
+		t.Fatalf("back to healthy: %v", err)
 	}
 }
 
@@ -132,6 +166,7 @@ func withdrawn(t *testing.T, e *Env, s *Server, m Mode) {
 		t.Fatal(err)
 	}
 	if _, err := e.Watcher.WaitFor(ctxT(t, withdrawWithin), Without(s.Addr)); err != nil {
+		diagnose(t, e)
 		t.Fatalf("%s %s not withdrawn: %v", s.Name, m, err)
 	}
 }
@@ -158,6 +193,7 @@ func TestE2E(t *testing.T) {
 			healthy(t, e)
 			f, err := e.RunFailover(flows, dns2, m, FailoverOpts{WithdrawTimeout: withdrawWithin, RestoreTimeout: restoreWithin})
 			if err != nil {
+				diagnose(t, e)
 				t.Fatal(err)
 			}
 			assertClients(t, f)
@@ -259,21 +295,38 @@ func TestE2E(t *testing.T) {
 
 	t.Run("alertmanager-cluster", func(t *testing.T) {
 		healthy(t, e)
+		t0 := time.Now()
 		if err := e.Stack.Cluster(); err != nil {
 			t.Fatal(err)
 		}
 		healthy(t, e)
+		// Includes Prometheus' 5 s Alertmanager-discovery refresh after the
+		// reload and the actuator's freeze until its resync sees the heartbeat.
+		t.Logf("chain healthy again %v after switching to two clustered Alertmanagers", time.Since(t0).Round(time.Millisecond))
 		before, _ := e.Value(`sum(route_actuator_webhook_requests_total)`)
 		f, err := e.RunFailover(flows, dns2, ModeStop, FailoverOpts{WithdrawTimeout: withdrawWithin, RestoreTimeout: restoreWithin,
 			During: func() error {
 				return e.WaitAlert(ctxT(t, 5*time.Second), Alertmanager2Addr, "DNSServerDown", map[string]string{"target": dns2.Name}, true)
 			}})
 		if err != nil {
+			diagnose(t, e)
 			t.Fatal(err)
 		}
 		assertClients(t, f)
 		after, _ := e.Value(`sum(route_actuator_webhook_requests_total)`)
-		t.Logf("webhooks received during the clustered failover: %v", after-before)
+		sent := map[string]int{}
+		for _, am := range []string{Alertmanager, Alertmanager2} {
+			evs, err := ParseLogFiles(e.Stack.Proc(am).Log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				if ev.Kind == "am_flush" && ev.Target == dns2.Name && !ev.At.Before(f.FailedAt) {
+					sent[am+" "+ev.State]++
+				}
+			}
+		}
+		t.Logf("webhooks received during the clustered failover: %v; DNSServerDown{dns2} notifications flushed per Alertmanager: %v", after-before, sent)
 	})
 
 	t.Run("dashboards", func(t *testing.T) {

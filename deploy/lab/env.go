@@ -110,9 +110,10 @@ func (e *Env) Fail(s *Server, m Mode) error {
 	return fmt.Errorf("unknown failure mode %q", m)
 }
 
-// Healthy restores every server and waits until Alertmanager holds no
-// withdraw or freeze alert, the actuator wants and has every nexthop, and
-// the kernel route carries them all.
+// Healthy restores every server and waits until Alertmanager holds the
+// heartbeat and no withdraw or freeze alert, the actuator's pipeline is
+// healthy and it wants and has every nexthop, and the kernel route carries
+// them all.
 func (e *Env) Healthy(timeout time.Duration) error {
 	for _, s := range e.Servers {
 		if err := s.Start(); err != nil {
@@ -121,18 +122,15 @@ func (e *Env) Healthy(timeout time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var why string
 	for {
-		as, err := e.Alerts(AlertmanagerAddr)
-		firing := Firing(as, "DNSServerDown", "DNSSLAProbesMissing")
-		if err == nil && len(firing) == 0 {
-			st, err := e.ActuatorRoutes()
-			if err == nil && len(st) == 1 && st[0].Converged && len(st[0].Desired) == len(e.Servers) {
-				break
-			}
+		why = e.unhealthy()
+		if why == "" {
+			break
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("healthy: alerts still active: %v (%v)", firing, err)
+			return fmt.Errorf("healthy: %s", why)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -140,6 +138,31 @@ func (e *Env) Healthy(timeout time.Duration) error {
 		return fmt.Errorf("healthy: %w", err)
 	}
 	return nil
+}
+
+// unhealthy says why the chain is not in its healthy steady state, or "".
+func (e *Env) unhealthy() string {
+	as, err := e.Alerts(AlertmanagerAddr)
+	if err != nil {
+		return err.Error()
+	}
+	if f := Firing(as, "DNSServerDown", "DNSSLAProbesMissing"); len(f) > 0 {
+		return fmt.Sprintf("alerts active: %v", f)
+	}
+	if len(Firing(as, "DNSSLAWatchdog")) == 0 {
+		return "no DNSSLAWatchdog in Alertmanager yet"
+	}
+	st, err := e.ActuatorState()
+	if err != nil {
+		return err.Error()
+	}
+	if !st.Pipeline.Healthy {
+		return "actuator pipeline unhealthy: " + st.Pipeline.Reason
+	}
+	if len(st.Routes) != 1 || !st.Routes[0].Converged || len(st.Routes[0].Desired) != len(e.Servers) {
+		return fmt.Sprintf("actuator routes not all desired and converged: %+v", st.Routes)
+	}
+	return ""
 }
 
 // RouteState is one route of the actuator's /api/v1/routes.
@@ -150,19 +173,26 @@ type RouteState struct {
 	Converged bool     `json:"converged"`
 }
 
-// ActuatorRoutes reads the actuator's state API.
-func (e *Env) ActuatorRoutes() ([]RouteState, error) {
+// ActuatorState is the part of the actuator's /api/v1/routes the lab reads.
+type ActuatorState struct {
+	Pipeline struct {
+		Healthy bool   `json:"healthy"`
+		Reason  string `json:"reason"`
+	} `json:"pipeline"`
+	Routes []RouteState `json:"routes"`
+}
+
+// ActuatorState reads the actuator's state API.
+func (e *Env) ActuatorState() (ActuatorState, error) {
+	var st ActuatorState
 	code, body, err := e.Get("http://" + ActuatorAddr + "/api/v1/routes")
 	if err != nil {
-		return nil, err
-	}
-	var st struct {
-		Routes []RouteState `json:"routes"`
+		return st, err
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
-		return nil, fmt.Errorf("actuator /api/v1/routes: status %d: %w", code, err)
+		return st, fmt.Errorf("actuator /api/v1/routes: status %d: %w", code, err)
 	}
-	return st.Routes, nil
+	return st, nil
 }
 
 // Firing returns "alertname{target}" for the active alerts with these names.

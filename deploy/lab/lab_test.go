@@ -47,7 +47,7 @@ func TestParseRoutes(t *testing.T) {
 // monitoring chain, routes the service by hand and checks every failure
 // mode the e2e tests rely on, as seen by real DNS queries.
 func TestLabInfra(t *testing.T) {
-	requireLab(t, "kdig")
+	requireLab(t)
 	l, err := New(Config{Prefix: DefaultPrefix() + "-infra", Dir: t.TempDir(), Clients: 8})
 	if err != nil {
 		t.Fatal(err)
