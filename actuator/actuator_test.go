@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,5 +181,51 @@ func TestWebhookUnavailable(t *testing.T) {
 	}
 	if _, ok := fake.Get(svc); !ok {
 		t.Error("route not installed after recovery")
+	}
+}
+
+// Concurrent webhooks carrying the same episodes in any order (HA peers,
+// retries) converge, and the fake backend sees one caller at a time.
+func TestConcurrentWebhooksConverge(t *testing.T) {
+	h, err := newHarness(t, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, strings.Replace(baseConfig, "alerts:\n", "alerts:\n  restore_delay: 100ms\n", 1))
+	if err := h.a.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Hour)
+	ev := func(nh string, status alertstate.Status, starts, ends time.Time) alertstate.Event {
+		labels := map[string]string{"alertname": "DNSServerDown", "nexthop": nh}
+		return alertstate.Event{Fingerprint: alertstate.Fingerprint(labels), Labels: labels, Status: status, StartsAt: starts, EndsAt: ends}
+	}
+	hb := alertstate.Event{Fingerprint: "hb", Labels: map[string]string{"alertname": "DNSSLAWatchdog"}, Status: alertstate.Firing, StartsAt: t0}
+	// .11: down then up (ends resolved); .12: down, up, down again (ends firing).
+	events := []alertstate.Event{
+		ev("198.51.100.11", alertstate.Firing, t0, time.Time{}),
+		ev("198.51.100.11", alertstate.Resolved, t0, t0.Add(time.Minute)),
+		ev("198.51.100.12", alertstate.Firing, t0, time.Time{}),
+		ev("198.51.100.12", alertstate.Resolved, t0, t0.Add(time.Minute)),
+		ev("198.51.100.12", alertstate.Firing, t0.Add(2*time.Minute), time.Time{}),
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			e := events[(i*7)%len(events)]
+			if err := h.a.Ingest(t.Context(), []alertstate.Event{hb, e}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// The restore of .11 (if it was ever withdrawn) waits restore_delay; a resync after it settles everything.
+	time.Sleep(150 * time.Millisecond)
+	if err := h.a.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := h.fakes[0].Get(svc)
+	if want := []netip.Addr{netip.MustParseAddr("198.51.100.11")}; !ok || !slices.Equal(r.Nexthops, want) {
+		t.Errorf("route = %v, want via %v", r, want)
 	}
 }
