@@ -75,7 +75,13 @@ func runBench(ctx context.Context, e *lab.Env, trials int, rate float64, modes [
 			time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
 			victim := e.Servers[i%len(e.Servers)]
 			f, err := e.RunFailover(sample, victim, m, lab.FailoverOpts{
-				WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second, Load: load, Rate: rate})
+				WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second, Load: load, Rate: rate,
+				// The withdraw lands at a fixed phase of the scrape schedule:
+				// recover at a random phase, or restore times come out constant.
+				During: func() error {
+					time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
+					return nil
+				}})
 			if err != nil {
 				return err
 			}
