@@ -43,15 +43,11 @@ var restoreStages = []string{
 }
 
 func runBench(ctx context.Context, e *lab.Env, trials int, rate float64, modes []string) error {
-	sample, err := e.NewClients(256)
+	sample, load, err := openFlows(e)
 	if err != nil {
 		return err
 	}
 	defer sample.Close()
-	load, err := e.NewClients(128)
-	if err != nil {
-		return err
-	}
 	defer load.Close()
 	start := time.Now()
 	deadline := start.Add(10 * time.Minute) // keeps make bench-failover under ~12 min

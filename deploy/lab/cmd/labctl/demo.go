@@ -16,15 +16,11 @@ var modeText = map[lab.Mode]string{
 }
 
 func runDemo(ctx context.Context, e *lab.Env) error {
-	sample, err := e.NewClients(256)
+	sample, load, err := openFlows(e)
 	if err != nil {
 		return err
 	}
 	defer sample.Close()
-	load, err := e.NewClients(128)
-	if err != nil {
-		return err
-	}
 	defer load.Close()
 
 	section("The ECMP route in the router namespace (installed by route_actuator, netlink backend, resilient group)")
@@ -85,6 +81,19 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 	}
 	showRoute(e)
 	return nil
+}
+
+// openFlows opens the client flows both commands use: 256 sampled once per
+// step (who answers each flow) and 128 carrying a constant query load.
+func openFlows(e *lab.Env) (sample, load *lab.Clients, err error) {
+	if sample, err = e.NewClients(256); err != nil {
+		return nil, nil, err
+	}
+	if load, err = e.NewClients(128); err != nil {
+		sample.Close()
+		return nil, nil, err
+	}
+	return sample, load, nil
 }
 
 func section(s string) { fmt.Printf("\n=== %s\n", s) }
