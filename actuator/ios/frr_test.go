@@ -132,4 +132,3 @@ func TestFRRWithdrawRestore(t *testing.T) {
 		})
 	}
 }
-

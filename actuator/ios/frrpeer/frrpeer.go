@@ -81,6 +81,8 @@ type Peer struct {
 	ownNS     []string
 	procs     []*exec.Cmd
 	ln        net.Listener
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{} // relayed client connections
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
 	stopErr   error
@@ -123,7 +125,7 @@ func Start(ctx context.Context, o Options) (p *Peer, err error) {
 		o.SSHPort = 22
 	}
 	sfx := randomSuffix()
-	p = &Peer{Username: "root", pathspace: "slrios" + sfx}
+	p = &Peer{Username: "root", pathspace: "slrios" + sfx, conns: map[net.Conn]struct{}{}}
 	defer func() {
 		if err != nil {
 			_ = p.Stop()
@@ -306,7 +308,15 @@ func (p *Peer) forward() error {
 			if err != nil {
 				return
 			}
-			p.wg.Go(func() { p.relay(c) })
+			p.mu.Lock()
+			p.conns[c] = struct{}{}
+			p.mu.Unlock()
+			p.wg.Go(func() {
+				p.relay(c)
+				p.mu.Lock()
+				delete(p.conns, c)
+				p.mu.Unlock()
+			})
 		}
 	})
 	return nil
@@ -418,6 +428,11 @@ func (p *Peer) stop() error {
 	if p.ln != nil {
 		p.ln.Close()
 	}
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
 	for i := len(p.procs) - 1; i >= 0; i-- {
 		errs = append(errs, stopProcess(p.procs[i]))
 	}
@@ -449,8 +464,15 @@ func (p *Peer) stop() error {
 
 func (p *Peer) spawn(name string, args ...string) error {
 	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	// A file, not a pipe: sshd's session children inherit stderr, and a
+	// pipe would keep Wait blocked until they exit.
+	f, err := os.OpenFile(filepath.Join(p.Dir, fmt.Sprintf("proc%d.stderr", len(p.procs))), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("frrpeer: %s: %w", strings.Join(args, " "), err)
 	}
