@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package frrpeer runs a real Cisco-style CLI router for tests: FRR's zebra
 // and staticd inside a fresh network namespace, and an OpenSSH server in the
 // same namespace whose root login lands in vtysh (ForceCommand). A second
@@ -276,7 +278,7 @@ func (p *Peer) startSSHD(ctx context.Context, port int) error {
 		return err
 	}
 	err = poll(ctx, 10*time.Second, func() error {
-		c, err := p.dialInNS(p.Addr)
+		c, err := p.DialContext(ctx, "tcp", p.Addr)
 		if err == nil {
 			c.Close()
 		}
@@ -324,7 +326,9 @@ func (p *Peer) forward() error {
 
 func (p *Peer) relay(c net.Conn) {
 	defer c.Close()
-	u, err := p.dialInNS(p.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	u, err := p.DialContext(ctx, "tcp", p.Addr)
+	cancel()
 	if err != nil {
 		return
 	}
@@ -336,9 +340,10 @@ func (p *Peer) relay(c net.Conn) {
 	<-done
 }
 
-// dialInNS connects from inside the router namespace: only the socket's
-// creation needs the namespace, so one locked thread switches in and back.
-func (p *Peer) dialInNS(addr string) (net.Conn, error) {
+// DialContext connects from inside the router namespace (e.g. for an
+// http.Transport reaching a daemon run there). Only the socket's creation
+// needs the namespace, so one locked thread switches in and back.
+func (p *Peer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	runtime.LockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
@@ -356,7 +361,8 @@ func (p *Peer) dialInNS(addr string) (net.Conn, error) {
 		runtime.UnlockOSThread()
 		return nil, err
 	}
-	c, derr := net.DialTimeout("tcp", addr, 2*time.Second)
+	var d net.Dialer
+	c, derr := d.DialContext(ctx, network, addr)
 	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
 		// Leave the thread locked: the runtime discards it when the
 		// goroutine exits instead of reusing a thread in the wrong namespace.
