@@ -210,6 +210,30 @@ func probeOnce(t *testing.T, tg config.Target) Outcome {
 	return p.Probe(context.Background())
 }
 
+// A context deadline earlier than the target's timeout ends the probe there.
+func TestContextDeadline(t *testing.T) {
+	s := startServer(t, silent, silent)
+	for _, proto := range both {
+		tg := target(s.addr, proto)
+		tg.Timeout = 5 * time.Second
+		p, err := New(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		o := p.Probe(ctx)
+		cancel()
+		p.Close()
+		if o.Result != Timeout {
+			t.Errorf("%s: result %s (err %v), want timeout", proto, o.Result, o.Err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: probe took %v despite a 50ms context deadline", proto, d)
+		}
+	}
+}
+
 func TestNetworkError(t *testing.T) {
 	// Nothing listens on either transport: ICMP port unreachable / TCP RST.
 	s := startServer(t, nil, nil)
