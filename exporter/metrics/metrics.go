@@ -235,12 +235,15 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // sample is a gauge or counter value with pre-built, shared label pairs
-// (prometheus.MustNewConstMetric would rebuild them on every scrape).
+// (prometheus.MustNewConstMetric would rebuild them on every scrape). The
+// dto value lives inside it: one allocation per series and scrape.
 type sample struct {
 	desc    *prometheus.Desc
 	labels  []*dto.LabelPair
 	v       float64
 	counter bool
+	c       dto.Counter
+	g       dto.Gauge
 }
 
 func (s *sample) Desc() *prometheus.Desc { return s.desc }
@@ -248,9 +251,11 @@ func (s *sample) Desc() *prometheus.Desc { return s.desc }
 func (s *sample) Write(m *dto.Metric) error {
 	m.Label = s.labels
 	if s.counter {
-		m.Counter = &dto.Counter{Value: &s.v}
+		s.c.Value = &s.v
+		m.Counter = &s.c
 	} else {
-		m.Gauge = &dto.Gauge{Value: &s.v}
+		s.g.Value = &s.v
+		m.Gauge = &s.g
 	}
 	return nil
 }
