@@ -363,3 +363,19 @@ func TestCancelledContextDropsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIPv6Address(t *testing.T) {
+	f := newFakeIOSAt(t, "[::1]:0", testPassword, "", "ip route 192.0.2.53 255.255.255.255 198.51.100.11")
+	b, err := New(Config{
+		Address: f.addr, Username: "u", PasswordFile: writeFile(t, "pw", testPassword),
+		KnownHostsFile: f.knownHosts(ssh.KeyAlgoED25519), Platform: "cisco_iosxe", Timeout: model.Duration(2 * time.Second),
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, err := b.List(ctx(t), []netip.Prefix{svc})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("List over [::1] = %v, %v", got, err)
+	}
+}

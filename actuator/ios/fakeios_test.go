@@ -43,6 +43,11 @@ type fakeIOS struct {
 
 func newFakeIOS(t testing.TB, password, secret string, routes ...string) *fakeIOS {
 	t.Helper()
+	return newFakeIOSAt(t, "127.0.0.1:0", password, secret, routes...)
+}
+
+func newFakeIOSAt(t testing.TB, listen, password, secret string, routes ...string) *fakeIOS {
+	t.Helper()
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +64,7 @@ func newFakeIOS(t testing.TB, password, secret string, routes ...string) *fakeIO
 		}
 		f.hostKeys = append(f.hostKeys, s)
 	}
-	f.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	f.ln, err = net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
