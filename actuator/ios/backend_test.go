@@ -300,7 +300,7 @@ func TestReconnectAfterDrop(t *testing.T) {
 }
 
 func TestVerifyPollsAndTimesOut(t *testing.T) {
-	h := newHarness(t, nil, nil)
+	h := newHarness(t, nil, func(c *Config) { c.Timeout = model.Duration(600 * time.Millisecond) })
 	h.fake.mu.Lock()
 	h.fake.applyDelay = 150 * time.Millisecond
 	h.fake.mu.Unlock()
