@@ -54,6 +54,12 @@ type Alerts struct {
 	ServiceLabel     string         `yaml:"service_label"`
 	Heartbeat        string         `yaml:"heartbeat"`
 	HeartbeatTimeout model.Duration `yaml:"heartbeat_timeout"`
+	// HeartbeatMaxAge is the oldest the heartbeat's updatedAt in the
+	// Alertmanager API may be for the pipeline to count as alive there. It
+	// must exceed Prometheus' resend delay plus the rule interval (how often
+	// Prometheus re-sends the heartbeat) and stay below 4 x resend delay
+	// (when Alertmanager resolves the alerts of a dead Prometheus).
+	HeartbeatMaxAge model.Duration `yaml:"heartbeat_max_age"`
 	// RestoreDelay is how long a restore waits, without alertmanager.url,
 	// for the heartbeat to prove it is still firing.
 	RestoreDelay model.Duration `yaml:"restore_delay"`
@@ -73,6 +79,7 @@ var (
 		NexthopLabel:     "nexthop",
 		ServiceLabel:     "service",
 		HeartbeatTimeout: model.Duration(90 * time.Second),
+		HeartbeatMaxAge:  model.Duration(3 * time.Second),
 		RestoreDelay:     model.Duration(5 * time.Second),
 	}
 	DefaultAlertmanager   = Alertmanager{Timeout: model.Duration(2 * time.Second)}
@@ -342,7 +349,7 @@ func (a *Alerts) UnmarshalYAML(n *yaml.Node) error {
 	if err := knownFields(n, "alerts", plain{}); err != nil {
 		return err
 	}
-	if err := checkDurations(n, "heartbeat_timeout", "restore_delay"); err != nil {
+	if err := checkDurations(n, "heartbeat_timeout", "heartbeat_max_age", "restore_delay"); err != nil {
 		return err
 	}
 	if err := n.Decode((*plain)(a)); err != nil {
@@ -388,6 +395,16 @@ func (a *Alerts) UnmarshalYAML(n *yaml.Node) error {
 	}
 	if a.HeartbeatTimeout <= 0 {
 		return lineErr(valueLine(n, "heartbeat_timeout"), "alerts.heartbeat_timeout must be positive")
+	}
+	if !hasKey(n, "heartbeat_max_age") {
+		// The default never exceeds a short heartbeat_timeout: smaller is the safe side.
+		a.HeartbeatMaxAge = min(a.HeartbeatMaxAge, a.HeartbeatTimeout)
+	}
+	switch {
+	case a.HeartbeatMaxAge <= 0:
+		return lineErr(valueLine(n, "heartbeat_max_age"), "alerts.heartbeat_max_age must be positive")
+	case a.HeartbeatMaxAge > a.HeartbeatTimeout:
+		return lineErr(valueLine(n, "heartbeat_max_age"), "alerts.heartbeat_max_age %s exceeds alerts.heartbeat_timeout %s", a.HeartbeatMaxAge, a.HeartbeatTimeout)
 	}
 	if a.RestoreDelay < 0 {
 		return lineErr(valueLine(n, "restore_delay"), "alerts.restore_delay must not be negative")

@@ -24,7 +24,8 @@ func TestLoadGood(t *testing.T) {
 	if c.Backend.Type != "netlink" || c.Backend.Netlink == nil || c.Backend.Netlink.Protocol != 250 || c.Backend.IOS != nil {
 		t.Errorf("backend = %+v", c.Backend)
 	}
-	if c.Alerts.Heartbeat != "DNSSLAWatchdog" || time.Duration(c.Alerts.HeartbeatTimeout) != 90*time.Second {
+	if c.Alerts.Heartbeat != "DNSSLAWatchdog" || time.Duration(c.Alerts.HeartbeatTimeout) != 90*time.Second ||
+		time.Duration(c.Alerts.HeartbeatMaxAge) != 2500*time.Millisecond {
 		t.Errorf("alerts = %+v", c.Alerts)
 	}
 	if c.Alertmanager.URL != "http://127.0.0.1:9093" || time.Duration(c.ResyncInterval) != 10*time.Second {
@@ -43,7 +44,8 @@ func TestLoadDefaults(t *testing.T) {
 	a := c.Alerts
 	if !slices.Equal(a.Withdraw, []string{"DNSServerDown"}) || !slices.Equal(a.Freeze, []string{"DNSSLAProbesMissing"}) ||
 		a.NexthopLabel != "nexthop" || a.ServiceLabel != "service" || a.Heartbeat != "" ||
-		time.Duration(a.HeartbeatTimeout) != 90*time.Second || time.Duration(a.RestoreDelay) != 5*time.Second {
+		time.Duration(a.HeartbeatTimeout) != 90*time.Second || time.Duration(a.HeartbeatMaxAge) != 3*time.Second ||
+		time.Duration(a.RestoreDelay) != 5*time.Second {
 		t.Errorf("alert defaults = %+v", a)
 	}
 	if c.Alertmanager.URL != "" || time.Duration(c.Alertmanager.Timeout) != 2*time.Second || time.Duration(c.ResyncInterval) != 10*time.Second {
@@ -51,6 +53,26 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if r := c.Routes[0]; r.Prefix != netip.MustParsePrefix("2001:db8::53/128") || r.MinNexthops != 1 || len(r.Nexthops) != 2 {
 		t.Errorf("route = %+v", r)
+	}
+}
+
+// The default heartbeat_max_age never exceeds a shorter heartbeat_timeout.
+func TestHeartbeatMaxAgeDefault(t *testing.T) {
+	for _, tc := range []struct {
+		alerts string
+		want   time.Duration
+	}{
+		{"  heartbeat_timeout: 2s\n", 2 * time.Second},
+		{"  heartbeat_timeout: 10s\n", 3 * time.Second},
+		{"  heartbeat_timeout: 10s\n  heartbeat_max_age: 10s\n", 10 * time.Second},
+	} {
+		c, err := Parse("t.yml", []byte("backend: {type: netlink}\nroutes:\n  - prefix: 192.0.2.53/32\n    nexthops: [198.51.100.11]\nalerts:\n"+tc.alerts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Duration(c.Alerts.HeartbeatMaxAge); got != tc.want {
+			t.Errorf("%q: heartbeat_max_age = %v, want %v", tc.alerts, got, tc.want)
+		}
 	}
 }
 
@@ -77,6 +99,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"no-withdraw.yml", `:7: alerts.withdraw must name at least one alert`},
 		{"bad-label.yml", `:7: alerts.nexthop_label "next-hop" is not a valid label name`},
 		{"bad-heartbeat-timeout.yml", `:8: alerts.heartbeat_timeout must be positive`},
+		{"bad-heartbeat-max-age.yml", `:8: alerts.heartbeat_max_age must be positive`},
+		{"heartbeat-max-age-over-timeout.yml", `:9: alerts.heartbeat_max_age 3s exceeds alerts.heartbeat_timeout 2s`},
 		{"bad-duration.yml", `:6: resync_interval: "ten seconds" is not a duration (e.g. 500ms, 10s, 1m)`},
 		{"bad-url.yml", `:7: alertmanager.url "127.0.0.1:9093" is not an http(s) URL`},
 		{"bad-resync.yml", `:6: resync_interval must be positive`},

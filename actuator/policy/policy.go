@@ -3,7 +3,9 @@
 //
 // Rules, in order:
 //  1. The pipeline is healthy only while the heartbeat alert is firing and was
-//     seen within heartbeat_timeout. While unhealthy every route is frozen.
+//     seen within heartbeat_timeout, and the last read of the Alertmanager API
+//     (if any) showed it updated within heartbeat_max_age (Input.APIStale).
+//     While unhealthy every route is frozen.
 //  2. A firing freeze alert freezes the route its service label names, or
 //     every route when it has no service label. A frozen route is not changed
 //     at all: desired = installed (an absent route stays absent).
@@ -62,6 +64,11 @@ type Input struct {
 	Now       time.Time
 	// Restorable confirms adding nexthop to an installed route; nil confirms none.
 	Restorable func(netip.Prefix, netip.Addr) bool
+	// APIStale, when set, says why the last read of the Alertmanager API did
+	// not confirm the pipeline (APIConfirms): the pipeline is then unhealthy
+	// and every route frozen until a read confirms it again. A dead Prometheus
+	// shows here seconds before Alertmanager resolves its alerts.
+	APIStale string
 }
 
 // Reason is why a nexthop is withdrawn or a route frozen.
@@ -202,6 +209,9 @@ func PipelineHealth(ac config.Alerts, state []alertstate.Alert, now time.Time) P
 // Decide computes the decision for every configured route.
 func Decide(in Input) Decision {
 	d := Decision{Pipeline: PipelineHealth(in.Alerts, in.State, in.Now)}
+	if d.Pipeline.Healthy && in.APIStale != "" && in.Alerts.Heartbeat != "" {
+		d.Pipeline = Pipeline{LastSeen: d.Pipeline.LastSeen, Reason: in.APIStale}
+	}
 	withdrawn := map[netip.Prefix]map[netip.Addr][]Reason{}
 	frozen := map[netip.Prefix][]string{}
 	var frozenAll []string
@@ -311,9 +321,14 @@ func guard(r config.Route, withdrawn map[netip.Addr][]Reason, installed []netip.
 
 // APIConfirms reports whether alerts just read from the Alertmanager API
 // prove the pipeline alive: the heartbeat is active and Alertmanager heard of
-// it from Prometheus (updatedAt) within heartbeat_timeout. Only then may a
-// restore go ahead; when Prometheus dies Alertmanager keeps listing the
-// heartbeat until it times out, but its updatedAt stops moving.
+// it from Prometheus (updatedAt) within heartbeat_max_age. Only then may a
+// restore go ahead. When Prometheus dies, Alertmanager keeps listing the
+// heartbeat (and the withdraw alerts) until 4 x resend-delay after the last
+// send and then resolves them all, in notifications that arrive in any order;
+// heartbeat_timeout (webhook repeats, tens of seconds) would still call that
+// heartbeat fresh when a withdraw alert's resolve arrives first, and restore a
+// dead server. updatedAt stops moving at once, so a max age between the
+// resend interval and 4 x resend-delay tells a live pipeline from a dead one.
 func APIConfirms(ac config.Alerts, active []alertstate.Event, now time.Time) (bool, string) {
 	if ac.Heartbeat == "" {
 		return true, ""
@@ -324,11 +339,13 @@ func APIConfirms(ac config.Alerts, active []alertstate.Event, now time.Time) (bo
 			last = e.UpdatedAt
 		}
 	}
+	maxAge := time.Duration(ac.HeartbeatMaxAge)
 	switch {
 	case last.IsZero():
 		return false, fmt.Sprintf("heartbeat %s not active in Alertmanager", ac.Heartbeat)
-	case now.Sub(last) > time.Duration(ac.HeartbeatTimeout):
-		return false, fmt.Sprintf("heartbeat %s last updated in Alertmanager %s ago", ac.Heartbeat, now.Sub(last).Round(time.Second))
+	case now.Sub(last) > maxAge:
+		return false, fmt.Sprintf("heartbeat %s last updated in Alertmanager %s ago (heartbeat_max_age %s)",
+			ac.Heartbeat, now.Sub(last).Round(time.Millisecond), maxAge)
 	}
 	return true, ""
 }

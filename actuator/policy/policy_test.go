@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
 )
@@ -199,21 +201,134 @@ func TestClassify(t *testing.T) {
 }
 
 func TestAPIConfirms(t *testing.T) {
-	ac := testAlerts()
-	hb := func(updated time.Time) alertstate.Event {
-		return alertstate.Event{Fingerprint: "hb", Labels: map[string]string{"alertname": "DNSSLAWatchdog"}, Status: alertstate.Firing, UpdatedAt: updated}
+	ac := testAlerts() // heartbeat_max_age 3s, heartbeat_timeout 90s
+	hb := func(fp string, updated time.Time) alertstate.Event {
+		return alertstate.Event{Fingerprint: fp, Labels: map[string]string{"alertname": "DNSSLAWatchdog"}, Status: alertstate.Firing, UpdatedAt: updated}
 	}
+	other := alertstate.Event{Fingerprint: "d", Labels: map[string]string{"alertname": "DNSServerDown", "nexthop": nh2.String()}, Status: alertstate.Firing, UpdatedAt: t0}
 	for _, tc := range []struct {
 		name   string
 		active []alertstate.Event
 		want   bool
 	}{
-		{"fresh heartbeat", []alertstate.Event{hb(t0.Add(-30 * time.Second))}, true},
-		{"stale heartbeat (Prometheus dead, not yet timed out)", []alertstate.Event{hb(t0.Add(-4 * time.Minute))}, false},
-		{"no heartbeat", nil, false},
+		{"fresh heartbeat (re-sent every resend-delay)", []alertstate.Event{hb("hb", t0.Add(-1200*time.Millisecond))}, true},
+		{"at heartbeat_max_age", []alertstate.Event{hb("hb", t0.Add(-3*time.Second))}, true},
+		{"just over heartbeat_max_age", []alertstate.Event{hb("hb", t0.Add(-3*time.Second-time.Millisecond))}, false},
+		{"stale within heartbeat_timeout (Prometheus dead ~4s, not yet resolved)", []alertstate.Event{hb("hb", t0.Add(-4*time.Second))}, false},
+		{"stale for minutes", []alertstate.Event{hb("hb", t0.Add(-4*time.Minute))}, false},
+		{"no heartbeat", []alertstate.Event{other}, false},
+		{"nothing active", nil, false},
+		{"newest of two heartbeats counts (one Prometheus of a pair alive)", []alertstate.Event{hb("a", t0.Add(-time.Minute)), hb("b", t0.Add(-time.Second))}, true},
+		{"a fresh other alert is no heartbeat", []alertstate.Event{hb("hb", t0.Add(-time.Minute)), other}, false},
 	} {
-		if got, why := APIConfirms(ac, tc.active, t0); got != tc.want {
-			t.Errorf("%s: APIConfirms = %v (%s), want %v", tc.name, got, why, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got, why := APIConfirms(ac, tc.active, t0); got != tc.want {
+				t.Errorf("APIConfirms = %v (%s), want %v", got, why, tc.want)
+			}
+		})
+	}
+	none := ac
+	none.Heartbeat = ""
+	if ok, why := APIConfirms(none, nil, t0); !ok {
+		t.Errorf("without a heartbeat configured: APIConfirms = false (%s), want true", why)
+	}
+}
+
+// Prometheus dies at death. Alertmanager resolves every alert ~4 s later
+// (4 x resend-delay 1s) in separate notifications, in any order; here the
+// withdraw alert's resolve is processed first and the restore is confirmed
+// against the API read then. Only a fresh updatedAt may restore.
+func TestRestoreAfterPrometheusDied(t *testing.T) {
+	death := t0.Add(-4 * time.Second)
+	ac := testAlerts()
+	hbEvent := func(updated time.Time) alertstate.Event {
+		return alertstate.Event{Fingerprint: "hb", Labels: map[string]string{"alertname": "DNSSLAWatchdog"}, Status: alertstate.Firing,
+			StartsAt: t0.Add(-time.Hour), UpdatedAt: updated}
+	}
+	installed := map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}}
+	for _, tc := range []struct {
+		name string
+		// state: the webhook store; the heartbeat's last webhook (a repeat) 10s ago
+		state []alertstate.Alert
+		// api: what GET /api/v2/alerts lists when the restore is confirmed
+		api                      []alertstate.Event
+		maxAge                   time.Duration
+		healthy, confirmed       bool
+		desired, pending, frozen bool
+	}{
+		{name: "pipeline alive: withdraw resolved, heartbeat fresh -> restore",
+			state: []alertstate.Alert{heartbeat(t0.Add(-10 * time.Second)), resolved("d", "alertname", "DNSServerDown", "nexthop", nh2.String())},
+			api:   []alertstate.Event{hbEvent(t0.Add(-time.Second))}, maxAge: 3 * time.Second,
+			healthy: true, confirmed: true, desired: true},
+		{name: "out of order after death: withdraw resolved, heartbeat still listed but stale -> frozen, no restore",
+			state: []alertstate.Alert{heartbeat(t0.Add(-10 * time.Second)), resolved("d", "alertname", "DNSServerDown", "nexthop", nh2.String())},
+			api:   []alertstate.Event{hbEvent(death)}, maxAge: 3 * time.Second,
+			frozen: true},
+		{name: "the bug this guards against: a max age of heartbeat_timeout restores the dead server",
+			state: []alertstate.Alert{heartbeat(t0.Add(-10 * time.Second)), resolved("d", "alertname", "DNSServerDown", "nexthop", nh2.String())},
+			api:   []alertstate.Event{hbEvent(death)}, maxAge: 90 * time.Second,
+			healthy: true, confirmed: true, desired: true},
+		{name: "after death, heartbeat already gone from the API -> frozen",
+			state: []alertstate.Alert{heartbeat(t0.Add(-10 * time.Second)), resolved("d", "alertname", "DNSServerDown", "nexthop", nh2.String())},
+			api:   nil, maxAge: 3 * time.Second,
+			frozen: true},
+		{name: "heartbeat resolve processed first -> frozen by the webhook state alone",
+			state: []alertstate.Alert{resolved("hb", "alertname", "DNSSLAWatchdog"), resolved("d", "alertname", "DNSServerDown", "nexthop", nh2.String())},
+			api:   []alertstate.Event{hbEvent(t0.Add(-time.Second))}, maxAge: 3 * time.Second,
+			confirmed: true, frozen: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ac.HeartbeatMaxAge = model.Duration(tc.maxAge)
+			ok, why := APIConfirms(ac, tc.api, t0)
+			if ok != tc.confirmed {
+				t.Errorf("APIConfirms = %v (%s), want %v", ok, why, tc.confirmed)
+			}
+			in := Input{Routes: routes(1), Alerts: ac, State: tc.state, Installed: installed, Now: t0}
+			if ok {
+				in.Restorable = func(netip.Prefix, netip.Addr) bool { return true }
+			} else {
+				in.APIStale = why
+			}
+			d := Decide(in)
+			r := d.Routes[0]
+			if d.Pipeline.Healthy != tc.healthy {
+				t.Errorf("healthy = %v (%s), want %v", d.Pipeline.Healthy, d.Pipeline.Reason, tc.healthy)
+			}
+			if got := slices.Contains(r.Desired, nh2); got != tc.desired {
+				t.Errorf("desired = %v: restores %s = %v, want %v", r.Desired, nh2, got, tc.desired)
+			}
+			if (len(r.Frozen) > 0) != tc.frozen {
+				t.Errorf("frozen = %v, want %v", r.Frozen, tc.frozen)
+			}
+			if tc.frozen && !slices.Equal(r.Desired, installed[svc]) {
+				t.Errorf("frozen route desired = %v, want installed %v (no withdraw, no restore)", r.Desired, installed[svc])
+			}
+		})
+	}
+}
+
+// A stale API read freezes: no withdraw, no restore, no creation.
+func TestAPIStaleFreezes(t *testing.T) {
+	in := Input{Routes: routes(1), Alerts: testAlerts(), Now: t0, APIStale: "heartbeat DNSSLAWatchdog last updated in Alertmanager 4s ago",
+		State:      []alertstate.Alert{heartbeat(t0), down("a", nh2, "")},
+		Installed:  map[netip.Prefix][]netip.Addr{svc: {nh2, nh3}},
+		Restorable: func(netip.Prefix, netip.Addr) bool { return true }}
+	d := Decide(in)
+	if d.Pipeline.Healthy || d.Pipeline.Reason != in.APIStale || len(d.FrozenAll) != 1 {
+		t.Errorf("pipeline %+v, frozen all %v: want unhealthy for the API's reason", d.Pipeline, d.FrozenAll)
+	}
+	if got := d.Routes[0].Desired; !slices.Equal(got, []netip.Addr{nh2, nh3}) {
+		t.Errorf("svc desired = %v, want installed [.12 .13] (no restore of .11, no withdraw of .12)", got)
+	}
+	if got := d.Routes[1].Desired; len(got) != 0 {
+		t.Errorf("absent svc2 desired = %v, want absent", got)
+	}
+	in.APIStale = ""
+	if got := Decide(in).Routes[0].Desired; !slices.Equal(got, []netip.Addr{nh1, nh3}) {
+		t.Errorf("not stale: svc desired = %v, want [.11 .13]", got)
+	}
+	in.Alerts.Heartbeat, in.APIStale = "", "stale"
+	if d := Decide(in); !d.Pipeline.Healthy {
+		t.Errorf("without a heartbeat configured APIStale must not count: %+v", d.Pipeline)
 	}
 }

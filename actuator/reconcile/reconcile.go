@@ -76,7 +76,13 @@ type Reconciler struct {
 	guards    map[netip.Prefix]string
 	lastPlan  string
 	apiErr    string
-	ready     bool
+	// apiStale is why the last Alertmanager API read did not show the
+	// heartbeat fresh (policy.APIConfirms); every route is frozen meanwhile.
+	apiStale string
+	// apiFresh: the API was read for this run (Resync, Recheck); a restore
+	// needs no second read.
+	apiFresh bool
+	ready    bool
 
 	trigger chan struct{}
 
@@ -121,6 +127,9 @@ func (r *Reconciler) setConfig(cfg *config.Config, b route.Backend, api AlertSou
 		r.known = false
 	}
 	r.cfg, r.backend, r.api = cfg, b, api
+	if api == nil || cfg.Alerts.Heartbeat == "" {
+		r.apiStale = ""
+	}
 	r.evaluated = 0
 	r.pending = map[pendingKey]time.Time{}
 	r.guards = map[netip.Prefix]string{}
@@ -159,9 +168,15 @@ func (r *Reconciler) Close() error {
 	return r.backend.Close()
 }
 
+// staleRecheck is how often the Alertmanager API is re-read while it shows
+// the heartbeat stale, so that routes unfreeze soon after Prometheus is back.
+const staleRecheck = time.Second
+
 // Run resyncs at start and every resync_interval, and reconciles on Trigger,
 // until ctx is done.
 func (r *Reconciler) Run(ctx context.Context) error {
+	recheck := time.NewTicker(staleRecheck)
+	defer recheck.Stop()
 	for {
 		_ = r.Resync(ctx)
 		r.mu.Lock()
@@ -176,6 +191,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 				return ctx.Err()
 			case <-r.trigger:
 				_ = r.Reconcile(ctx)
+			case <-recheck.C:
+				r.mu.Lock()
+				stale := r.apiStale != ""
+				r.mu.Unlock()
+				if stale {
+					_ = r.Recheck(ctx)
+				}
 			case <-t.C:
 				break wait
 			}
@@ -185,21 +207,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 
 // Resync re-reads the Alertmanager API (when configured) and the device, then reconciles.
 func (r *Reconciler) Resync(ctx context.Context) error {
-	r.mu.Lock()
-	api, timeout := r.api, time.Duration(r.cfg.Alertmanager.Timeout)
-	r.mu.Unlock()
-	if api != nil {
-		fetched := r.now()
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		events, err := api.Alerts(actx)
-		cancel()
-		r.noteAPI(err)
-		if err == nil {
-			r.store.Sync(events, fetched, r.now())
-		} else {
-			r.logger.Warn("Reading alerts from Alertmanager failed; keeping the webhook state", "err", err)
-		}
-	}
+	r.readAPI(ctx)
 	r.store.GC(r.now())
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -211,6 +219,56 @@ func (r *Reconciler) Resync(ctx context.Context) error {
 		r.viewMu.Unlock()
 	}
 	return err
+}
+
+// Recheck re-reads the Alertmanager API, then reconciles from the cached device state.
+func (r *Reconciler) Recheck(ctx context.Context) error {
+	r.readAPI(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.run(ctx, false)
+}
+
+// readAPI reads the Alertmanager API, when configured, into the store and
+// judges the heartbeat's freshness there. The request runs without r.mu.
+func (r *Reconciler) readAPI(ctx context.Context) {
+	r.mu.Lock()
+	api, timeout := r.api, time.Duration(r.cfg.Alertmanager.Timeout)
+	r.mu.Unlock()
+	if api == nil {
+		return
+	}
+	fetched := r.now()
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	events, err := api.Alerts(actx)
+	cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if api != r.api {
+		return // reloaded meanwhile
+	}
+	if err != nil {
+		r.noteAPI(err)
+		r.logger.Warn("Reading alerts from Alertmanager failed; keeping the webhook state", "err", err)
+		return
+	}
+	r.noteAPIAlerts(events, fetched)
+}
+
+// noteAPIAlerts records a successful API read (r.mu held): the store follows
+// it and the heartbeat's updatedAt decides whether the pipeline is alive.
+func (r *Reconciler) noteAPIAlerts(events []alertstate.Event, fetched time.Time) {
+	r.noteAPI(nil)
+	r.apiFresh = true
+	r.store.Sync(events, fetched, r.now())
+	ok, why := policy.APIConfirms(r.cfg.Alerts, events, r.now())
+	switch {
+	case !ok && r.apiStale == "":
+		r.logger.Warn("Alertmanager does not show the heartbeat fresh; every route frozen", "reason", why)
+	case ok && r.apiStale != "":
+		r.logger.Info("Alertmanager shows the heartbeat fresh again")
+	}
+	r.apiStale = why
 }
 
 // Reconcile runs once from the cached device state.
@@ -248,7 +306,7 @@ func (r *Reconciler) noteAPI(err error) {
 func (r *Reconciler) run(ctx context.Context, full bool) (err error) {
 	// A client hanging up must not leave a change half done.
 	ctx = context.WithoutCancel(ctx)
-	defer func() { r.lastErr = err }()
+	defer func() { r.lastErr, r.apiFresh = err, false }()
 	if full || !r.known {
 		if err := r.list(ctx); err != nil {
 			d, _ := r.decide(ctx, false)
@@ -345,7 +403,7 @@ func (r *Reconciler) decide(ctx context.Context, confirm bool) (d policy.Decisio
 	now := r.now()
 	var state []alertstate.Alert
 	state, version = r.store.Snapshot()
-	in := policy.Input{Routes: r.cfg.Routes, Alerts: r.cfg.Alerts, State: state, Installed: r.installed, Now: now}
+	in := policy.Input{Routes: r.cfg.Routes, Alerts: r.cfg.Alerts, State: state, Installed: r.installed, Now: now, APIStale: r.apiStale}
 	d = policy.Decide(in)
 	if !confirm {
 		return d, version
@@ -356,19 +414,21 @@ func (r *Reconciler) decide(ctx context.Context, confirm bool) (d policy.Decisio
 		return d, version
 	}
 	if r.api != nil {
-		fetched := now
-		actx, cancel := context.WithTimeout(ctx, time.Duration(r.cfg.Alertmanager.Timeout))
-		events, err := r.api.Alerts(actx)
-		cancel()
-		r.noteAPI(err)
-		if err != nil {
-			r.logger.Warn("Restore held: cannot confirm with Alertmanager", "err", err)
-			return d, version
+		if !r.apiFresh {
+			fetched := now
+			actx, cancel := context.WithTimeout(ctx, time.Duration(r.cfg.Alertmanager.Timeout))
+			events, err := r.api.Alerts(actx)
+			cancel()
+			if err != nil {
+				r.noteAPI(err)
+				r.logger.Warn("Restore held: cannot confirm with Alertmanager", "err", err)
+				return d, version
+			}
+			r.noteAPIAlerts(events, fetched)
+			in.State, version = r.store.Snapshot()
 		}
-		r.store.Sync(events, fetched, r.now())
-		in.State, version = r.store.Snapshot()
-		if ok, why := policy.APIConfirms(r.cfg.Alerts, events, r.now()); !ok {
-			r.logger.Warn("Restore held: pipeline not confirmed by Alertmanager", "reason", why)
+		if in.APIStale = r.apiStale; in.APIStale != "" {
+			r.logger.Warn("Restore held: pipeline not confirmed by Alertmanager", "reason", in.APIStale)
 			d = policy.Decide(in)
 			return d, version
 		}

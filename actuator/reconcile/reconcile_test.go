@@ -241,7 +241,7 @@ func TestRestoreNotConfirmedWhenHeartbeatResolves(t *testing.T) {
 func TestRestoreConfirmedByAPI(t *testing.T) {
 	api := &fakeAPI{}
 	e := newEnv(t, false, api, nil)
-	fresh := alertstate.Event{Fingerprint: "hb", Labels: hbLb, StartsAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-20 * time.Second)}
+	fresh := alertstate.Event{Fingerprint: "hb", Labels: hbLb, StartsAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Second)}
 	api.events = []alertstate.Event{fresh, {Fingerprint: "d2", Labels: down(nh2), StartsAt: t0.Add(-time.Minute), UpdatedAt: t0}}
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
@@ -265,16 +265,109 @@ func TestRestoreConfirmedByAPI(t *testing.T) {
 	_ = e.rec.Reconcile(t.Context())
 	e.want(nh1, nh3)
 
+	if v := e.rec.View(); v.Decision.Pipeline.Healthy {
+		t.Errorf("pipeline healthy after the API showed a stale heartbeat: %+v", v.Decision.Pipeline)
+	}
+
+	// Prometheus is back: the periodic re-check of a stale API confirms and restores.
 	api.mu.Lock()
 	api.events = []alertstate.Event{fresh}
 	api.mu.Unlock()
 	calls := api.calls
-	if err := e.rec.Reconcile(t.Context()); err != nil {
+	if err := e.rec.Recheck(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	e.want(all...)
 	if api.calls != calls+1 {
-		t.Errorf("API read %d times before the restore, want 1", api.calls-calls)
+		t.Errorf("API read %d times for the re-check and restore, want 1", api.calls-calls)
+	}
+}
+
+// apiAlerts sets what the fake API lists: the heartbeat updated at hbUpdated
+// (zero: not listed) and a DNSServerDown for each nexthop in down.
+func apiAlerts(api *fakeAPI, hbUpdated time.Time, downs ...netip.Addr) {
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	api.events = nil
+	if !hbUpdated.IsZero() {
+		api.events = append(api.events, alertstate.Event{Fingerprint: "hb", Labels: hbLb, StartsAt: t0.Add(-time.Hour), UpdatedAt: hbUpdated})
+	}
+	for _, nh := range downs {
+		api.events = append(api.events, alertstate.Event{Fingerprint: "d" + nh.String(), Labels: down(nh), StartsAt: t0.Add(-time.Hour), UpdatedAt: hbUpdated})
+	}
+}
+
+// Prometheus dies; ~4 s later Alertmanager resolves everything and the
+// withdraw alert's resolve arrives before the heartbeat's. With webhook
+// repeats keeping the heartbeat "seen" within heartbeat_timeout, only the
+// API's updatedAt (heartbeat_max_age) tells that the pipeline is dead.
+func TestPrometheusDiedOutOfOrderResolves(t *testing.T) {
+	api := &fakeAPI{}
+	e := newEnv(t, false, api, nil)
+	apiAlerts(api, t0.Add(-time.Second), nh2)
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+	e.heartbeat() // a webhook repeat of the heartbeat: seen now, fresh for heartbeat_timeout
+
+	death := e.clock.Now()
+	e.clock.Add(4 * time.Second)
+	// Alertmanager still lists the heartbeat (it resolves a moment later), no longer .12's alert.
+	apiAlerts(api, death)
+	e.event(alertstate.Resolved, "d"+nh2.String(), down(nh2))
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+	v := e.rec.View()
+	if v.Decision.Pipeline.Healthy || len(v.Decision.FrozenAll) == 0 || !strings.Contains(v.Decision.Pipeline.Reason, "heartbeat_max_age 3s") {
+		t.Errorf("pipeline %+v, frozen all %v: want unhealthy and frozen by heartbeat_max_age", v.Decision.Pipeline, v.Decision.FrozenAll)
+	}
+	if got := e.counter("route_actuator_pipeline_healthy"); got != 0 {
+		t.Errorf("pipeline_healthy = %v, want 0", got)
+	}
+	// The heartbeat's resolve and re-checks of the API change nothing.
+	apiAlerts(api, time.Time{})
+	e.event(alertstate.Resolved, "hb", hbLb)
+	for range 3 {
+		e.clock.Add(time.Second)
+		_ = e.rec.Recheck(t.Context())
+		e.want(nh1, nh3)
+	}
+	if n := len(e.fake.Applied()); n != 1 {
+		t.Errorf("applied %+v, want only the start-up create", e.fake.Applied())
+	}
+}
+
+// A resync that finds the heartbeat's updatedAt stale freezes every route
+// before any resolve arrives: no withdraw either. It unfreezes once a
+// re-check finds it fresh.
+func TestStaleAPIFreezesOnResync(t *testing.T) {
+	api := &fakeAPI{}
+	e := newEnv(t, false, api, nil)
+	apiAlerts(api, t0.Add(-time.Second))
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+	e.heartbeat()
+	e.clock.Add(3*time.Second + time.Millisecond)
+	apiAlerts(api, t0.Add(-time.Second), nh2) // listed with its last update, 4 s old
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(all...)
+	if v := e.rec.View(); v.Decision.Pipeline.Healthy || len(v.Decision.Routes[0].Frozen) == 0 {
+		t.Errorf("pipeline %+v: want unhealthy, route frozen", v.Decision.Pipeline)
+	}
+	apiAlerts(api, e.clock.Now().Add(-time.Second), nh2)
+	if err := e.rec.Recheck(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+	if v := e.rec.View(); !v.Decision.Pipeline.Healthy {
+		t.Errorf("pipeline %+v: want healthy after a fresh read", v.Decision.Pipeline)
 	}
 }
 
