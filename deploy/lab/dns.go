@@ -39,6 +39,7 @@ type Server struct {
 
 	front, upstream *Proc
 	stopped         bool // front SIGSTOPped
+	upstreamStopped bool // upstream SIGSTOPped
 }
 
 func (s *Server) hostsDir() string { return filepath.Join(s.dir, s.Name+"-hosts") }
@@ -63,7 +64,12 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.upstream = p
+	} else if s.upstreamStopped {
+		if err := s.upstream.Signal(syscall.SIGCONT); err != nil {
+			return err
+		}
 	}
+	s.upstreamStopped = false
 	if s.front != nil && s.front.Running() && s.stopped {
 		if err := s.front.Signal(syscall.SIGCONT); err != nil {
 			return err
@@ -113,6 +119,19 @@ func (s *Server) Stop() error {
 // ServFail keeps the daemon running but makes it answer SERVFAIL for the
 // probe name (the name is forwarded to an upstream that fails DNSSEC).
 func (s *Server) ServFail() error {
+	return s.writeProbe(false)
+}
+
+// ProbeTimeout keeps the daemon answering every other name but lets probes
+// time out: the probe name is forwarded to the upstream, which is frozen.
+func (s *Server) ProbeTimeout() error {
+	if s.upstream == nil || !s.upstream.Running() {
+		return fmt.Errorf("%s: upstream not running", s.Name)
+	}
+	if err := s.upstream.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	s.upstreamStopped = true
 	return s.writeProbe(false)
 }
 

@@ -92,10 +92,12 @@ const (
 	ModeStop     Mode = "stop"     // daemon stopped
 	ModeServfail Mode = "servfail" // SERVFAIL for the probe name
 	ModeSilent   Mode = "silent"   // daemon frozen: timeouts
+	// ModeProbeTimeout: the daemon answers clients but not the probe name.
+	ModeProbeTimeout Mode = "probe-timeout"
 )
 
 // Modes in demo/bench order.
-var Modes = []Mode{ModeStop, ModeServfail, ModeSilent}
+var Modes = []Mode{ModeStop, ModeServfail, ModeProbeTimeout, ModeSilent}
 
 // Fail applies mode to server s.
 func (e *Env) Fail(s *Server, m Mode) error {
@@ -106,6 +108,8 @@ func (e *Env) Fail(s *Server, m Mode) error {
 		return s.ServFail()
 	case ModeSilent:
 		return s.Silence()
+	case ModeProbeTimeout:
+		return s.ProbeTimeout()
 	}
 	return fmt.Errorf("unknown failure mode %q", m)
 }

@@ -129,6 +129,17 @@ func TestLabInfra(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.ProbeTimeout(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // inotify
+	check("probe-timeout", 0, true)
+	if _, txt, err := s.Query(WhoamiName, dns.TypeTXT, time.Second); err != nil || len(txt) != 1 {
+		t.Fatalf("probe-timeout mode must still answer other names: %v %v", txt, err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("recover from probe-timeout: %v", err)
+	}
 	if err := s.Silence(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,10 @@ import (
 )
 
 var modeText = map[lab.Mode]string{
-	lab.ModeStop:     "its DNS daemon is stopped",
-	lab.ModeServfail: "it still runs but answers SERVFAIL for the probe name (the ISC method cannot see this)",
-	lab.ModeSilent:   "it still runs but stops answering (frozen: queries time out)",
+	lab.ModeStop:         "its DNS daemon is stopped",
+	lab.ModeServfail:     "it still runs but answers SERVFAIL for the probe name (the ISC method cannot see this)",
+	lab.ModeProbeTimeout: "it still answers clients but no longer the probe name (probes time out)",
+	lab.ModeSilent:       "it stops answering anything (process frozen: every query times out)",
 }
 
 func runDemo(ctx context.Context, e *lab.Env) error {
@@ -48,7 +49,7 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 		fmt.Printf("  nexthop %s left the kernel route %s after the failure\n", victim.Addr, secs(f.Withdraw))
 		fmt.Printf("  client queries at 400/s over 128 flows: %d sent until the withdraw, %d failed (%.0f%%; %s had %.0f%% of the flows; failures on other servers' flows: %d)\n",
 			f.LoadSent, f.LoadLost, pct(f.LoadLost, f.LoadSent), victim.Name, 100*f.LoadShare, f.LoadLostSurvivors)
-		if m == lab.ModeServfail {
+		if m == lab.ModeServfail || m == lab.ModeProbeTimeout {
 			fmt.Println("  (clients' own queries were still answered: only the probe name failed)")
 		}
 		fmt.Printf("  client flows after the withdraw: %s; flows of the surviving servers that moved: %d of %d\n",
