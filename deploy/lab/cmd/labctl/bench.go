@@ -256,11 +256,13 @@ func report(results map[lab.Mode][]trial) {
 	goals := map[string]struct {
 		p50, max time.Duration
 	}{
-		"stop withdraw":    {1500 * time.Millisecond, 2500 * time.Millisecond},
-		"silent withdraw":  {2000 * time.Millisecond, 0},
-		"stop restore":     {2000 * time.Millisecond, 0},
-		"silent restore":   {2000 * time.Millisecond, 0},
-		"servfail restore": {2000 * time.Millisecond, 0},
+		"stop withdraw":          {1500 * time.Millisecond, 2500 * time.Millisecond},
+		"silent withdraw":        {2000 * time.Millisecond, 0},
+		"stop restore":           {2000 * time.Millisecond, 0},
+		"silent restore":         {2000 * time.Millisecond, 0},
+		"servfail restore":       {2000 * time.Millisecond, 0},
+		"probe-timeout withdraw": {2000 * time.Millisecond, 0},
+		"probe-timeout restore":  {2000 * time.Millisecond, 0},
 	}
 	row := func(name string, ds []time.Duration) {
 		p50, p90, mx := pctl(ds, .5), pctl(ds, .9), pctl(ds, 1)
