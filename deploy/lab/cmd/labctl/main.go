@@ -85,7 +85,6 @@ func main() {
 			wait(e)
 		}
 	case up.FullCommand():
-		printURLs(e)
 		wait(e)
 	case bench.FullCommand():
 		err = runBench(ctx, e, *trials, *rate, *modes)
