@@ -6,11 +6,13 @@ package config
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -27,6 +29,7 @@ const (
 	DefaultTimeout  = 500 * time.Millisecond
 	DefaultProtocol = "udp"
 	DefaultPort     = 53
+	DefaultTLSPort  = 853 // DNS over TLS
 )
 
 // Config is a validated configuration.
@@ -45,13 +48,18 @@ type Target struct {
 	Timeout          time.Duration
 	QueryName        string // fully qualified, lower case
 	QueryType        uint16
-	Protocol         string // udp or tcp
+	Protocol         string // udp, tcp or tcp-tls
 	ValidRcodes      []int
 	RecursionDesired bool
 	// ExpectAnswers holds the canonical RDATA text of acceptable answers
 	// (see CanonicalRdata); empty means any RR of QueryType suffices.
 	ExpectAnswers []string
-	Line          int // where the target is defined
+	// TLS settings, only with protocol tcp-tls. TLSCAFile is resolved
+	// against the configuration file's directory; "" means system roots.
+	TLSServerName         string // "" means the address IP
+	TLSCAFile             string
+	TLSInsecureSkipVerify bool
+	Line                  int // where the target is defined
 }
 
 // Labels returns the per-target label values: target, nexthop, service.
@@ -81,6 +89,10 @@ type settings struct {
 	ValidRcodes      field[[]string] `yaml:"valid_rcodes"`
 	RecursionDesired field[bool]     `yaml:"recursion_desired"`
 	ExpectAnswers    field[[]string] `yaml:"expect_answers"`
+
+	TLSServerName         field[string] `yaml:"tls_server_name"`
+	TLSCAFile             field[string] `yaml:"tls_ca_file"`
+	TLSInsecureSkipVerify field[bool]   `yaml:"tls_insecure_skip_verify"`
 }
 
 type rawTarget struct {
@@ -247,9 +259,19 @@ func (v *validator) target(rt *rawTarget, d *settings) (Target, bool) {
 	}
 	who := fmt.Sprintf("target %q", t.Name)
 
+	proto, pLine, pWho := pick(rt.Protocol, d.Protocol, DefaultProtocol, rt.line, t.Name)
+	port := uint16(DefaultPort)
+	switch proto {
+	case "udp", "tcp":
+		t.Protocol = proto
+	case "tcp-tls":
+		t.Protocol, port = proto, DefaultTLSPort
+	default:
+		v.errorf(pLine, "%s: protocol %q is not one of udp, tcp, tcp-tls", pWho, proto)
+	}
 	if !rt.Address.Set || rt.Address.V == "" {
 		v.errorf(rt.line, "%s: address is required", who)
-	} else if ap, err := ParseAddress(rt.Address.V); err != nil {
+	} else if ap, err := ParseAddress(rt.Address.V, port); err != nil {
 		v.errorf(rt.Address.Line, "%s: %v", who, err)
 	} else {
 		t.Address = ap
@@ -316,14 +338,6 @@ func (v *validator) target(rt *rawTarget, d *settings) (Target, bool) {
 		t.QueryType = typ
 	}
 
-	proto, pLine, pWho := pick(rt.Protocol, d.Protocol, DefaultProtocol, rt.line, t.Name)
-	switch proto {
-	case "udp", "tcp":
-		t.Protocol = proto
-	default:
-		v.errorf(pLine, "%s: protocol %q is not one of udp, tcp", pWho, proto)
-	}
-
 	rcodes, rLine, rWho := pick(rt.ValidRcodes, d.ValidRcodes, []string{"NOERROR"}, rt.line, t.Name)
 	if len(rcodes) == 0 {
 		v.errorf(rLine, "%s: valid_rcodes must not be empty", rWho)
@@ -352,7 +366,61 @@ func (v *validator) target(rt *rawTarget, d *settings) (Target, bool) {
 			t.ExpectAnswers = append(t.ExpectAnswers, c)
 		}
 	}
+	v.tls(&t, rt, d)
 	return t, len(v.errs) == n
+}
+
+// tls resolves the TLS settings. The defaults' apply to tcp-tls targets
+// only; set on a target of another protocol they are an error.
+func (v *validator) tls(t *Target, rt *rawTarget, d *settings) {
+	if t.Protocol != "tcp-tls" {
+		for _, f := range []struct {
+			key  string
+			set  bool
+			line int
+		}{
+			{"tls_server_name", rt.TLSServerName.Set, rt.TLSServerName.Line},
+			{"tls_ca_file", rt.TLSCAFile.Set, rt.TLSCAFile.Line},
+			{"tls_insecure_skip_verify", rt.TLSInsecureSkipVerify.Set, rt.TLSInsecureSkipVerify.Line},
+		} {
+			if f.set {
+				v.errorf(f.line, "target %q: %s needs protocol tcp-tls", t.Name, f.key)
+			}
+		}
+		return
+	}
+	name, nLine, nWho := pick(rt.TLSServerName, d.TLSServerName, "", rt.line, t.Name)
+	if _, err := netip.ParseAddr(name); name != "" && err != nil && !hostRE.MatchString(name) {
+		v.errorf(nLine, "%s: tls_server_name %q is not a valid host name", nWho, name)
+	}
+	t.TLSServerName = name
+	t.TLSInsecureSkipVerify, _, _ = pick(rt.TLSInsecureSkipVerify, d.TLSInsecureSkipVerify, false, rt.line, t.Name)
+	ca, cLine, cWho := pick(rt.TLSCAFile, d.TLSCAFile, "", rt.line, t.Name)
+	if ca == "" {
+		return
+	}
+	if !filepath.IsAbs(ca) {
+		ca = filepath.Join(filepath.Dir(v.file), ca)
+	}
+	if _, err := LoadCA(ca); err != nil {
+		v.errorf(cLine, "%s: tls_ca_file: %v", cWho, err)
+	}
+	t.TLSCAFile = ca
+}
+
+var hostRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$`)
+
+// LoadCA reads a PEM file of CA certificates.
+func LoadCA(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 func validName(s string) bool {
@@ -360,10 +428,11 @@ func validName(s string) bool {
 	return ok && len(dns.Fqdn(s)) <= 255
 }
 
-// ParseAddress accepts IP or IP:port (IPv6 as [addr]:port); the port defaults to 53.
-func ParseAddress(s string) (netip.AddrPort, error) {
+// ParseAddress accepts IP or IP:port (IPv6 as [addr]:port); the port
+// defaults to defaultPort.
+func ParseAddress(s string, defaultPort uint16) (netip.AddrPort, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.AddrPortFrom(a, DefaultPort), nil
+		return netip.AddrPortFrom(a, defaultPort), nil
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {

@@ -1,6 +1,13 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,8 +29,12 @@ func TestInvalid(t *testing.T) {
 		{"bad-expect-mx.yml", "testdata/bad-expect-mx.yml:7: target \"dns1\": expect_answers: \"mail.example.test.\" is not valid MX data"},
 		{"bad-interval.yml", "testdata/bad-interval.yml:6: target \"dns1\": interval \"1 second\" is not a positive duration (e.g. 1s, 500ms)"},
 		{"bad-nexthop.yml", "testdata/bad-nexthop.yml:6: target \"dns1\": nexthop \"router1\" is not an IP address"},
-		{"bad-protocol.yml", "testdata/bad-protocol.yml:3: defaults: protocol \"quic\" is not one of udp, tcp"},
+		{"bad-protocol.yml", "testdata/bad-protocol.yml:3: defaults: protocol \"quic\" is not one of udp, tcp, tcp-tls"},
 		{"bad-query-name.yml", "testdata/bad-query-name.yml:2: defaults: query_name \"health..example.test.\" is not a valid domain name"},
+		{"bad-tls-server-name.yml", "testdata/bad-tls-server-name.yml:7: target \"dns1\": tls_server_name \"dns 1\" is not a valid host name"},
+		{"tls-ca-file-missing.yml", "testdata/tls-ca-file-missing.yml:4: defaults: tls_ca_file: open testdata/no-such-ca.pem: no such file or directory"},
+		{"tls-ca-file-not-pem.yml", "testdata/tls-ca-file-not-pem.yml:7: target \"dns1\": tls_ca_file: testdata/tls-ca-file-not-pem.yml holds no PEM certificate"},
+		{"tls-key-without-tls.yml", "testdata/tls-key-without-tls.yml:6: target \"dns1\": tls_server_name needs protocol tcp-tls"},
 		{"bad-query-type.yml", "testdata/bad-query-type.yml:6: target \"dns1\": unknown query_type \"AA\""},
 		{"bad-rcode.yml", "testdata/bad-rcode.yml:6: target \"dns1\": unknown rcode \"NOTFOUND\" in valid_rcodes"},
 		{"bad-service.yml", "testdata/bad-service.yml:6: target \"dns1\": service \"192.0.2.53/33\" is not an IP prefix (e.g. 192.0.2.53/32)"},
@@ -73,7 +84,7 @@ func TestInvalid(t *testing.T) {
 func TestMultipleErrorsAllReported(t *testing.T) {
 	_, err := Parse("x.yml", []byte("defaults:\n  query_name: a.\ntargets:\n  - name: a\n    address: nope\n  - name: b\n    address: 192.0.2.1\n    protocol: sctp\n"))
 	want := "x.yml:5: target \"a\": address \"nope\" is not IP or IP:port (IPv6 as [addr]:port)\n" +
-		"x.yml:8: target \"b\": protocol \"sctp\" is not one of udp, tcp"
+		"x.yml:8: target \"b\": protocol \"sctp\" is not one of udp, tcp, tcp-tls"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -195,9 +206,56 @@ func TestParseAddress(t *testing.T) {
 		{"::1", "[::1]:53"},
 	}
 	for _, tc := range tests {
-		got, err := ParseAddress(tc.in)
+		got, err := ParseAddress(tc.in, DefaultPort)
 		if err != nil || got.String() != tc.want {
 			t.Errorf("ParseAddress(%q) = %v, %v; want %s", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true,
+		BasicConstraintsValid: true, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	file := filepath.Join(dir, "dns_sla_exporter.yml")
+	cfg, err := Parse(file, []byte(`
+defaults:
+  query_name: h.example.test.
+  tls_ca_file: ca.pem
+  tls_server_name: dns.example.test
+targets:
+  - name: dot
+    address: 192.0.2.1
+    protocol: tcp-tls
+  - name: dot-ip
+    address: "[2001:db8::1]:8853"
+    protocol: tcp-tls
+    tls_server_name: 2001:db8::1
+    tls_insecure_skip_verify: true
+  - name: udp
+    address: 192.0.2.2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dot, ip, udp := cfg.Targets[0], cfg.Targets[1], cfg.Targets[2]
+	if dot.Address.Port() != DefaultTLSPort || dot.TLSCAFile != filepath.Join(dir, "ca.pem") || dot.TLSServerName != "dns.example.test" || dot.TLSInsecureSkipVerify {
+		t.Errorf("dot: %+v", dot)
+	}
+	if ip.Address.Port() != 8853 || ip.TLSServerName != "2001:db8::1" || !ip.TLSInsecureSkipVerify {
+		t.Errorf("dot-ip: %+v", ip)
+	}
+	// The defaults' TLS settings do not apply to other protocols.
+	if udp.Address.Port() != DefaultPort || udp.TLSCAFile != "" || udp.TLSServerName != "" {
+		t.Errorf("udp: %+v", udp)
 	}
 }

@@ -7,6 +7,7 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -83,6 +84,7 @@ type Prober struct {
 	conn   *net.UDPConn
 	prevID uint16 // a late answer to the previous query is ignored, not malformed
 	msg    dns.Msg
+	tls    *tls.Config // protocol tcp-tls
 }
 
 // New prepares a prober for t; it opens no socket yet.
@@ -95,6 +97,25 @@ func New(t config.Target) (*Prober, error) {
 		return nil, fmt.Errorf("packing query for target %q: %w", t.Name, err)
 	}
 	p := &Prober{t: t, query: packed}
+	if t.Protocol == "tcp-tls" {
+		p.tls = &tls.Config{
+			ServerName:         t.TLSServerName,
+			InsecureSkipVerify: t.TLSInsecureSkipVerify,
+			MinVersion:         tls.VersionTLS12,
+			// Resumption makes the per-probe handshake cheaper.
+			ClientSessionCache: tls.NewLRUClientSessionCache(1),
+		}
+		if p.tls.ServerName == "" {
+			p.tls.ServerName = t.Address.Addr().String()
+		}
+		if t.TLSCAFile != "" {
+			pool, err := config.LoadCA(t.TLSCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: tls_ca_file: %w", t.Name, err)
+			}
+			p.tls.RootCAs = pool
+		}
+	}
 	if len(t.ExpectAnswers) > 0 {
 		p.expect = make(map[string]struct{}, len(t.ExpectAnswers))
 		for _, e := range t.ExpectAnswers {
@@ -128,8 +149,8 @@ func (p *Prober) Probe(ctx context.Context) Outcome {
 	}
 	binary.BigEndian.PutUint16(p.query, id)
 	var o Outcome
-	if p.t.Protocol == "tcp" {
-		o = p.tcp(id, start, deadline)
+	if p.t.Protocol != "udp" {
+		o = p.tcp(id, start, deadline, p.tls)
 	} else {
 		o = p.udp(id, start, deadline)
 	}
@@ -196,7 +217,7 @@ func (p *Prober) udp(id uint16, start, deadline time.Time) Outcome {
 		}
 		if p.msg.Truncated {
 			// Retry over TCP within what is left of the same timeout.
-			o := p.tcp(id, start, deadline)
+			o := p.tcp(id, start, deadline, nil)
 			if o.Result == Timeout || o.Result == NetworkError {
 				o.Err = fmt.Errorf("truncated UDP response, TCP retry: %w", o.Err)
 			}
@@ -215,12 +236,20 @@ func (p *Prober) udpError(err error) Outcome {
 	return Outcome{Result: NetworkError, Err: err}
 }
 
-func (p *Prober) tcp(id uint16, start, deadline time.Time) Outcome {
-	d := net.Dialer{Deadline: deadline}
+// tcp does the exchange over a new TCP connection, or TLS (DNS over TLS,
+// RFC 7858) with tc; a failed handshake or verification is a network_error.
+func (p *Prober) tcp(id uint16, start, deadline time.Time, tc *tls.Config) Outcome {
+	d := &net.Dialer{Deadline: deadline}
 	if p.t.SourceAddress.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.t.SourceAddress, 0))
 	}
-	c, err := d.Dial("tcp", p.t.Address.String())
+	var c net.Conn
+	var err error
+	if tc != nil {
+		c, err = (&tls.Dialer{NetDialer: d, Config: tc}).Dial("tcp", p.t.Address.String())
+	} else {
+		c, err = d.Dial("tcp", p.t.Address.String())
+	}
 	if err != nil {
 		return timeoutOr(err, NetworkError)
 	}
@@ -328,7 +357,8 @@ func (p *Prober) answers(rrs []dns.RR) (Result, error) {
 }
 
 func isTimeout(err error) bool {
-	return errors.Is(err, os.ErrDeadlineExceeded)
+	// A TLS handshake reports the dial deadline as a context error.
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func isICMP(err error) bool {
