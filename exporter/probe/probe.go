@@ -8,6 +8,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -113,6 +114,9 @@ func New(t config.Target) (*Prober, error) {
 			if err != nil {
 				return nil, fmt.Errorf("target %q: tls_ca_file: %w", t.Name, err)
 			}
+			p.tls.RootCAs = pool
+		} else if pool, err := x509.SystemCertPool(); err == nil {
+			// Loaded here, not lazily inside the first probe's timeout.
 			p.tls.RootCAs = pool
 		}
 	}
