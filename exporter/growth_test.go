@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -61,15 +60,8 @@ func TestNoGrowthAgainstMisbehavingServers(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "dns_sla_exporter.yml")
 	os.WriteFile(file, []byte(cfg.String()), 0o644)
 	reg := prometheus.NewRegistry()
-	e, err := New(Options{ConfigFile: file, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := e.Reload(ctx); err != nil {
+	e, _ := start(t, Options{ConfigFile: file, Registry: reg})
+	if err := e.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	sample := func() (int, int, uint64) {
