@@ -77,6 +77,11 @@ func TestREADMEDocumentsExporter(t *testing.T) {
 			t.Errorf("README documents %s, which does not exist", m[1])
 		}
 	}
+	_, example, _ := strings.Cut(block, "```yaml\n")
+	example, _, _ = strings.Cut(example, "```")
+	if _, err := config.Parse("README.md", []byte(example)); err != nil {
+		t.Errorf("the README's example configuration does not load: %v", err)
+	}
 	for _, key := range config.Keys() {
 		if !regexp.MustCompile(`(?m)^\s*-? ?` + key + `:`).MatchString(block) {
 			t.Errorf("config key %s is not documented", key)
