@@ -56,6 +56,8 @@ type Actuator struct {
 
 	mu  sync.RWMutex // guards cfg
 	cfg *config.Config
+
+	classes classifier
 }
 
 // CheckConfig validates a configuration file without side effects.
@@ -180,8 +182,9 @@ func (a *Actuator) Ingest(ctx context.Context, events []alertstate.Event) error 
 	cfg := a.cfg
 	a.mu.RUnlock()
 	now := a.o.Now()
-	for _, e := range events {
-		kind, reason := policy.Classify(cfg.Routes, cfg.Alerts, e.Labels)
+	classes := a.classes.classify(cfg, events)
+	for i, e := range events {
+		kind, reason := classes[i].kind, classes[i].reason
 		if kind == policy.Unmanaged {
 			a.ignored.WithLabelValues(reason).Inc()
 			continue

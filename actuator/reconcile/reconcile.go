@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
@@ -71,11 +72,14 @@ type Reconciler struct {
 	known     bool
 	evaluated uint64 // store version the last run decided on
 	lastErr   error
-	pending   map[pendingKey]time.Time // restore wanted since (restore_delay mode)
-	timer     *time.Timer
-	guards    map[netip.Prefix]string
-	lastPlan  string
-	apiErr    string
+	// done is evaluated+1 after a successful run, else 0: Sync reads it
+	// without r.mu, so webhooks that change nothing never wait for a run.
+	done     atomic.Uint64
+	pending  map[pendingKey]time.Time // restore wanted since (restore_delay mode)
+	timer    *time.Timer
+	guards   map[netip.Prefix]string
+	lastPlan string
+	apiErr   string
 	// apiStale is why the last Alertmanager API read did not show the
 	// heartbeat fresh (policy.APIConfirms); every route is frozen meanwhile.
 	apiStale string
@@ -131,6 +135,7 @@ func (r *Reconciler) setConfig(cfg *config.Config, b route.Backend, api AlertSou
 		r.apiStale = ""
 	}
 	r.evaluated = 0
+	r.done.Store(0)
 	r.pending = map[pendingKey]time.Time{}
 	r.guards = map[netip.Prefix]string{}
 	r.m.initRoutes(cfg.Routes)
@@ -282,6 +287,9 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 // has run: concurrent webhooks share one run. After a failed run it runs
 // again, so that a retried notification retries the device.
 func (r *Reconciler) Sync(ctx context.Context, version uint64) error {
+	if r.done.Load() > version {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.evaluated >= version && r.lastErr == nil {
@@ -306,7 +314,14 @@ func (r *Reconciler) noteAPI(err error) {
 func (r *Reconciler) run(ctx context.Context, full bool) (err error) {
 	// A client hanging up must not leave a change half done.
 	ctx = context.WithoutCancel(ctx)
-	defer func() { r.lastErr, r.apiFresh = err, false }()
+	defer func() {
+		r.lastErr, r.apiFresh = err, false
+		if err == nil {
+			r.done.Store(r.evaluated + 1)
+		} else {
+			r.done.Store(0)
+		}
+	}()
 	if full || !r.known {
 		if err := r.list(ctx); err != nil {
 			d, _ := r.decide(ctx, false)

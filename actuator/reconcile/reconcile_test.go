@@ -586,3 +586,38 @@ func TestReloadRemovesRouteSeries(t *testing.T) {
 		t.Errorf("%d route_configured_nexthops series, want 1", n)
 	}
 }
+
+// A webhook that changes no alert state returns without waiting for a run in
+// progress (the device lock); one that does waits for it.
+func TestSyncWithoutChangeDoesNotWait(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v := e.store.Version()
+	e.rec.mu.Lock() // a run in progress
+	done := make(chan error, 1)
+	go func() { done <- e.rec.Sync(t.Context(), v) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		e.rec.mu.Unlock()
+		t.Fatal("Sync of an evaluated version waited for the device lock")
+	}
+	e.event(alertstate.Firing, "d2", down(nh2))
+	go func() { done <- e.rec.Sync(t.Context(), e.store.Version()) }()
+	select {
+	case <-done:
+		t.Fatal("Sync of a new version did not wait for the run in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	e.rec.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -294,11 +295,17 @@ func (d *decoder) intern(b []byte) string {
 	if len(b) == 0 || len(b) > 32 {
 		return string(b)
 	}
-	h := uint32(2166136261) // FNV-1a
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
+	// Hash the first and last (up to) 8 bytes and the length: cheaper than
+	// every byte, and these strings differ at their ends (addresses, names).
+	var head, tail uint64
+	if len(b) >= 8 {
+		head, tail = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[len(b)-8:])
+	} else {
+		for i, c := range b {
+			head |= uint64(c) << (8 * i)
+		}
 	}
-	h &= uint32(len(d.seen) - 1)
+	h := (head*0x9E3779B97F4A7C15 ^ tail*0xBF58476D1CE4E5B9 ^ uint64(len(b))*0x94D049BB133111EB) >> (64 - 9)
 	if s := d.seen[h]; s == string(b) {
 		return s
 	}
