@@ -50,7 +50,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "labctl: the lab needs root (it creates network namespaces)")
 		os.Exit(1)
 	}
-	if *dir == "" {
+	autoDir := *dir == ""
+	if autoDir {
 		d, err := os.MkdirTemp("", "slaroute-lab-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "labctl:", err)
@@ -98,6 +99,9 @@ func main() {
 	if derr := e.Down(); derr != nil {
 		fmt.Fprintln(os.Stderr, "labctl: down:", derr)
 		code = 1
+	}
+	if code == 0 && autoDir {
+		os.RemoveAll(*dir) // kept, with its logs, when something failed
 	}
 	os.Exit(code)
 }
