@@ -212,11 +212,8 @@ resync_interval: 1h
 	for p, h := range a.Handlers() {
 		mux.Handle(p, h)
 	}
-	// Alertmanager notified both alerts at once (group_wait 0s) into the void;
-	// only then is the actuator reachable, so start-up comes from the API alone.
-	for deadline := time.Now().Add(5 * time.Second); dropped.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Alertmanager's first notifications may arrive before the first API
+	// read or be lost: start-up must come from the API either way.
 	var h http.Handler = mux
 	handler.Store(&h)
 	done := make(chan error, 1)

@@ -109,6 +109,11 @@ func New(o Options) *Reconciler {
 	}
 	r.m.dryRun.Set(b2f(o.DryRun))
 	r.setConfig(o.Config, o.Backend, o.API)
+	if o.API != nil {
+		// Until the API was read, a heartbeat webhook arriving first must not
+		// create routes from a state that lacks the active withdraw alerts.
+		r.apiStale = "Alertmanager API not read yet"
+	}
 	return r
 }
 

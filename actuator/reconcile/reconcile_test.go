@@ -621,3 +621,26 @@ func TestSyncWithoutChangeDoesNotWait(t *testing.T) {
 	}
 	e.want(nh1, nh3)
 }
+
+// With alertmanager.url, webhooks arriving before the first API read change
+// nothing: the API, not a heartbeat notification, is the truth at start-up.
+func TestNothingBeforeFirstAPIRead(t *testing.T) {
+	api := &fakeAPI{}
+	apiAlerts(api, t0.Add(-time.Second), nh2)
+	e := newEnv(t, false, api, nil)
+	e.heartbeat()
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	e.want()
+	if v := e.rec.View(); v.Decision.Pipeline.Healthy || !v.Listed {
+		t.Errorf("pipeline %+v, listed %v: want unhealthy until the API is read, device read", v.Decision.Pipeline, v.Listed)
+	}
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh3)
+	if n := len(e.fake.Applied()); n != 1 {
+		t.Errorf("applied %+v, want one create without .12 (no flap)", e.fake.Applied())
+	}
+}
