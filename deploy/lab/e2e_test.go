@@ -224,6 +224,11 @@ func TestE2E(t *testing.T) {
 		if cur := e.Watcher.Current().Nexthops; !slices.Equal(cur, all) {
 			t.Errorf("route = %v, want every nexthop kept (fail open)", cur)
 		}
+		for _, ev := range e.Watcher.Since(since) {
+			if len(ev.Nexthops) == 0 {
+				t.Errorf("route removed at %v: min_nexthops guard broken", ev.At)
+			}
+		}
 		t.Logf("route changes while all failed: %v", e.Watcher.Since(since))
 	})
 
