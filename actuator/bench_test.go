@@ -112,3 +112,41 @@ func webhookBench(b *testing.B) (http.Handler, []byte) {
 	}
 	return h, body
 }
+
+// BenchmarkWebhook100Toggle is BenchmarkWebhook100 with payloads that fire
+// and resolve one nexthop of every route in turn: every webhook reconciles
+// (decide, diff, apply to the fake backend, read back, metrics).
+func BenchmarkWebhook100Toggle(b *testing.B) {
+	h, body := webhookBench(b)
+	var p map[string]any
+	if err := json.Unmarshal(body, &p); err != nil {
+		b.Fatal(err)
+	}
+	alerts := p["alerts"].([]any)
+	at := time.Now().Add(-30 * time.Minute)
+	bodies := make([][]byte, 2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		at = at.Add(time.Millisecond)
+		for _, a := range alerts {
+			a := a.(map[string]any)
+			if l := a["labels"].(map[string]any); l["nexthop"] != "198.51.100.12" {
+				continue
+			}
+			if i%2 == 0 {
+				a["status"], a["startsAt"], a["endsAt"] = "firing", at, time.Time{}
+			} else {
+				a["status"], a["endsAt"] = "resolved", at
+			}
+		}
+		b.StopTimer()
+		bodies[i%2], _ = json.Marshal(p)
+		b.StartTimer()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(bodies[i%2])))
+		if w.Code != 200 {
+			b.Fatalf("code %d: %s", w.Code, w.Body)
+		}
+	}
+}

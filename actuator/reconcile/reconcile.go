@@ -86,7 +86,11 @@ type Reconciler struct {
 	// apiFresh: the API was read for this run (Resync, Recheck); a restore
 	// needs no second read.
 	apiFresh bool
-	ready    bool
+	// snap is the alert state snapshot of the run in progress, reused by its
+	// second decision while the store version is unchanged.
+	snap        []alertstate.Alert
+	snapVersion uint64
+	ready       bool
 
 	trigger chan struct{}
 
@@ -320,7 +324,7 @@ func (r *Reconciler) run(ctx context.Context, full bool) (err error) {
 	// A client hanging up must not leave a change half done.
 	ctx = context.WithoutCancel(ctx)
 	defer func() {
-		r.lastErr, r.apiFresh = err, false
+		r.lastErr, r.apiFresh, r.snap = err, false, nil
 		if err == nil {
 			r.done.Store(r.evaluated + 1)
 		} else {
@@ -421,8 +425,10 @@ func (r *Reconciler) verify(ctx context.Context, changes []route.Change) error {
 // or restore_delay) and may be released.
 func (r *Reconciler) decide(ctx context.Context, confirm bool) (d policy.Decision, version uint64) {
 	now := r.now()
-	var state []alertstate.Alert
-	state, version = r.store.Snapshot()
+	if r.snap == nil || r.store.Version() != r.snapVersion {
+		r.snap, r.snapVersion = r.store.Snapshot()
+	}
+	state, version := r.snap, r.snapVersion
 	in := policy.Input{Routes: r.cfg.Routes, Alerts: r.cfg.Alerts, State: state, Installed: r.installed, Now: now, APIStale: r.apiStale}
 	d = policy.Decide(in)
 	if !confirm {
