@@ -262,8 +262,13 @@ func (r *Reconciler) readAPI(ctx context.Context) {
 		return // reloaded meanwhile
 	}
 	if err != nil {
+		// Re-checks run every second while the API is stale: log a repeated error once.
+		level := slog.LevelWarn
+		if err.Error() == r.apiErr {
+			level = slog.LevelDebug
+		}
 		r.noteAPI(err)
-		r.logger.Warn("Reading alerts from Alertmanager failed; keeping the webhook state", "err", err)
+		r.logger.Log(ctx, level, "Reading alerts from Alertmanager failed; keeping the webhook state", "err", err)
 		return
 	}
 	r.noteAPIAlerts(events, fetched)

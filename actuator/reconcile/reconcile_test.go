@@ -636,7 +636,20 @@ func TestNothingBeforeFirstAPIRead(t *testing.T) {
 	if v := e.rec.View(); v.Decision.Pipeline.Healthy || !v.Listed {
 		t.Errorf("pipeline %+v, listed %v: want unhealthy until the API is read, device read", v.Decision.Pipeline, v.Listed)
 	}
+	api.mu.Lock()
+	api.err = errors.New("connection refused")
+	api.mu.Unlock()
 	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.want()
+	if v := e.rec.View(); v.APIError == "" || v.Decision.Pipeline.Healthy {
+		t.Errorf("API error %q, pipeline %+v: want the error shown and the pipeline unconfirmed", v.APIError, v.Decision.Pipeline)
+	}
+	api.mu.Lock()
+	api.err = nil
+	api.mu.Unlock()
+	if err := e.rec.Recheck(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	e.want(nh1, nh3)
