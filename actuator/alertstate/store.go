@@ -2,6 +2,8 @@
 // Alertmanager webhooks and by its API. Alertmanager retries, duplicates (HA
 // pairs) and reorders notifications; ordering events by their own timestamps
 // (startsAt for firing, endsAt for resolved) makes any delivery order converge.
+// A resolve inferred from an alert's absence in the API is weaker: a firing
+// event received after it wins (see Alert.Inferred).
 package alertstate
 
 import (
@@ -47,6 +49,13 @@ type Alert struct {
 	LastSeen time.Time
 	// Changed is when the store last accepted an event for it.
 	Changed time.Time
+	// Inferred marks a resolve inferred from the alert's absence in an API
+	// read, not notified. Absence is weaker evidence than a notification: a
+	// restarted Alertmanager lists nothing until Prometheus re-sends, and then
+	// notifies the same instance with its old startsAt. So a firing event
+	// received after an inferred resolve wins over it, and a notified resolve
+	// replaces it (from then on stale firings are dropped again).
+	Inferred bool
 }
 
 // freshnessResolution is the smallest LastSeen advance that counts as a change.
@@ -93,6 +102,9 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 		s.version++
 		return Accepted
 	}
+	if cur.Status == Resolved && cur.Inferred {
+		return s.applyAfterInferred(cur, e, now)
+	}
 	t, ct := e.Time(), cur.Time()
 	switch {
 	case t.Before(ct):
@@ -122,9 +134,29 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 	return Accepted
 }
 
+// applyAfterInferred applies e to an alert whose resolve was inferred: only
+// an event of an older episode is stale.
+func (s *Store) applyAfterInferred(cur *Alert, e Event, now time.Time) Outcome {
+	switch {
+	case e.Status == Firing && e.StartsAt.Before(cur.StartsAt),
+		e.Status == Resolved && e.EndsAt.Before(cur.StartsAt):
+		return Stale
+	case e.Status == Resolved:
+		// Still resolved, now by notification: policy sees no change.
+		cur.Event, cur.Changed, cur.Inferred = e, now, false
+		return Duplicate
+	}
+	cur.Event, cur.Changed, cur.Inferred = e, now, false
+	cur.LastSeen = later(cur.LastSeen, later(now, e.UpdatedAt))
+	s.version++
+	return Accepted
+}
+
 // Sync makes the store match the active alerts read from the Alertmanager API
 // at fetched: the API is the source of truth. Alerts changed by a webhook
 // after fetched are newer than the API answer and are kept as they are.
+// Firing alerts missing from the answer are resolved at fetched, marked
+// Inferred.
 func (s *Store) Sync(active []Event, fetched, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,7 +182,7 @@ func (s *Store) Sync(active []Event, fetched, now time.Time) {
 		if in[fp] || a.Status != Firing || a.Changed.After(fetched) {
 			continue
 		}
-		a.Status, a.EndsAt, a.Changed = Resolved, fetched, now
+		a.Status, a.EndsAt, a.Changed, a.Inferred = Resolved, fetched, now, true
 		s.version++
 	}
 	s.gc(now)

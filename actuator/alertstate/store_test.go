@@ -124,9 +124,8 @@ func TestSync(t *testing.T) {
 	if !got["new"].LastSeen.Equal(t0.Add(8 * time.Second)) {
 		t.Errorf("new LastSeen = %v, want the API's updatedAt", got["new"].LastSeen)
 	}
-	// A stale firing webhook for the alert the API resolved is dropped.
-	if o := s.Apply(fire("gone", t0), t0.Add(12*time.Second)); o != Stale {
-		t.Errorf("stale firing after API resolve: %v, want Stale", o)
+	if !got["gone"].Inferred || !got["gone"].EndsAt.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("gone = %+v, want resolved at the fetch time, inferred", got["gone"])
 	}
 	s.GC(t0.Add(2 * time.Hour))
 	if snap, _ := s.Snapshot(); len(snap) != 3 {
@@ -163,5 +162,61 @@ func TestAPIClient(t *testing.T) {
 	bad, _ := NewAPIClient(srv.URL+"/nope", time.Second)
 	if _, err := bad.Alerts(t.Context()); err == nil {
 		t.Error("404 from the API: no error")
+	}
+}
+
+// A resolve inferred from absence in the API does not outrank a firing
+// event received later (a restarted Alertmanager re-notifies the same
+// instance with its old startsAt), while a notified resolve keeps dropping
+// stale firings (HA peers send them 12-15 s after a recovery).
+func TestInferredResolve(t *testing.T) {
+	s1 := t0
+	type step struct {
+		apply *Event  // a webhook event
+		sync  []Event // else an API read listing these
+		want  Outcome // for apply steps
+	}
+	webhook := func(e Event, want Outcome) step { return step{apply: &e, want: want} }
+	apiRead := func(active ...Event) step { return step{sync: active} }
+	for _, tc := range []struct {
+		name     string
+		steps    []step
+		want     Status
+		inferred bool
+	}{
+		{"firing after an inferred resolve wins (Alertmanager restarted)",
+			[]step{webhook(fire("a", s1), Accepted), apiRead(), webhook(fire("a", s1), Accepted)}, Firing, false},
+		{"its HA duplicate is a duplicate",
+			[]step{webhook(fire("a", s1), Accepted), apiRead(), webhook(fire("a", s1), Accepted), webhook(fire("a", s1), Duplicate)}, Firing, false},
+		{"firing of an older episode stays stale",
+			[]step{webhook(fire("a", s1.Add(time.Minute)), Accepted), apiRead(), webhook(fire("a", s1), Stale)}, Resolved, true},
+		{"stale firing after a notified resolve is dropped",
+			[]step{webhook(fire("a", s1), Accepted), webhook(resolve("a", s1, s1.Add(10*time.Second)), Accepted), apiRead(), webhook(fire("a", s1), Stale)}, Resolved, false},
+		{"a notified resolve replaces an inferred one, then stale firings are dropped",
+			[]step{webhook(fire("a", s1), Accepted), apiRead(), webhook(resolve("a", s1, s1.Add(time.Second)), Duplicate), webhook(fire("a", s1), Stale)}, Resolved, false},
+		{"a notified resolve of an older episode does not replace it",
+			[]step{webhook(fire("a", s1.Add(time.Minute)), Accepted), apiRead(), webhook(resolve("a", s1, s1.Add(time.Second)), Stale)}, Resolved, true},
+		{"the API listing it again makes it firing",
+			[]step{webhook(fire("a", s1), Accepted), apiRead(), apiRead(fire("a", s1))}, Firing, false},
+		{"an accepted firing is resolved again by a later read without it",
+			[]step{webhook(fire("a", s1), Accepted), apiRead(), webhook(fire("a", s1), Accepted), apiRead()}, Resolved, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(time.Hour)
+			for i, st := range tc.steps {
+				now := t0.Add(time.Duration(i+1) * time.Minute)
+				if st.apply != nil {
+					if got := s.Apply(*st.apply, now); got != st.want {
+						t.Errorf("step %d: outcome %v, want %v", i, got, st.want)
+					}
+					continue
+				}
+				s.Sync(st.sync, now, now)
+			}
+			snap, _ := s.Snapshot()
+			if len(snap) != 1 || snap[0].Status != tc.want || snap[0].Inferred != tc.inferred {
+				t.Errorf("state = %+v, want one alert %s, inferred %v", snap, tc.want, tc.inferred)
+			}
+		})
 	}
 }

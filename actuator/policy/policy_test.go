@@ -332,3 +332,68 @@ func TestAPIStaleFreezes(t *testing.T) {
 		t.Errorf("without a heartbeat configured APIStale must not count: %+v", d.Pipeline)
 	}
 }
+
+// Decisions over alert state built by webhooks and API reads: a resolve
+// inferred from absence in the API yields to a firing received later, a
+// notified resolve does not yield to a stale firing.
+func TestInferredResolveDecide(t *testing.T) {
+	started := t0.Add(-time.Hour)
+	ev := func(status alertstate.Status, labels map[string]string, endsAt time.Time) alertstate.Event {
+		return alertstate.Event{Fingerprint: alertstate.Fingerprint(labels), Labels: labels, Status: status, StartsAt: started, EndsAt: endsAt}
+	}
+	hbL := map[string]string{"alertname": "DNSSLAWatchdog"}
+	downL := map[string]string{"alertname": "DNSServerDown", "nexthop": nh2.String()}
+	hb := ev(alertstate.Firing, hbL, time.Time{})
+	down2 := ev(alertstate.Firing, downL, time.Time{})
+	up2 := ev(alertstate.Resolved, downL, t0)
+	// A step is a webhook event, or (nil, list) an API read listing these.
+	type step struct {
+		hook *alertstate.Event
+		api  []alertstate.Event
+	}
+	hook := func(e alertstate.Event) step { return step{hook: &e} }
+	api := func(active ...alertstate.Event) step { return step{api: active} }
+	for _, tc := range []struct {
+		name    string
+		steps   []step
+		healthy bool
+		desired []netip.Addr
+	}{
+		{"heartbeat re-notified after the API missed it (Alertmanager restarted)",
+			[]step{hook(hb), api(), hook(hb)}, true, all},
+		{"heartbeat missing from the API, not re-notified",
+			[]step{hook(hb), api()}, false, all},
+		{"withdraw alert re-notified after the API missed it",
+			[]step{hook(hb), hook(down2), api(hb), hook(down2)}, true, []netip.Addr{nh1, nh3}},
+		{"stale firing (HA peer) after a notified recovery",
+			[]step{hook(hb), hook(down2), hook(up2), api(hb), hook(down2)}, true, all},
+		{"stale firing after a recovery notified after the API missed the alert",
+			[]step{hook(hb), hook(down2), api(hb), hook(up2), hook(down2)}, true, all},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := alertstate.New(time.Hour)
+			now := t0
+			for _, st := range tc.steps {
+				now = now.Add(time.Second)
+				if st.hook != nil {
+					s.Apply(*st.hook, now)
+					continue
+				}
+				for i := range st.api {
+					st.api[i].UpdatedAt = now
+				}
+				s.Sync(st.api, now, now)
+			}
+			state, _ := s.Snapshot()
+			d := Decide(Input{Routes: routes(1), Alerts: testAlerts(), State: state, Now: now,
+				Installed:  map[netip.Prefix][]netip.Addr{svc: all, svc2: {nh1, nh2}},
+				Restorable: func(netip.Prefix, netip.Addr) bool { return true }})
+			if d.Pipeline.Healthy != tc.healthy {
+				t.Fatalf("pipeline %+v, want healthy %v", d.Pipeline, tc.healthy)
+			}
+			if got := d.Routes[0].Desired; !slices.Equal(got, tc.desired) {
+				t.Errorf("desired %v, want %v", got, tc.desired)
+			}
+		})
+	}
+}

@@ -83,6 +83,12 @@ type Reconciler struct {
 	// apiStale is why the last Alertmanager API read did not show the
 	// heartbeat fresh (policy.APIConfirms); every route is frozen meanwhile.
 	apiStale string
+	// unhealthy: the last decision found the pipeline unhealthy. With an
+	// API, it is re-read every second meanwhile: a heartbeat resolved by
+	// Alertmanager (Prometheus silent for over 4 x resend-delay, e.g. while it
+	// rediscovers Alertmanagers after a reload) comes back with its old
+	// startsAt, and its notification is dropped as stale; only the API tells.
+	unhealthy bool
 	// apiFresh: the API was read for this run (Resync, Recheck); a restore
 	// needs no second read.
 	apiFresh bool
@@ -183,7 +189,8 @@ func (r *Reconciler) Close() error {
 }
 
 // staleRecheck is how often the Alertmanager API is re-read while it shows
-// the heartbeat stale, so that routes unfreeze soon after Prometheus is back.
+// the heartbeat stale or the pipeline is unhealthy, so that routes unfreeze
+// soon after Prometheus is back.
 const staleRecheck = time.Second
 
 // Run resyncs at start and every resync_interval, and reconciles on Trigger,
@@ -207,7 +214,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 				_ = r.Reconcile(ctx)
 			case <-recheck.C:
 				r.mu.Lock()
-				stale := r.apiStale != ""
+				stale := r.api != nil && (r.apiStale != "" || r.unhealthy)
 				r.mu.Unlock()
 				if stale {
 					_ = r.Recheck(ctx)
@@ -562,6 +569,7 @@ func (r *Reconciler) plan(changes []route.Change) {
 }
 
 func (r *Reconciler) publish(d policy.Decision, plan []route.Change, err error) {
+	r.unhealthy = !d.Pipeline.Healthy
 	r.m.observe(d, r.installed)
 	v := View{
 		Decision:  d,

@@ -657,3 +657,76 @@ func TestNothingBeforeFirstAPIRead(t *testing.T) {
 		t.Errorf("applied %+v, want one create without .12 (no flap)", e.fake.Applied())
 	}
 }
+
+// The heartbeat comes back after a gap in the alert pipeline, notified with
+// its old startsAt (Prometheus keeps its activeAt). Routes must unfreeze
+// within the 1 s API re-check, not at the next resync (1 h here):
+//   - Alertmanager restarted: a resync finds it empty and infers the
+//     heartbeat resolved; the notification after Prometheus re-sends wins
+//     over that inferred resolve, and the re-check confirms;
+//   - Prometheus silent for over 4 x resend-delay (rediscovering
+//     Alertmanagers after a reload): Alertmanager notifies the heartbeat
+//     resolved, so the re-notified firing is older and dropped (an HA stale
+//     firing looks the same); the API re-read while unhealthy shows it back.
+func TestHeartbeatBackAfterGapUnfreezes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gap  func(e *env, api *fakeAPI)
+	}{
+		{"Alertmanager restarted, resync in the gap", func(e *env, api *fakeAPI) {
+			apiAlerts(api, time.Time{})
+			if err := e.rec.Resync(t.Context()); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"Prometheus silent, Alertmanager resolved the heartbeat", func(e *env, api *fakeAPI) {
+			apiAlerts(api, time.Time{}, nh2)
+			e.event(alertstate.Resolved, "hb", hbLb)
+			if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+				t.Error(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &fakeAPI{}
+			e := newEnv(t, false, api, nil)
+			apiAlerts(api, e.clock.Now(), nh2)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- e.rec.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+			waitRoute(t, e, nh1, nh3)
+			e.heartbeat()
+
+			tc.gap(e, api)
+			if v := e.rec.View(); v.Decision.Pipeline.Healthy {
+				t.Fatalf("pipeline %+v in the gap, want unhealthy", v.Decision.Pipeline)
+			}
+			// Alertmanager has the heartbeat again, and .13 went down meanwhile.
+			apiAlerts(api, e.clock.Now(), nh2, nh3)
+			e.heartbeat() // the old startsAt
+			e.event(alertstate.Firing, "d"+nh3.String(), down(nh3))
+			if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+				t.Fatal(err)
+			}
+			waitRoute(t, e, nh1)
+		})
+	}
+}
+
+// waitRoute waits up to 3 s (three API re-checks) for svc to be via nhs.
+func waitRoute(t *testing.T, e *env, nhs ...netip.Addr) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r, ok := e.fake.Get(svc)
+		if ok && slices.Equal(r.Nexthops, nhs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			v := e.rec.View()
+			t.Fatalf("route = %s (present %v), want via %v; pipeline %+v", r, ok, nhs, v.Decision.Pipeline)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
