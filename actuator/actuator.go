@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"reflect"
 	"sync"
 	"time"
 
@@ -149,8 +148,11 @@ func (a *Actuator) Run(ctx context.Context) error {
 // Ready reports whether the device has been read.
 func (a *Actuator) Ready() bool { return a.rec.Ready() }
 
-// Reload re-reads the configuration file. On error the running configuration
-// stays. A changed backend section builds a new backend first.
+// Reload re-reads the configuration file and builds a new backend from it,
+// which re-reads the files it names (IOS secrets and known_hosts rotated
+// under the same path); neither connects. On error the running configuration
+// and backend stay. The reconciler closes the old backend after the swap,
+// between two runs, so never under an apply in flight.
 func (a *Actuator) Reload(ctx context.Context) error {
 	cfg, err := config.Load(a.o.ConfigFile)
 	if err != nil {
@@ -162,14 +164,13 @@ func (a *Actuator) Reload(ctx context.Context) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	backend := a.rec.Backend()
-	if !reflect.DeepEqual(cfg.Backend, a.cfg.Backend) {
-		nb, err := a.o.NewBackend(cfg.Backend)
-		if err != nil {
+	backend, err := a.o.NewBackend(cfg.Backend)
+	if err != nil {
+		if !a.o.DryRun {
 			return fmt.Errorf("starting %s backend: %w", cfg.Backend.Type, err)
 		}
-		a.logger.Info("Backend configuration changed; replaced the backend", "backend", cfg.Backend.Type)
-		backend = nb
+		a.logger.Warn("Backend unavailable; dry run continues without reading the device", "backend", cfg.Backend.Type, "err", err)
+		backend = unavailable{err}
 	}
 	a.rec.SetConfig(cfg, backend, api)
 	a.cfg = cfg

@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
@@ -98,33 +100,39 @@ func TestReload(t *testing.T) {
 		t.Errorf("after a failed reload routes = %+v, want the old configuration", got)
 	}
 
-	// Same backend section: the backend is kept; a new route is installed.
-	h.write(t, strings.Replace(baseConfig, "alerts:", "  - prefix: 192.0.2.54/32\n    nexthops: [198.51.100.13]\nalerts:", 1))
-	if err := h.a.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if h.builds != 1 {
-		t.Errorf("backend built %d times, want 1 (section unchanged)", h.builds)
-	}
-	if err := h.a.rec.Resync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := h.fakes[0].Get(svc2); !ok {
-		t.Error("route added by reload not installed")
+		t.Errorf("backend built %d times, want 1 (a failed reload builds none)", h.builds)
 	}
 
-	// A changed backend section builds a new backend and closes the old one.
-	h.write(t, strings.Replace(baseConfig, "protocol: 250", "protocol: 251", 1))
+	// Every reload builds a new backend (it re-reads the files it names) and
+	// closes the old one; a new route is installed through the new one.
+	h.write(t, strings.Replace(baseConfig, "alerts:", "  - prefix: 192.0.2.54/32\n    nexthops: [198.51.100.13]\nalerts:", 1))
 	if err := h.a.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if h.builds != 2 || !h.fakes[0].Closed() || h.fakes[1].Closed() {
 		t.Errorf("builds %d, old closed %v, new closed %v", h.builds, h.fakes[0].Closed(), h.fakes[1].Closed())
 	}
+	h.fakes[1].Set(route.New(svc, netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")))
 	if err := h.a.rec.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := h.fakes[1].Get(svc); !ok {
+	if _, ok := h.fakes[1].Get(svc2); !ok {
+		t.Error("route added by reload not installed")
+	}
+
+	// A changed backend section too.
+	h.write(t, strings.Replace(baseConfig, "protocol: 250", "protocol: 251", 1))
+	if err := h.a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.builds != 3 || !h.fakes[1].Closed() || h.fakes[2].Closed() {
+		t.Errorf("builds %d, old closed %v, new closed %v", h.builds, h.fakes[1].Closed(), h.fakes[2].Closed())
+	}
+	if err := h.a.rec.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.fakes[2].Get(svc); !ok {
 		t.Error("new backend did not get the route")
 	}
 }
@@ -224,8 +232,167 @@ func TestConcurrentWebhooksConverge(t *testing.T) {
 	if err := h.a.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	r, ok := h.fakes[0].Get(svc)
+	r, ok := h.fakes[len(h.fakes)-1].Get(svc)
 	if want := []netip.Addr{netip.MustParseAddr("198.51.100.11")}; !ok || !slices.Equal(r.Nexthops, want) {
 		t.Errorf("route = %v, want via %v", r, want)
+	}
+}
+
+// A reload re-reads the IOS secret and known_hosts files even when the
+// configuration did not change (rotated under the same path); when one
+// cannot be read, the reload fails naming it and the running configuration
+// and backend stay. ios.New reads the files without connecting.
+func TestReloadRereadsIOSFiles(t *testing.T) {
+	dir := t.TempDir()
+	pw, kh, file := filepath.Join(dir, "ios_password"), filepath.Join(dir, "known_hosts"), filepath.Join(dir, "route_actuator.yml")
+	write := func(path, s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hostKey := func(host string) string {
+		pub, _, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := ssh.NewPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return host + " " + string(ssh.MarshalAuthorizedKey(k))
+	}
+	cfg := strings.Replace(baseConfig, "  type: netlink\n  netlink:\n    protocol: 250\n", fmt.Sprintf(`  type: ios
+  ios:
+    address: 127.0.0.1:22
+    username: slaroute
+    password_file: %s
+    known_hosts_file: %s
+`, pw, kh), 1)
+	write(pw, "secret-1\n")
+	write(kh, hostKey("127.0.0.1"))
+	write(file, cfg)
+	a, err := New(Options{ConfigFile: file, Registry: prometheus.NewPedanticRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.rec.Close() })
+	running := a.rec.Backend()
+
+	// The secret rotated under the same path: a new backend with it.
+	write(pw, "secret-2\n")
+	if err := a.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a.rec.Backend() == running {
+		t.Fatal("reload with an unchanged configuration kept the backend built from the old secret")
+	}
+	running = a.rec.Backend()
+
+	withRoute := strings.Replace(cfg, "alerts:", "  - prefix: 192.0.2.54/32\n    nexthops: [198.51.100.13]\nalerts:", 1)
+	for _, tc := range []struct {
+		name  string
+		spoil func()
+		want  string
+	}{
+		{"known_hosts rotated without the router's key", func() { write(kh, hostKey("192.0.2.1")) },
+			"starting ios backend: known_hosts " + kh + " has no key for 127.0.0.1 (host keys are checked strictly)"},
+		{"password file missing", func() { write(kh, hostKey("127.0.0.1")); os.Remove(pw) },
+			"starting ios backend: ios password_file: open " + pw + ": no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.spoil()
+			write(file, withRoute)
+			err := a.Reload(t.Context())
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("reload error %v, want %s", err, tc.want)
+			}
+			if a.rec.Backend() != running {
+				t.Error("a failed reload replaced the backend")
+			}
+			if n := len(a.config().Routes); n != 1 {
+				t.Errorf("after a failed reload %d routes, want the old configuration's 1", n)
+			}
+		})
+	}
+	write(pw, "secret-3\n")
+	if err := a.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if a.rec.Backend() == running || len(a.config().Routes) != 2 {
+		t.Errorf("reload after the files were fixed: backend replaced %v, %d routes, want a new backend and 2 routes",
+			a.rec.Backend() != running, len(a.config().Routes))
+	}
+}
+
+func (a *Actuator) config() *config.Config {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
+
+// closeLogged records Close in the same log as the applies.
+type closeLogged struct {
+	*routetest.Backend
+	log func(string)
+}
+
+func (c closeLogged) Close() error {
+	c.log("close")
+	return c.Backend.Close()
+}
+
+// The old backend is closed only after an apply in flight on it finished.
+func TestReloadClosesOldBackendAfterApply(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	log := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	started, release := make(chan struct{}), make(chan struct{})
+	file := filepath.Join(t.TempDir(), "route_actuator.yml")
+	if err := os.WriteFile(file, []byte(baseConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	builds := 0
+	a, err := New(Options{ConfigFile: file, Registry: prometheus.NewPedanticRegistry(), Logger: slog.New(slog.DiscardHandler),
+		NewBackend: func(config.Backend) (route.Backend, error) {
+			builds++
+			f := routetest.New(t, map[netip.Prefix]int{svc: 1})
+			if builds == 1 {
+				f.ApplyErr = func(route.Change) error {
+					log("apply start")
+					close(started)
+					<-release
+					log("apply end")
+					return nil
+				}
+			}
+			return &closeLogged{f, log}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.rec.Close() })
+	hb := alertstate.Event{Fingerprint: "hb", Labels: map[string]string{"alertname": "DNSSLAWatchdog"}, Status: alertstate.Firing, StartsAt: time.Now()}
+	ingested := make(chan error, 1)
+	go func() { ingested <- a.Ingest(t.Context(), []alertstate.Event{hb}) }()
+	<-started
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- a.Reload(t.Context()) }()
+	select {
+	case err := <-reloaded:
+		t.Errorf("reload returned (%v) while an apply was in flight on the old backend", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"apply start", "apply end", "close"}; !slices.Equal(events, want) {
+		t.Errorf("events %v, want %v", events, want)
 	}
 }

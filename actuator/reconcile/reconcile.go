@@ -128,7 +128,8 @@ func New(o Options) *Reconciler {
 }
 
 // SetConfig swaps in a reloaded configuration. A different backend replaces
-// (and closes) the old one; the device is then re-read before any change.
+// the old one, which is closed here under r.mu, so never during an apply;
+// the device is then re-read before any change.
 func (r *Reconciler) SetConfig(cfg *config.Config, b route.Backend, api AlertSource) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
