@@ -43,8 +43,16 @@ func main() {
 // serve runs the actuator and its web server until ctx is done.
 func serve(ctx context.Context, flags *daemon.Flags, a *actuator.Actuator, reg *prometheus.Registry, logger *slog.Logger) error {
 	daemon.RegisterStandard(reg, name)
-	reloader := daemon.NewReloader(reg, name, a.Reload)
-	// Sets the reload gauges; the configuration is the one New just loaded.
+	// The first call only sets the reload gauges: New has just loaded the
+	// configuration and built the backend (a reload builds a new one).
+	loaded := true
+	reloader := daemon.NewReloader(reg, name, func(ctx context.Context) error {
+		if loaded { // the Reloader serialises calls
+			loaded = false
+			return nil
+		}
+		return a.Reload(ctx)
+	})
 	if err := reloader.Reload(ctx); err != nil {
 		return err
 	}
