@@ -27,7 +27,7 @@ $(BIN)/%: FORCE
 FORCE:
 
 # THE test command (README, .ci/run).
-test: build style vet test-unit test-rules test-dashboards test-deploy test-e2e
+test: deps build style vet test-unit test-rules test-dashboards test-deploy test-e2e
 
 style:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \

@@ -23,7 +23,9 @@ have prometheus-blackbox-exporter || need+=(prometheus-blackbox-exporter)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "install-deps: missing ${need[*]} and not root: run as root or install them" >&2
-		exit 1
+		# Outside CI the tests that need them skip; in CI they would fail anyway.
+		[ "${CI:-}" = true ] && exit 1
+		exit 0
 	fi
 	echo "install-deps: installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
