@@ -1,0 +1,144 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ActuatorURL is where route_actuator listens inside its namespace.
+const ActuatorURL = "http://127.0.0.1:9754"
+
+// Actuator is the built route_actuator running inside a network namespace.
+type Actuator struct {
+	Log  string // its log file
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+// StartActuator runs the built route_actuator with config (YAML text) inside
+// namespace ns and waits until c, which must dial from inside ns, gets 200
+// from /-/ready. When the test ends it is stopped (SIGTERM, then kill by
+// PID), its log is logged if the test failed, and the test fails if the log
+// contains any of forbidden.
+func StartActuator(t testing.TB, ns, config string, c *http.Client, forbidden ...string) *Actuator {
+	t.Helper()
+	bin := Binary(t, "route_actuator")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "route_actuator.yml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "route_actuator.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Actuator{Log: logf.Name(), cmd: exec.Command("ip", "netns", "exec", ns, bin, "--config.file="+cfg, "--log.level=debug")}
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Stop()
+		logf.Close()
+		b, _ := os.ReadFile(a.Log)
+		for _, s := range forbidden {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("route_actuator log contains %q", s)
+			}
+		}
+		if t.Failed() {
+			t.Logf("route_actuator log:\n%s", b)
+		}
+	})
+	WaitHTTP(t, c, ActuatorURL+"/-/ready", 10*time.Second)
+	return a
+}
+
+// Stop sends SIGTERM and waits, killing by PID after 5 s; later calls do nothing.
+func (a *Actuator) Stop() {
+	a.once.Do(func() {
+		_ = a.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = a.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = a.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+// Alert is one alert of an Alertmanager webhook payload (version 4).
+type Alert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+}
+
+// Payload is the body Alertmanager's webhook notifier sends for alerts.
+func Payload(alerts ...Alert) []byte {
+	status := "resolved"
+	for _, a := range alerts {
+		if a.Status == "firing" {
+			status = "firing"
+		}
+	}
+	b, err := json.Marshal(map[string]any{
+		"version": "4", "groupKey": `{}:{alertname="DNSServerDown"}`, "truncatedAlerts": 0,
+		"status": status, "receiver": "route_actuator", "externalURL": "http://127.0.0.1:9093",
+		"groupLabels": map[string]string{}, "commonLabels": map[string]string{}, "commonAnnotations": map[string]string{},
+		"alerts": alerts,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Watchdog is the firing heartbeat alert.
+func Watchdog(start time.Time) Alert {
+	return Alert{Status: "firing", Labels: map[string]string{"alertname": "DNSSLAWatchdog", "severity": "none"},
+		StartsAt: start, Fingerprint: "00000000000000aa"}
+}
+
+// ServerDown is DNSServerDown for nexthop of service 192.0.2.53/32, firing
+// or, with a non-zero end, resolved.
+func ServerDown(nexthop string, start, end time.Time) Alert {
+	a := Alert{Status: "firing", Labels: map[string]string{"alertname": "DNSServerDown", "nexthop": nexthop,
+		"service": "192.0.2.53/32", "severity": "critical"}, StartsAt: start, Fingerprint: "1" + strings.ReplaceAll(nexthop, ".", "")}
+	if !end.IsZero() {
+		a.Status, a.EndsAt = "resolved", end
+	}
+	return a
+}
+
+// PostWebhook POSTs body to the actuator's /webhook with c, fails the test
+// unless it answers 200, and returns the response body.
+func PostWebhook(t testing.TB, c *http.Client, body []byte) string {
+	t.Helper()
+	resp, err := c.Post(ActuatorURL+"/webhook", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /webhook: %d %s", resp.StatusCode, msg)
+	}
+	return string(msg)
+}
