@@ -17,6 +17,8 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // The lab: namespace "router" holds veth0 198.51.100.1/24, whose peer in a
@@ -38,22 +40,11 @@ type lab struct {
 	ns   netns.NsHandle
 }
 
-// needRoot skips without root, unless CI=true where it fails.
+// needRoot skips without root and the ip command, unless CI=true where it fails.
 func needRoot(t testing.TB) {
 	t.Helper()
-	missing := ""
-	if os.Geteuid() != 0 {
-		missing = "root (network namespaces, CAP_NET_ADMIN)"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		missing = "the ip command (iproute2)"
-	}
-	if missing == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true and this test needs %s", missing)
-	}
-	t.Skipf("needs %s", missing)
+	testenv.RequireRoot(t, "network namespaces, CAP_NET_ADMIN")
+	testenv.RequireTool(t, "ip")
 }
 
 func newLab(t testing.TB) *lab {
