@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -24,35 +23,13 @@ import (
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/actuator/route/routetest"
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
-
-// needTool finds a binary; with CI=true a missing one fails the test.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (CI=true): %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // startAlertmanager runs Debian's Alertmanager on loopback, clustering off,
 // notifying hook for every alert in its own group at once.
 func startAlertmanager(t *testing.T, hook string) string {
-	bin := needTool(t, "prometheus-alertmanager")
+	bin := testenv.RequireTool(t, "prometheus-alertmanager")
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`route:
   receiver: actuator
@@ -69,32 +46,14 @@ receivers:
 	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+dir,
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	testenv.Start(t, cmd)
 	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager on %s not ready: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitHTTP(t, nil, base+"/-/ready", 20*time.Second)
+	return base
 }
 
 // postAlert sends one alert to Alertmanager as Prometheus would; a zero

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // Series Prometheus itself makes: they are in no /metrics.
@@ -79,50 +80,13 @@ func rules(t *testing.T) (exprs map[string]string, recorded map[string]bool) {
 	return exprs, recorded
 }
 
-// binaries returns the directory holding both built binaries: $SLAROUTE_BIN
-// (set by the Makefile) or a fresh build.
-func binaries(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("SLAROUTE_BIN"); dir != "" {
-		return dir
-	}
-	dir := t.TempDir()
-	for _, name := range []string{"dns_sla_exporter", "route_actuator"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", name, err, out)
-		}
-	}
-	return dir
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // scrape starts a binary on a free loopback port, waits for its /metrics
 // and returns its address and the metric names exposed there. The process
 // is killed by PID when the test ends.
 func scrape(t *testing.T, bin string, args ...string) (string, map[string]bool) {
 	t.Helper()
-	addr := freePort(t)
-	var log bytes.Buffer
-	cmd := exec.Command(bin, append(args, "--web.listen-address="+addr)...)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	addr := testenv.FreeAddr(t)
+	p := testenv.Start(t, exec.Command(bin, append(args, "--web.listen-address="+addr)...))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for {
@@ -138,7 +102,7 @@ func scrape(t *testing.T, bin string, args ...string) (string, map[string]bool) 
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s did not serve /metrics on %s: %v\n%s", filepath.Base(bin), addr, err, log.String())
+			t.Fatalf("%s did not serve /metrics on %s: %v\n%s", filepath.Base(bin), addr, err, p.Output())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -206,7 +170,7 @@ func exampleExporterConfig(t *testing.T) string {
 // every one a rule reads, exists in the real /metrics of the built binaries
 // (run with the example configs) or is recorded by a rule.
 func TestMetricNamesExist(t *testing.T) {
-	bin := binaries(t)
+	bin := testenv.BinDir(t)
 	exporterAddr, exposed := scrape(t, filepath.Join(bin, "dns_sla_exporter"), "--config.file="+exampleExporterConfig(t))
 	actuatorAddr, names := scrape(t, filepath.Join(bin, "route_actuator"), "--dry-run",
 		"--config.file="+filepath.Join("..", "deploy", "examples", "route_actuator.yml"))
@@ -256,13 +220,7 @@ func TestMetricNamesExist(t *testing.T) {
 // dashboard query with its variables filled in as Grafana would: each must be
 // valid, and each panel and variable query must return data.
 func testQueries(t *testing.T, exporterAddr, actuatorAddr string) {
-	prom, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prometheus not found (CI=true): run make deps")
-		}
-		t.Skip("prometheus not found")
-	}
+	prom := testenv.RequireTool(t, "prometheus")
 	dir := t.TempDir()
 	ruleFiles, err := filepath.Abs(filepath.Join("..", "rules", "*.yml"))
 	if err != nil {
@@ -277,18 +235,9 @@ scrape_configs:
 `, ruleFiles, exporterAddr, actuatorAddr), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	var log bytes.Buffer
-	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	addr := testenv.FreeAddr(t)
+	p := testenv.Start(t, exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+addr, "--log.level=warn"))
 	type result struct {
 		Data struct {
 			Result []json.RawMessage `json:"result"`
@@ -317,7 +266,7 @@ scrape_configs:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus has no data from both binaries and the rules: %v\n%s", err, log.String())
+			t.Fatalf("prometheus has no data from both binaries and the rules: %v\n%s", err, p.Output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

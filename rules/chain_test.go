@@ -2,10 +2,8 @@ package rules
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,25 +16,14 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // The shipped prometheus.yml, alertmanager.yml and rules in a real
 // Prometheus and Alertmanager, everything on 127.0.0.1: a fake exporter
 // (exact control over what each scrape returns) and a webhook receiver in
 // place of route_actuator. Latencies are logged, not asserted.
-
-// needTool finds a program; with CI=true a missing one fails the test.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (CI=true): run make deps", name)
-		}
-		t.Skipf("%s not found", name)
-	}
-	return p
-}
 
 // fakeExporter serves dns_sla_* series for three targets; every scrape
 // stands for one probe of each target.
@@ -186,16 +173,6 @@ func (r *receiver) wait(t *testing.T, since time.Time, timeout time.Duration, st
 	return event{}
 }
 
-func listenAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // rewrite replaces each old string of the shipped file, failing if one is
 // not there (the test would no longer test the shipped file).
 func rewrite(t *testing.T, src, dst string, pairs ...string) {
@@ -217,40 +194,11 @@ func rewrite(t *testing.T, src, dst string, pairs ...string) {
 }
 
 // start runs a daemon until the test ends (killed by PID) and waits for its /-/ready.
-func start(t *testing.T, addr, logFile string, bin string, args ...string) *exec.Cmd {
+func start(t *testing.T, addr, bin string, args ...string) *exec.Cmd {
 	t.Helper()
-	log, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		log.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile)
-			t.Logf("%s log:\n%s", filepath.Base(bin), b)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/-/ready", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready on %s", bin, addr)
-	return nil
+	p := testenv.Start(t, exec.Command(bin, args...))
+	testenv.WaitHTTP(t, nil, "http://"+addr+"/-/ready", 20*time.Second)
+	return p.Cmd
 }
 
 // shippedPrometheusFlags returns the rule-related flags of deploy/prometheus/prometheus.default.
@@ -280,8 +228,8 @@ func TestShippedChain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and Alertmanager")
 	}
-	prom := needTool(t, "prometheus")
-	am := needTool(t, "prometheus-alertmanager")
+	prom := testenv.RequireTool(t, "prometheus")
+	am := testenv.RequireTool(t, "prometheus-alertmanager")
 	dir := t.TempDir()
 	deploy := filepath.Join("..", "deploy")
 	passwordFile, err := filepath.Abs(filepath.Join(deploy, "alertmanager", "route_actuator.password"))
@@ -303,7 +251,7 @@ func TestShippedChain(t *testing.T) {
 	rcv := &receiver{user: "alertmanager", password: strings.TrimSpace(string(password))}
 	rcvSrv := httptest.NewServer(rcv)
 	t.Cleanup(rcvSrv.Close)
-	promAddr, amAddr, deadAddr := listenAddr(t), listenAddr(t), listenAddr(t)
+	promAddr, amAddr, deadAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 
 	rewrite(t, filepath.Join(deploy, "prometheus", "prometheus.yml"), filepath.Join(dir, "prometheus.yml"),
 		"127.0.0.1:9753", strings.TrimPrefix(expSrv.URL, "http://"),
@@ -316,10 +264,10 @@ func TestShippedChain(t *testing.T) {
 		"http://127.0.0.1:9754/webhook", rcvSrv.URL+"/webhook",
 		"/etc/prometheus/route_actuator.password", passwordFile)
 
-	start(t, amAddr, filepath.Join(dir, "alertmanager.log"), am,
+	start(t, amAddr, am,
 		"--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+filepath.Join(dir, "am"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--log.level=warn")
-	promCmd := start(t, promAddr, filepath.Join(dir, "prometheus.log"), prom,
+	promCmd := start(t, promAddr, prom,
 		append(shippedPrometheusFlags(t), "--config.file="+filepath.Join(dir, "prometheus.yml"),
 			"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr, "--log.level=warn")...)
 

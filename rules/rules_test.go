@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 type rule struct {
@@ -68,16 +70,7 @@ func TestConventions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := string(readme)
-	if i, j := strings.Index(block, "<!-- BEGIN alerts -->"), strings.Index(block, "<!-- END alerts -->"); i >= 0 && j > i {
-		block = block[i:j]
-	} else {
-		t.Fatal("README.md has no alerts block")
-	}
+	block := testenv.READMEBlock(t, "alerts")
 	var tests strings.Builder
 	testFiles, _ := filepath.Glob(filepath.Join("tests", "*.yml"))
 	for _, f := range testFiles {

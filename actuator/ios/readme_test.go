@@ -1,27 +1,20 @@
 package ios
 
 import (
-	"os"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // The README's ios block documents exactly the config keys, metrics, failure
 // strings and read command the backend has.
 func TestREADMEDocumentsIOS(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, ok := strings.Cut(string(b), "<!-- BEGIN ios -->")
-	block, _, ok2 := strings.Cut(block, "<!-- END ios -->")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no ios block")
-	}
+	block := testenv.READMEBlock(t, "ios")
 	rt := reflect.TypeFor[Config]()
 	for i := range rt.NumField() {
 		key, _, _ := strings.Cut(rt.Field(i).Tag.Get("yaml"), ",")

@@ -16,38 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
-
-// need finds a tool; with CI=true a missing one fails the test.
-func need(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (CI=true): %v", tool, err)
-		}
-		t.Skipf("%s not found: %v", tool, err)
-	}
-	return p
-}
-
-// binary returns the built dns_sla_exporter (SLAROUTE_BIN) or builds one.
-func binary(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("SLAROUTE_BIN"); dir != "" {
-		p := filepath.Join(dir, "dns_sla_exporter")
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("SLAROUTE_BIN=%s: %v", dir, err)
-		}
-		return p
-	}
-	p := filepath.Join(t.TempDir(), "dns_sla_exporter")
-	out, err := exec.Command("go", "build", "-o", p, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return p
-}
 
 // freePort returns a port free for both UDP and TCP on ip.
 func freePort(t *testing.T, ip string) int {
@@ -67,25 +38,6 @@ func freePort(t *testing.T, ip string) int {
 	}
 	t.Fatal("no free port")
 	return 0
-}
-
-// start runs a process that the test kills (by PID) when it ends.
-func start(t *testing.T, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
-		}
-	})
-	return cmd
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -145,15 +97,15 @@ func targetYAML(name, addr, extra string) string {
 
 // The built binary against a real dnsmasq on a loopback address.
 func TestBinaryAgainstDnsmasq(t *testing.T) {
-	dnsmasq := need(t, "dnsmasq")
-	promtool := need(t, "promtool")
-	bin := binary(t)
+	dnsmasq := testenv.RequireTool(t, "dnsmasq")
+	promtool := testenv.RequireTool(t, "promtool")
+	bin := testenv.Binary(t, "dns_sla_exporter")
 
 	ip := fmt.Sprintf("127.%d.%d.%d", 100+os.Getpid()%100, rand.IntN(250)+1, rand.IntN(250)+1)
 	dport := freePort(t, ip)
-	dm := start(t, dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--no-hosts", "--no-resolv",
+	dm := testenv.Start(t, exec.Command(dnsmasq, "--no-daemon", "--conf-file=/dev/null", "--no-hosts", "--no-resolv",
 		"--port="+strconv.Itoa(dport), "--listen-address="+ip, "--bind-interfaces", "--pid-file=",
-		"--local=/example.test/", "--host-record=health.example.test,192.0.2.1", "--txt-record=txt.example.test,ok")
+		"--local=/example.test/", "--host-record=health.example.test,192.0.2.1", "--txt-record=txt.example.test,ok")).Cmd
 	addr := net.JoinHostPort(ip, strconv.Itoa(dport))
 
 	dir := t.TempDir()
@@ -170,7 +122,7 @@ func TestBinaryAgainstDnsmasq(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := "127.0.0.1:" + strconv.Itoa(freePort(t, "127.0.0.1"))
-	exp := start(t, bin, "--config.file="+cfgFile, "--web.listen-address="+web, "--log.level=debug")
+	exp := testenv.Start(t, exec.Command(bin, "--config.file="+cfgFile, "--web.listen-address="+web, "--log.level=debug")).Cmd
 	metricsURL := "http://" + web + "/metrics"
 	eventually(t, "ready", func() bool {
 		r, err := http.Get("http://" + web + "/-/ready")
@@ -282,7 +234,7 @@ func TestBinaryAgainstDnsmasq(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
-	bin := binary(t)
+	bin := testenv.Binary(t, "dns_sla_exporter")
 	out, err := exec.Command(bin, "--config.check", "--config.file=../../deploy/examples/dns_sla_exporter.yml").CombinedOutput()
 	if err != nil {
 		t.Errorf("example config: %v\n%s", err, out)

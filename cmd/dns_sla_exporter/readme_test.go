@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slaroute/slaroute/cmd/internal/daemon"
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 	"github.com/slaroute/slaroute/exporter"
 	"github.com/slaroute/slaroute/exporter/config"
 	"github.com/slaroute/slaroute/exporter/probe"
@@ -26,15 +26,7 @@ func (nopProber) Close() error { return nil }
 // The README's exporter block documents exactly the flags and metrics the
 // binary has, every result value and every configuration key.
 func TestREADMEDocumentsExporter(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, ok := strings.Cut(string(b), "<!-- BEGIN exporter -->")
-	block, _, ok2 := strings.Cut(block, "<!-- END exporter -->")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no exporter block")
-	}
+	block := testenv.READMEBlock(t, "exporter")
 	app, _ := newApp()
 	for _, f := range app.Model().Flags {
 		if f.Hidden || f.Name == "help" || f.Name == "version" {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -21,19 +20,10 @@ import (
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/actuator/route/routetest"
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 var svc = netip.MustParsePrefix("192.0.2.53/32")
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 type client struct {
 	t    *testing.T
@@ -76,7 +66,7 @@ func (c client) post(fixture string) int {
 // config, the daemon mux, the actuator) driven by webhook fixtures, with the
 // fake backend checking every change.
 func TestServeWebhooks(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	app, flags, _ := newApp()
 	if _, err := app.Parse([]string{"--config.file=testdata/route_actuator.yml", "--web.listen-address=" + addr,
 		"--web.config.file=../../deploy/examples/web-config.yml"}); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"net/netip"
-	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -15,20 +14,13 @@ import (
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/actuator/route/routetest"
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // The README's actuator block documents exactly the flags, metrics and
 // configuration keys the binary has.
 func TestREADMEDocumentsActuator(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, ok := strings.Cut(string(b), "<!-- BEGIN actuator -->")
-	block, _, ok2 := strings.Cut(block, "<!-- END actuator -->")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no actuator block")
-	}
+	block := testenv.READMEBlock(t, "actuator")
 
 	app, _, _ := newApp()
 	for _, f := range app.Model().Flags {

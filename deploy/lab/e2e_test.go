@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // Tolerances: loose enough for a busy 2-core CI machine, tight enough that a
@@ -345,10 +346,7 @@ func TestE2E(t *testing.T) {
 func TestE2EIOS(t *testing.T) {
 	e := lab(t)
 	if m := frrpeer.Missing(); m != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("IOS variant needs %s", m)
-		}
-		t.Skipf("IOS variant needs %s", m)
+		testenv.Missing(t, "IOS variant needs %s", m)
 	}
 	healthy(t, e)
 	peer, err := e.SwitchToIOS(ctxT(t, 60*time.Second))
