@@ -26,18 +26,7 @@ const binaryConfig = `backend:
     platform: cisco_iosxe
     route_tag: 53053
     timeout: 5s
-routes:
-  - prefix: 192.0.2.53/32
-    nexthops: [198.51.100.11, 198.51.100.12, 198.51.100.13]
-    min_nexthops: 1
-alerts:
-  withdraw: [DNSServerDown]
-  freeze: [DNSSLAProbesMissing]
-  heartbeat: DNSSLAWatchdog
-  heartbeat_timeout: 90s
-  restore_delay: 200ms
-resync_interval: 10s
-`
+` + testenv.ActuatorRoutes
 
 // startActuator runs the built binary inside the router namespace, where
 // sshd listens, and returns an HTTP client that dials from that namespace.

@@ -50,18 +50,7 @@ const actuatorConfig = `backend:
   netlink:
     protocol: 250
     mode: %s
-routes:
-  - prefix: 192.0.2.53/32
-    nexthops: [198.51.100.11, 198.51.100.12, 198.51.100.13]
-    min_nexthops: 1
-alerts:
-  withdraw: [DNSServerDown]
-  freeze: [DNSSLAProbesMissing]
-  heartbeat: DNSSLAWatchdog
-  heartbeat_timeout: 90s
-  restore_delay: 200ms
-resync_interval: 10s
-`
+` + testenv.ActuatorRoutes
 
 // startActuator runs the built binary inside the lab namespace, listening on
 // the namespace's 127.0.0.1:9754, and waits until it has read the kernel.

@@ -18,6 +18,22 @@ import (
 // ActuatorURL is where route_actuator listens inside its namespace.
 const ActuatorURL = "http://127.0.0.1:9754"
 
+// ActuatorRoutes completes a route_actuator config after its backend
+// section: service 192.0.2.53/32 over 198.51.100.11-13, driven by the alerts
+// Watchdog and ServerDown make.
+const ActuatorRoutes = `routes:
+  - prefix: 192.0.2.53/32
+    nexthops: [198.51.100.11, 198.51.100.12, 198.51.100.13]
+    min_nexthops: 1
+alerts:
+  withdraw: [DNSServerDown]
+  freeze: [DNSSLAProbesMissing]
+  heartbeat: DNSSLAWatchdog
+  heartbeat_timeout: 90s
+  restore_delay: 200ms
+resync_interval: 10s
+`
+
 // Actuator is the built route_actuator running inside a network namespace.
 type Actuator struct {
 	Log  string // its log file
