@@ -5,7 +5,6 @@ package ios_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -82,18 +81,13 @@ func TestBinaryWebhooksIOS(t *testing.T) {
 	waitRunning(t, peer, all...)
 	waitKernel(t, peer, svc, nh11, nh12, nh13)
 
-	resp, err := c.Get("http://127.0.0.1:9754/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := testenv.ActuatorMetrics(t, c)
 	for _, want := range []string{
 		"route_actuator_ios_session_up 1",
 		"route_actuator_ios_cli_errors_total 0",
 		`route_actuator_route_installed_nexthops{route="192.0.2.53/32"} 3`,
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

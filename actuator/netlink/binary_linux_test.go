@@ -5,7 +5,6 @@ package netlink
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -145,17 +144,12 @@ func TestBinaryWebhooks(t *testing.T) {
 			}
 
 			// The state API agrees with the kernel.
-			resp, err := c.Get("http://127.0.0.1:9754/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			body := testenv.ActuatorMetrics(t, c)
 			for _, want := range []string{
 				`route_actuator_nexthop_installed{nexthop="198.51.100.12",route="192.0.2.53/32"} 1`,
 				`route_actuator_route_installed_nexthops{route="192.0.2.53/32"} 3`,
 			} {
-				if !strings.Contains(string(body), want) {
+				if !strings.Contains(body, want) {
 					t.Errorf("/metrics lacks %s", want)
 				}
 			}

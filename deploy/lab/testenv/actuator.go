@@ -158,3 +158,15 @@ func PostWebhook(t testing.TB, c *http.Client, body []byte) string {
 	}
 	return string(msg)
 }
+
+// ActuatorMetrics returns the actuator's /metrics text, fetched with c.
+func ActuatorMetrics(t testing.TB, c *http.Client) string {
+	t.Helper()
+	resp, err := c.Get(ActuatorURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(body)
+}
