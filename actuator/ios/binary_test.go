@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,28 +80,9 @@ func TestBinaryWebhooksIOS(t *testing.T) {
 	waitRunning(t, peer, all...)
 	waitKernel(t, peer, svc, nh11, nh12, nh13)
 
-	// The actuator updates its metrics after its own read-back, which may
-	// finish just after the device already shows the change: poll.
-	wants := []string{
+	testenv.WaitActuatorMetrics(t, c,
 		"route_actuator_ios_session_up 1",
 		"route_actuator_ios_cli_errors_total 0",
 		`route_actuator_route_installed_nexthops{route="192.0.2.53/32"} 3`,
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		body := testenv.ActuatorMetrics(t, c)
-		var missing []string
-		for _, want := range wants {
-			if !strings.Contains(body, want) {
-				missing = append(missing, want)
-			}
-		}
-		if len(missing) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks %q", missing)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	)
 }

@@ -170,3 +170,28 @@ func ActuatorMetrics(t testing.TB, c *http.Client) string {
 	resp.Body.Close()
 	return string(body)
 }
+
+// WaitActuatorMetrics polls route_actuator's /metrics until every wanted
+// line is present, failing after 10 s. The actuator sets its metrics after
+// its own read-back of the device, which may end just after a test already
+// sees the change on the device, so a single scrape would race.
+func WaitActuatorMetrics(t testing.TB, c *http.Client, wants ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := ActuatorMetrics(t, c)
+		var missing []string
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("route_actuator /metrics lacks %q", missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
