@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lab builds the slaroute namespace lab: a client namespace, a Linux
 // router namespace and DNS server namespaces running dnsmasq, plus the real
 // monitoring chain (dns_sla_exporter, Prometheus, Alertmanager, route_actuator)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command labctl drives the slaroute namespace lab: `make demo` and
 // `make bench-failover` run it through deploy/lab/demo.sh and
 // deploy/lab/bench-failover.sh.
