@@ -31,7 +31,8 @@ const rootAnchor = ".,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC6834
 
 // Server is one DNS server namespace: a front dnsmasq on the admin address
 // and the service address, and an unsigned upstream dnsmasq on 127.0.0.1:5300
-// used only in SERVFAIL mode.
+// used only in SERVFAIL mode. Neither writes a pid file: concurrent starts
+// raced on dnsmasq's default /run/dnsmasq.pid and one of them exited.
 type Server struct {
 	Name string
 	NS   string
@@ -59,7 +60,7 @@ func (s *Server) Start() error {
 	}
 	if s.upstream == nil || !s.upstream.Running() {
 		p, err := startProc(s.dir, s.NS, s.Name+"-upstream", "dnsmasq", "--keep-in-foreground",
-			"--conf-file=/dev/null", "--user=root", "--group=root", "--port=5300",
+			"--conf-file=/dev/null", "--pid-file=", "--user=root", "--group=root", "--port=5300",
 			"--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
 			"--address=/"+strings.TrimSuffix(ProbeName, ".")+"/"+ProbeValue, "--log-facility=-")
 		if err != nil {
@@ -80,7 +81,7 @@ func (s *Server) Start() error {
 	s.stopped = false
 	if s.front == nil || !s.front.Running() {
 		p, err := startProc(s.dir, s.NS, s.Name, "dnsmasq", "--keep-in-foreground",
-			"--conf-file=/dev/null", "--user=root", "--group=root", "--port=53",
+			"--conf-file=/dev/null", "--pid-file=", "--user=root", "--group=root", "--port=53",
 			"--listen-address="+s.Addr.String()+","+ServiceAddr.String(), "--bind-interfaces",
 			"--no-resolv", "--no-hosts", "--hostsdir="+s.hostsDir(), "--local-ttl=0",
 			"--txt-record="+strings.TrimSuffix(WhoamiName, ".")+","+s.Name,
@@ -180,7 +181,7 @@ func (s *Server) WaitAnswer(timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s: no answer for %s within %s: %w", s.Name, ProbeName, timeout, last)
+	return fmt.Errorf("%s: no answer for %s within %s: %w%s", s.Name, ProbeName, timeout, last, s.front.logTail())
 }
 
 // Query asks the server's admin address from inside its own namespace,

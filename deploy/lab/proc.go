@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -127,4 +128,24 @@ func killNS(ns string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// logTail returns the last lines of the daemon's log, for error messages.
+func (p *Proc) logTail() string {
+	if p == nil {
+		return ""
+	}
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	state := "running"
+	if !p.Running() {
+		state = "exited"
+	}
+	return fmt.Sprintf("\n%s (%s, %s) log tail:\n%s", p.Name, state, p.Log, strings.Join(lines, "\n"))
 }
