@@ -28,12 +28,11 @@ type Options struct {
 
 // Exporter probes the configured targets continuously.
 type Exporter struct {
-	opts    Options
-	sched   *scheduler.Scheduler
-	mu      sync.Mutex
-	cfg     *config.Config
-	loaded  atomic.Bool
-	stopped bool
+	opts   Options
+	sched  *scheduler.Scheduler
+	mu     sync.Mutex
+	cfg    *config.Config
+	loaded atomic.Bool
 }
 
 // New registers the metrics; probing starts with the first successful Reload.
