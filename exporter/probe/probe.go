@@ -154,7 +154,7 @@ func (p *Prober) Probe(ctx context.Context) Outcome {
 	binary.BigEndian.PutUint16(p.query, id)
 	var o Outcome
 	if p.t.Protocol != "udp" {
-		o = p.tcp(id, start, deadline, p.tls)
+		o = p.tcp(id, start, deadline)
 	} else {
 		o = p.udp(id, start, deadline)
 	}
@@ -221,7 +221,7 @@ func (p *Prober) udp(id uint16, start, deadline time.Time) Outcome {
 		}
 		if p.msg.Truncated {
 			// Retry over TCP within what is left of the same timeout.
-			o := p.tcp(id, start, deadline, nil)
+			o := p.tcp(id, start, deadline)
 			if o.Result == Timeout || o.Result == NetworkError {
 				o.Err = fmt.Errorf("truncated UDP response, TCP retry: %w", o.Err)
 			}
@@ -241,16 +241,17 @@ func (p *Prober) udpError(err error) Outcome {
 }
 
 // tcp does the exchange over a new TCP connection, or TLS (DNS over TLS,
-// RFC 7858) with tc; a failed handshake or verification is a network_error.
-func (p *Prober) tcp(id uint16, start, deadline time.Time, tc *tls.Config) Outcome {
+// RFC 7858) for tcp-tls targets; a failed handshake or verification is a
+// network_error. A udp target's truncation retry is plain TCP: it has no p.tls.
+func (p *Prober) tcp(id uint16, start, deadline time.Time) Outcome {
 	d := &net.Dialer{Deadline: deadline}
 	if p.t.SourceAddress.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.t.SourceAddress, 0))
 	}
 	var c net.Conn
 	var err error
-	if tc != nil {
-		c, err = (&tls.Dialer{NetDialer: d, Config: tc}).Dial("tcp", p.t.Address.String())
+	if p.tls != nil {
+		c, err = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial("tcp", p.t.Address.String())
 	} else {
 		c, err = d.Dial("tcp", p.t.Address.String())
 	}
