@@ -26,8 +26,9 @@ $(BIN)/%: FORCE
 
 FORCE:
 
-# THE test command (README, .ci/run).
-test: deps build style vet test-unit test-rules test-dashboards test-deploy test-e2e
+# THE test command (README, .ci/run). test-unit's ./... already runs the
+# dashboards tests (under -race), so test-dashboards is for running them alone.
+test: deps build style vet test-unit test-rules test-deploy test-e2e
 
 style:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
