@@ -20,7 +20,7 @@ import (
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
-// freePort returns a port free for both UDP and TCP on ip.
+// freePort returns a port free for both UDP and TCP on ip (dnsmasq serves both).
 func freePort(t *testing.T, ip string) int {
 	t.Helper()
 	for range 50 {
@@ -121,17 +121,10 @@ func TestBinaryAgainstDnsmasq(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	web := "127.0.0.1:" + strconv.Itoa(freePort(t, "127.0.0.1"))
+	web := testenv.FreeAddr(t)
 	exp := testenv.Start(t, exec.Command(bin, "--config.file="+cfgFile, "--web.listen-address="+web, "--log.level=debug")).Cmd
 	metricsURL := "http://" + web + "/metrics"
-	eventually(t, "ready", func() bool {
-		r, err := http.Get("http://" + web + "/-/ready")
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == 200
-	})
+	testenv.WaitHTTP(t, nil, "http://"+web+"/-/ready", 10*time.Second)
 
 	want := map[string]string{"ok": "success", "tcp": "success", "txt": "success", "mismatch": "mismatch",
 		"nx": "nxdomain", "nodata": "no_answer", "refused": "refused"}
