@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
@@ -89,11 +88,8 @@ type Pipeline struct {
 type Route struct {
 	Prefix     netip.Prefix
 	Configured []netip.Addr
-	// Target is configured minus withdrawn, after guards, before freeze and confirmation.
-	Target []netip.Addr
 	// Desired is what should be installed now; empty means absent.
 	Desired   []netip.Addr
-	Installed []netip.Addr
 	Present   bool // the route is installed
 	Withdrawn map[netip.Addr][]Reason
 	Frozen    []string // why frozen; empty when not
@@ -102,8 +98,6 @@ type Route struct {
 	Kept []netip.Addr
 	// PendingRestore are nexthops held back until their restore is confirmed.
 	PendingRestore []netip.Addr
-	// Restores are confirmed nexthops being added to the installed route.
-	Restores []netip.Addr
 }
 
 // Decision is the whole outcome.
@@ -255,26 +249,24 @@ func Decide(in Input) Decision {
 		rd := Route{
 			Prefix:     r.Prefix,
 			Configured: slices.Clone(r.Nexthops),
-			Installed:  slices.Clone(installed),
 			Present:    present,
 			Withdrawn:  withdrawn[r.Prefix],
 			Frozen:     append(slices.Clone(frozenAll), frozen[r.Prefix]...),
 		}
-		rd.Target, rd.Guard, rd.Kept = guard(r, rd.Withdrawn, installed)
+		// target is configured minus withdrawn, after guards, before freeze and confirmation.
+		var target []netip.Addr
+		target, rd.Guard, rd.Kept = guard(r, rd.Withdrawn, installed)
 		switch {
 		case len(rd.Frozen) > 0:
 			rd.Desired = slices.Clone(installed)
 		case !present:
 			// Creating a route restores nothing that is carrying traffic.
-			rd.Desired = slices.Clone(rd.Target)
+			rd.Desired = slices.Clone(target)
 		default:
-			for _, nh := range rd.Target {
+			for _, nh := range target {
 				switch {
-				case slices.Contains(installed, nh):
+				case slices.Contains(installed, nh), in.Restorable != nil && in.Restorable(r.Prefix, nh):
 					rd.Desired = append(rd.Desired, nh)
-				case in.Restorable != nil && in.Restorable(r.Prefix, nh):
-					rd.Desired = append(rd.Desired, nh)
-					rd.Restores = append(rd.Restores, nh)
 				default:
 					rd.PendingRestore = append(rd.PendingRestore, nh)
 				}
@@ -349,6 +341,3 @@ func APIConfirms(ac config.Alerts, active []alertstate.Event, now time.Time) (bo
 	}
 	return true, ""
 }
-
-// FrozenText joins frozen reasons for logs.
-func (r Route) FrozenText() string { return strings.Join(r.Frozen, "; ") }
