@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -135,17 +134,9 @@ func (p *Proc) logTail() string {
 	if p == nil {
 		return ""
 	}
-	b, err := os.ReadFile(p.Log)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 8 {
-		lines = lines[len(lines)-8:]
-	}
 	state := "running"
 	if !p.Running() {
 		state = "exited"
 	}
-	return fmt.Sprintf("\n%s (%s, %s) log tail:\n%s", p.Name, state, p.Log, strings.Join(lines, "\n"))
+	return fmt.Sprintf("\n%s (%s, %s) log tail:\n%s", p.Name, state, p.Log, tail(p.Log, 8))
 }
