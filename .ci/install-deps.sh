@@ -33,6 +33,6 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
-	echo "install-deps: no Go toolchain found (need go >= 1.24 on PATH)" >&2
+	echo "install-deps: no Go toolchain found (need go >= 1.21 on PATH: it fetches the toolchain go.mod asks for)" >&2
 	exit 1
 fi
