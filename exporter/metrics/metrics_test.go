@@ -124,10 +124,12 @@ dns_sla_probes_total{nexthop="198.51.100.11",result="timeout",service="",target=
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, mf := range mfs {
 		if mf.GetName() != "dns_sla_probe_duration_seconds" {
 			continue
 		}
+		found = true
 		h := mf.GetMetric()[0].GetHistogram()
 		if h.GetSampleCount() != 4 {
 			t.Errorf("%d observations, want 4", h.GetSampleCount())
@@ -142,6 +144,9 @@ dns_sla_probes_total{nexthop="198.51.100.11",result="timeout",service="",target=
 		if h.GetSchema() == 0 && len(h.GetPositiveSpan()) == 0 {
 			t.Error("no native histogram data")
 		}
+	}
+	if !found {
+		t.Error("no dns_sla_probe_duration_seconds family")
 	}
 }
 
