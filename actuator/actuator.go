@@ -78,13 +78,9 @@ func New(o Options) (*Actuator, error) {
 		iosMetrics := ios.NewMetrics(o.Registry)
 		o.NewBackend = func(b config.Backend) (route.Backend, error) { return realBackend(b, iosMetrics, o.Logger) }
 	}
-	backend, err := o.NewBackend(cfg.Backend)
+	backend, err := newBackend(o, cfg)
 	if err != nil {
-		if !o.DryRun {
-			return nil, fmt.Errorf("starting %s backend: %w", cfg.Backend.Type, err)
-		}
-		o.Logger.Warn("Backend unavailable; dry run continues without reading the device", "backend", cfg.Backend.Type, "err", err)
-		backend = unavailable{err}
+		return nil, err
 	}
 	api, err := apiClient(cfg)
 	if err != nil {
@@ -116,6 +112,20 @@ func apiClient(cfg *config.Config) (reconcile.AlertSource, error) {
 		return nil, nil
 	}
 	return alertstate.NewAPIClient(cfg.Alertmanager.URL, time.Duration(cfg.Alertmanager.Timeout))
+}
+
+// newBackend builds cfg's backend with o.NewBackend; with o.DryRun, one
+// that cannot be built is reported and stood in for by unavailable.
+func newBackend(o Options, cfg *config.Config) (route.Backend, error) {
+	backend, err := o.NewBackend(cfg.Backend)
+	if err != nil {
+		if !o.DryRun {
+			return nil, fmt.Errorf("starting %s backend: %w", cfg.Backend.Type, err)
+		}
+		o.Logger.Warn("Backend unavailable; dry run continues without reading the device", "backend", cfg.Backend.Type, "err", err)
+		return unavailable{err}, nil
+	}
+	return backend, nil
 }
 
 func realBackend(b config.Backend, m *ios.Metrics, logger *slog.Logger) (route.Backend, error) {
@@ -164,13 +174,9 @@ func (a *Actuator) Reload(ctx context.Context) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	backend, err := a.o.NewBackend(cfg.Backend)
+	backend, err := newBackend(a.o, cfg)
 	if err != nil {
-		if !a.o.DryRun {
-			return fmt.Errorf("starting %s backend: %w", cfg.Backend.Type, err)
-		}
-		a.logger.Warn("Backend unavailable; dry run continues without reading the device", "backend", cfg.Backend.Type, "err", err)
-		backend = unavailable{err}
+		return err
 	}
 	a.rec.SetConfig(cfg, backend, api)
 	a.cfg = cfg
