@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -89,20 +88,4 @@ func Substitute(expr string, vars map[string]string) string {
 		}
 		return ".*"
 	})
-}
-
-// Vars lists the variable names used in exprs, sorted.
-func Vars(exprs ...string) []string {
-	seen := map[string]bool{}
-	for _, e := range exprs {
-		for _, sub := range varRE.FindAllStringSubmatch(e, -1) {
-			seen[sub[1]+sub[2]+sub[3]] = true
-		}
-	}
-	var out []string
-	for v := range seen {
-		out = append(out, v)
-	}
-	sort.Strings(out)
-	return out
 }

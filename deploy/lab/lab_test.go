@@ -201,7 +201,4 @@ func TestSubstitute(t *testing.T) {
 			t.Errorf("Substitute(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if got := Vars(`a{x="$target"}[$__range]`, `${target}`); !slices.Equal(got, []string{"__range", "target"}) {
-		t.Errorf("Vars = %v", got)
-	}
 }
