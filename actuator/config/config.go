@@ -138,12 +138,8 @@ func lineErr(line int, format string, args ...any) error {
 
 // valueLine returns the line of key's value in a mapping node, or the node's own line.
 func valueLine(n *yaml.Node, key string) int {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				return n.Content[i+1].Line
-			}
-		}
+	if v := keyNode(n, key); v != nil {
+		return v.Line
 	}
 	return n.Line
 }
