@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // StartT starts a peer for a test and stops it in t.Cleanup. A missing tool
@@ -14,10 +16,7 @@ import (
 func StartT(t testing.TB, o Options) *Peer {
 	t.Helper()
 	if m := Missing(); m != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("frrpeer: %s is required (CI=true)", m)
-		}
-		t.Skipf("frrpeer: %s is required", m)
+		testenv.Missing(t, "frrpeer: %s is required", m)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
