@@ -12,6 +12,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // serveUDP runs a miekg/dns server on 127.0.0.1 with its own handler.
@@ -70,7 +72,7 @@ func TestNoGrowthAgainstMisbehavingServers(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
-			t.Fatal(err) // else the fd check below compares 0 with 0
+			testenv.Missing(t, "counting open fds: %v", err) // else the fd check compares 0 with 0
 		}
 		return runtime.NumGoroutine(), len(ents), ms.HeapAlloc
 	}
