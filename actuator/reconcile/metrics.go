@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -141,8 +142,8 @@ func (m *Metrics) observe(d policy.Decision, installed map[netip.Prefix][]netip.
 		have := installed[r.Prefix]
 		for _, nh := range r.Configured {
 			if g := s.nhInstalled[nh]; g != nil {
-				g.Set(b2f(contains(have, nh)))
-				s.nhDesired[nh].Set(b2f(contains(r.Desired, nh)))
+				g.Set(b2f(slices.Contains(have, nh)))
+				s.nhDesired[nh].Set(b2f(slices.Contains(r.Desired, nh)))
 			}
 		}
 		s.desired.Set(float64(len(r.Desired)))
@@ -152,15 +153,6 @@ func (m *Metrics) observe(d policy.Decision, installed map[netip.Prefix][]netip.
 		s.min.Set(b2f(r.Guard == policy.GuardMinNexthops))
 		s.failOpen.Set(b2f(r.Guard == policy.GuardFailOpen))
 	}
-}
-
-func contains(s []netip.Addr, a netip.Addr) bool {
-	for _, x := range s {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 func b2f(b bool) float64 {
