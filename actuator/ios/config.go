@@ -2,8 +2,6 @@ package ios
 
 import (
 	"fmt"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -32,10 +30,6 @@ var DefaultConfig = Config{Platform: "cisco_iosxe", Timeout: model.Duration(10 *
 // UnmarshalYAML applies defaults and validates, naming the offending line.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	*c = DefaultConfig
-	// node.Decode does not inherit the caller's KnownFields(true): check keys here.
-	if err := checkKeys(node); err != nil {
-		return err
-	}
 	type plain Config
 	if err := node.Decode((*plain)(c)); err != nil {
 		return err
@@ -66,24 +60,6 @@ func (c *Config) validate() error {
 	}
 	if _, err := loadPlatform(c.Platform); err != nil {
 		return fmt.Errorf("ios platform: %w", err)
-	}
-	return nil
-}
-
-// checkKeys rejects keys that are not fields of Config, naming their line.
-func checkKeys(node *yaml.Node) error {
-	if node.Kind != yaml.MappingNode {
-		return nil // node.Decode reports the type error
-	}
-	known := map[string]bool{}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		known[strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]] = true
-	}
-	for i := 0; i < len(node.Content); i += 2 {
-		if k := node.Content[i]; !known[k.Value] {
-			return fmt.Errorf("line %d: field %s not found in type ios.Config", k.Line, k.Value)
-		}
 	}
 	return nil
 }

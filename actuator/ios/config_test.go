@@ -33,7 +33,6 @@ func TestConfigInvalid(t *testing.T) {
 		"bad-timeout.yml":                "line 1: ios timeout must be positive",
 		"bad-port.yml":                   `line 1: ios address "198.51.100.1:99999": invalid port`,
 		"bad-platform.yml":               `line 1: ios platform: platform "cisco_ios" not supported (supported: cisco_iosxe, cumulus_vtysh)`,
-		"bad-unknown-key.yml":            "line 5: field password not found in type ios.Config",
 		"bad-tag.yml":                    "yaml: unmarshal errors:\n  line 5: cannot unmarshal !!int `-1` into uint32",
 	} {
 		t.Run(file, func(t *testing.T) {
