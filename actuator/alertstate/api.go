@@ -35,9 +35,6 @@ type apiAlert struct {
 	EndsAt      time.Time         `json:"endsAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
 	Fingerprint string            `json:"fingerprint"`
-	Status      struct {
-		State string `json:"state"`
-	} `json:"status"`
 }
 
 // Alerts returns every alert Alertmanager holds as active, silenced or
