@@ -281,7 +281,7 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 		if slices.Equal(g.Group, members) && g.IdleTimer == idle {
 			break
 		}
-		dropped = dropped || slices.ContainsFunc(g.Group, func(id uint32) bool { return !slices.Contains(members, id) })
+		dropped = slices.ContainsFunc(g.Group, func(id uint32) bool { return !slices.Contains(members, id) })
 		// One atomic replace of the membership: the route keeps pointing at
 		// the group, and surviving members keep their buckets.
 		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, idle), nil); err != nil {

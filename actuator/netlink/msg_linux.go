@@ -19,7 +19,6 @@ const (
 	nhaResGroup          = 12 // NHA_RES_GROUP: nested resilient group attributes
 	nhaResGroupBuckets   = 1  // NHA_RES_GROUP_BUCKETS: u16
 	nhaResGroupIdleTimer = 2  // NHA_RES_GROUP_IDLE_TIMER: u32 clock_t (1/100 s)
-	nexthopGrpTypeMpath  = 0  // NEXTHOP_GRP_TYPE_MPATH
 	nexthopGrpTypeRes    = 1  // NEXTHOP_GRP_TYPE_RES
 	userHZ               = 100
 	nlaTypeMask          = ^uint16(unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
@@ -46,8 +45,7 @@ type knexthop struct {
 	Protocol  uint8
 	Gateway   netip.Addr // members
 	OIF       uint32     // members
-	Blackhole bool
-	Group     []uint32 // member IDs; non-nil for groups
+	Group     []uint32   // member IDs; non-nil for groups
 	GroupType uint16
 	Buckets   uint16 // resilient groups
 	IdleTimer uint32 // resilient groups, clock_t
@@ -114,7 +112,7 @@ func groupMsg(id uint32, protocol uint8, members []uint32, buckets uint16, idleT
 	}
 }
 
-// nhIDMsg builds RTM_DELNEXTHOP (or a single RTM_GETNEXTHOP) for id.
+// nhIDMsg builds RTM_DELNEXTHOP for id.
 func nhIDMsg(id uint32) []nl.NetlinkRequestData {
 	return []nl.NetlinkRequestData{nhmsgHeader(unix.AF_UNSPEC, 0), nl.NewRtAttr(unix.NHA_ID, u32(id))}
 }
@@ -267,8 +265,6 @@ func parseNexthop(b []byte) (knexthop, error) {
 			n.OIF = u32At(v)
 		case unix.NHA_GATEWAY:
 			n.Gateway, err = addrFrom(v)
-		case unix.NHA_BLACKHOLE:
-			n.Blackhole = true
 		case unix.NHA_GROUP:
 			n.Group = make([]uint32, 0, len(v)/unix.SizeofNexthopGrp)
 			for i := 0; i+unix.SizeofNexthopGrp <= len(v); i += unix.SizeofNexthopGrp {
