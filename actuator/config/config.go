@@ -382,7 +382,7 @@ func (a *Alerts) UnmarshalYAML(n *yaml.Node) error {
 		}
 	}
 	for key, l := range map[string]string{"nexthop_label": a.NexthopLabel, "service_label": a.ServiceLabel} {
-		if !model.LabelName(l).IsValidLegacy() {
+		if !model.LegacyValidation.IsValidLabelName(l) {
 			return lineErr(valueLine(n, key), "alerts.%s %q is not a valid label name", key, l)
 		}
 	}
