@@ -4,6 +4,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -293,9 +294,18 @@ func TestE2E(t *testing.T) {
 		// Several webhook rounds and a start-up reconcile later...
 		time.Sleep(4 * time.Second)
 		stable(t, e, since, without(all, dns1.Addr))
+		// The restarted actuator must know dns1 is down (the kernel route alone
+		// would also hold if it had merely frozen everything).
 		code, body, err := e.Get("http://" + ActuatorAddr + "/api/v1/routes")
-		if err != nil || code != 200 || !strings.Contains(string(body), "198.51.100.11") {
-			t.Errorf("/api/v1/routes after restart: %d %v %s", code, err, body)
+		var st struct {
+			Routes []struct{ Desired, Installed []string } `json:"routes"`
+		}
+		if err == nil && code == 200 {
+			err = json.Unmarshal(body, &st)
+		}
+		if err != nil || code != 200 || len(st.Routes) != 1 ||
+			slices.Contains(st.Routes[0].Desired, dns1.Addr.String()) || slices.Contains(st.Routes[0].Installed, dns1.Addr.String()) {
+			t.Errorf("/api/v1/routes after restart, want %s neither desired nor installed: %d %v %s", dns1.Addr, code, err, body)
 		}
 	})
 
