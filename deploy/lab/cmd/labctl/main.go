@@ -35,7 +35,11 @@ func main() {
 	trials := bench.Flag("trials", "Trials per failure mode.").Default("20").Int()
 	rate := bench.Flag("rate", "Client queries per second during the trials.").Default("500").Float64()
 	bench.Flag("verbose", "Print every trial's stage durations.").BoolVar(&benchVerbose)
-	modes := bench.Flag("mode", "Failure modes to measure (repeatable).").Default("stop", "servfail", "probe-timeout", "silent").Enums("stop", "servfail", "probe-timeout", "silent")
+	var modeNames []string
+	for _, m := range lab.Modes {
+		modeNames = append(modeNames, string(m))
+	}
+	modes := bench.Flag("mode", "Failure modes to measure (repeatable).").Default(modeNames...).Enums(modeNames...)
 
 	down := app.Command("down", "Remove labs left behind by killed runs.")
 	prefix := down.Flag("prefix", "Remove the lab with this namespace prefix (default: every stale slab<pid> lab).").String()
