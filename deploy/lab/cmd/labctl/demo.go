@@ -11,6 +11,9 @@ import (
 	"github.com/slaroute/slaroute/deploy/lab"
 )
 
+// demoRate is the client query load (queries/s) during each demo failover.
+const demoRate = 400.0
+
 var modeText = map[lab.Mode]string{
 	lab.ModeStop:         "its DNS daemon is stopped",
 	lab.ModeServfail:     "it still runs but answers SERVFAIL for the probe name (the ISC method cannot see this)",
@@ -29,8 +32,8 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 	section("The ECMP route in the router namespace (installed by route_actuator, netlink backend, resilient group)")
 	showRoute(e)
 	sp := lab.Spread(sample.Sample(time.Second))
-	fmt.Printf("256 client flows (%d source addresses x ports) asking whoami.example.test TXT at %s:\n  %s\n",
-		32, lab.ServiceAddr, spreadText(sp))
+	fmt.Printf("%d client flows (%d source addresses x ports) asking whoami.example.test TXT at %s:\n  %s\n",
+		len(sample.Flows), len(e.ClientAddrs()), lab.ServiceAddr, spreadText(sp))
 
 	victim := e.Servers[1]
 	for i, m := range lab.Modes {
@@ -40,7 +43,7 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 		section(fmt.Sprintf("Failure %d: %s (%s) - %s", i+1, victim.Name, victim.Addr, modeText[m]))
 		f, err := e.RunFailover(sample, victim, m, lab.FailoverOpts{
 			WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second,
-			Load: load, Rate: 400,
+			Load: load, Rate: demoRate,
 			During: func() error {
 				showRoute(e)
 				return nil
@@ -49,8 +52,8 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 			return err
 		}
 		fmt.Printf("  nexthop %s left the kernel route %s after the failure\n", victim.Addr, secs(f.Withdraw))
-		fmt.Printf("  client queries at 400/s over 128 flows: %d sent until the withdraw, %d failed (%.0f%%; %s had %.0f%% of the flows; failures on other servers' flows: %d)\n",
-			f.LoadSent, f.LoadLost, pct(f.LoadLost, f.LoadSent), victim.Name, 100*f.LoadShare, f.LoadLostSurvivors)
+		fmt.Printf("  client queries at %.0f/s over %d flows: %d sent until the withdraw, %d failed (%.0f%%; %s had %.0f%% of the flows; failures on other servers' flows: %d)\n",
+			demoRate, len(load.Flows), f.LoadSent, f.LoadLost, pct(f.LoadLost, f.LoadSent), victim.Name, 100*f.LoadShare, f.LoadLostSurvivors)
 		if m == lab.ModeServfail || m == lab.ModeProbeTimeout {
 			fmt.Println("  (clients' own queries were still answered: only the probe name failed)")
 		}
