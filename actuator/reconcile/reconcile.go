@@ -246,9 +246,7 @@ func (r *Reconciler) Resync(ctx context.Context) error {
 // Recheck re-reads the Alertmanager API, then reconciles from the cached device state.
 func (r *Reconciler) Recheck(ctx context.Context) error {
 	r.readAPI(ctx)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.run(ctx, false)
+	return r.Reconcile(ctx)
 }
 
 // readAPI reads the Alertmanager API, when configured, into the store and
