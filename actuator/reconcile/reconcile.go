@@ -68,9 +68,9 @@ type Reconciler struct {
 	m         *Metrics
 	logger    *slog.Logger
 	now       func() time.Time
-	installed map[netip.Prefix][]netip.Addr
-	known     bool
-	evaluated uint64 // store version the last run decided on
+	installed map[netip.Prefix][]netip.Addr // nil until the device was first read
+	known     bool                          // installed was read from the current backend
+	evaluated uint64                        // store version the last run decided on
 	lastErr   error
 	// done is evaluated+1 after a successful run, else 0: Sync reads it
 	// without r.mu, so webhooks that change nothing never wait for a run.
@@ -96,7 +96,6 @@ type Reconciler struct {
 	// second decision while the store version is unchanged.
 	snap        []alertstate.Alert
 	snapVersion uint64
-	ready       bool
 
 	trigger chan struct{}
 
@@ -409,7 +408,6 @@ func (r *Reconciler) list(ctx context.Context) error {
 		r.installed[rt.Prefix] = rt.Nexthops
 	}
 	r.known = true
-	r.ready = true
 	return nil
 }
 
@@ -573,7 +571,7 @@ func (r *Reconciler) publish(d policy.Decision, plan []route.Change, err error) 
 	v := View{
 		Decision:  d,
 		Installed: make(map[netip.Prefix][]netip.Addr, len(r.installed)),
-		Listed:    r.ready,
+		Listed:    r.installed != nil,
 		APIError:  r.apiErr,
 		DryRun:    r.dryRun,
 		Plan:      plan,
