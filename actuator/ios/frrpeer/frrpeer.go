@@ -79,7 +79,6 @@ type Peer struct {
 
 	hostKey   ssh.PublicKey
 	pathspace string
-	ownDir    bool
 	ownNS     []string
 	procs     []*exec.Cmd
 	ln        net.Listener
@@ -137,7 +136,6 @@ func Start(ctx context.Context, o Options) (p *Peer, err error) {
 	if p.Dir, err = os.MkdirTemp("", "frrpeer-"); err != nil {
 		return p, err
 	}
-	p.ownDir = true
 	// The daemons drop to user frr (FRR insists the run-as user be in the
 	// frrvty group, which root is not): give them a directory of their own.
 	p.VtySocketDir = filepath.Join(p.Dir, "frr")
@@ -462,7 +460,7 @@ func (p *Peer) stop() error {
 	if p.pathspace != "" {
 		_ = os.Remove(filepath.Join("/var/run/frr", p.pathspace)) // zebra -N creates it
 	}
-	if p.ownDir {
+	if p.Dir != "" { // always ours: Start made it
 		errs = append(errs, os.RemoveAll(p.Dir))
 	}
 	return errors.Join(errs...)
