@@ -24,7 +24,6 @@ type Backend struct {
 	routes  map[netip.Prefix]route.Route
 	min     map[netip.Prefix]int
 	applied []route.Change
-	lists   int
 	closed  bool
 
 	// ListErr and ApplyErr, when set, are returned instead of doing the call.
@@ -57,7 +56,6 @@ func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Rou
 	if b.closed {
 		b.t.Errorf("routetest: List after Close")
 	}
-	b.lists++
 	if b.ListErr != nil {
 		if err := b.ListErr(); err != nil {
 			return nil, err
@@ -166,13 +164,6 @@ func (b *Backend) Applied() []route.Change {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.applied)
-}
-
-// Lists returns how many times List was called.
-func (b *Backend) Lists() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lists
 }
 
 // Closed reports whether Close was called.
