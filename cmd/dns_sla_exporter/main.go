@@ -41,7 +41,6 @@ func main() {
 			Description: "Continuous DNS SLA probes",
 			Logger:      logger,
 			Registry:    reg,
-			Reload:      e.Reload,
 			Ready:       e.Ready,
 		}, reloader)
 	}))

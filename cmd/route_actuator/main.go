@@ -27,10 +27,6 @@ func newApp() (*kingpin.Application, *daemon.Flags, *bool) {
 func main() {
 	app, flags, dryRun := newApp()
 	os.Exit(daemon.Main(app, flags, name, actuator.CheckConfig, func(ctx context.Context, logger *slog.Logger) error {
-		// Refuse an exposed listener before touching anything.
-		if err := daemon.CheckExposure(flags); err != nil {
-			return err
-		}
 		reg := prometheus.NewRegistry()
 		a, err := actuator.New(actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: *dryRun, Registry: reg, Logger: logger})
 		if err != nil {
@@ -43,19 +39,9 @@ func main() {
 // serve runs the actuator and its web server until ctx is done.
 func serve(ctx context.Context, flags *daemon.Flags, a *actuator.Actuator, reg *prometheus.Registry, logger *slog.Logger) error {
 	daemon.RegisterStandard(reg, name)
-	// The first call only sets the reload gauges: New has just loaded the
-	// configuration and built the backend (a reload builds a new one).
-	loaded := true
-	reloader := daemon.NewReloader(reg, name, func(ctx context.Context) error {
-		if loaded { // the Reloader serialises calls
-			loaded = false
-			return nil
-		}
-		return a.Reload(ctx)
-	})
-	if err := reloader.Reload(ctx); err != nil {
-		return err
-	}
+	// New has just loaded the configuration and built the backend.
+	reloader := daemon.NewReloader(reg, name, a.Reload)
+	reloader.Loaded()
 	// The reconciler (and its backend) stops only after the server has
 	// finished its requests, so no webhook applies to a closed backend.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -67,7 +53,6 @@ func serve(ctx context.Context, flags *daemon.Flags, a *actuator.Actuator, reg *
 		Description: "DNS load balancing by ECMP routing: Alertmanager webhooks withdraw and restore nexthops.",
 		Logger:      logger,
 		Registry:    reg,
-		Reload:      a.Reload,
 		Ready:       a.Ready,
 		Handlers:    a.Handlers(),
 		Landing:     a.Landing(),

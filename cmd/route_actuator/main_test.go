@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -189,4 +191,44 @@ func TestServeWebhooks(t *testing.T) {
 			t.Errorf("/metrics lacks %s", line)
 		}
 	}
+}
+
+// TestBinaryRefusesExposedListener runs the built binary with a
+// non-loopback listen address and no authentication: it must exit 1 with
+// the reason before building anything, and start with --web.unauthenticated.
+func TestBinaryRefusesExposedListener(t *testing.T) {
+	bin := testenv.Binary(t, name)
+	cfg := testenv.RepoRoot(t) + "/deploy/examples/route_actuator.yml"
+	addr := "0.0.0.0:" + strings.Split(testenv.FreeAddr(t), ":")[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--config.file="+cfg, "--dry-run", "--web.listen-address="+addr).CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "refusing to listen on [0.0.0.0:") {
+		t.Fatalf("exit %d (%v), output:\n%s", code, err, out)
+	}
+	// The same with --web.unauthenticated serves, and the start counts as a
+	// successful configuration load.
+	local := testenv.FreeAddr(t)
+	testenv.Start(t, exec.Command(bin, "--config.file="+cfg, "--dry-run", "--web.unauthenticated", "--web.listen-address="+local))
+	testenv.WaitHTTP(t, http.DefaultClient, "http://"+local+"/-/healthy", 10*time.Second)
+	resp, err := http.Get("http://" + local + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "route_actuator_config_last_reload_successful 1") {
+		t.Errorf("metrics lack route_actuator_config_last_reload_successful 1")
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

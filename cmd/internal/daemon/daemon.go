@@ -69,9 +69,6 @@ type Program struct {
 	Logger      *slog.Logger
 	// Registry receives build info, reload and Go/process metrics, and is served on the telemetry path.
 	Registry *prometheus.Registry
-	// Reload re-reads the configuration file and swaps it in; on error the
-	// old configuration must keep running. Called on SIGHUP and POST /-/reload.
-	Reload func(ctx context.Context) error
 	// Ready reports whether the program can do its work (GET /-/ready).
 	Ready func() bool
 	// Handlers are extra endpoints by pattern, e.g. "POST /webhook".
@@ -106,7 +103,17 @@ func NewReloader(reg prometheus.Registerer, name string, fn func(ctx context.Con
 	return r
 }
 
+// Loaded records a load that already happened outside the reloader (the
+// program loaded its configuration while being built), so the first real
+// reload is the first SIGHUP or POST /-/reload.
+func (r *Reloader) Loaded() {
+	r.success.Set(1)
+	r.stamp.SetToCurrentTime()
+}
+
 // Reload runs the reload function once at a time and records its outcome.
+// The function re-reads the configuration file and swaps it in; on error the
+// old configuration must keep running. Serve calls it on SIGHUP and POST /-/reload.
 func (r *Reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -193,9 +200,6 @@ func Mux(f *Flags, p Program, reload func(context.Context) error) (*http.ServeMu
 // Serve runs the web server until ctx is done, reloading on SIGHUP.
 // The caller has already loaded the configuration once.
 func Serve(ctx context.Context, f *Flags, p Program, reloader *Reloader) error {
-	if err := CheckExposure(f); err != nil {
-		return err
-	}
 	mux, err := Mux(f, p, reloader.Reload)
 	if err != nil {
 		return err
@@ -299,7 +303,8 @@ func webConfigAuthenticates(path string) (bool, error) {
 }
 
 // Main runs a program's standard life cycle for its thin main: parse flags,
-// build the logger, handle --config.check, run until SIGINT/SIGTERM.
+// handle --config.check, refuse an exposed listener (CheckExposure) before
+// run touches anything, build the logger, run until SIGINT/SIGTERM.
 // check validates the configuration file; run does the work until ctx is done.
 func Main(app *kingpin.Application, f *Flags, name string, check func(file string) error, run func(ctx context.Context, logger *slog.Logger) error) int {
 	kingpin.MustParse(app.Parse(os.Args[1:]))
@@ -312,6 +317,10 @@ func Main(app *kingpin.Application, f *Flags, name string, check func(file strin
 		return 0
 	}
 	logger := NewLogger(f, name)
+	if err := CheckExposure(f); err != nil {
+		logger.Error("Exiting", "err", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, logger); err != nil && !errors.Is(err, context.Canceled) {
