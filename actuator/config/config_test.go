@@ -81,6 +81,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"unknown-field.yml", `:6: unknown field "resync_intervall"`},
 		{"unknown-route-field.yml", `:5: unknown field "nexthop" in routes[]`},
 		{"unknown-netlink-field.yml", `:4: unknown field "tabel" in backend.netlink`},
+		{"unknown-ios-field.yml", `:6: unknown field "passwrd_file" in backend.ios`},
 		{"no-backend.yml", `:1: backend section must be set`},
 		{"bad-backend-type.yml", `:2: backend type "bgp" is not one of netlink, ios`},
 		{"backend-mismatch.yml", `:4: backend ios section given but backend type is netlink`},
