@@ -437,9 +437,16 @@ func (p *Peer) stop() error {
 		c.Close()
 	}
 	p.mu.Unlock()
+	// sshd's per-connection children (and their vtysh) outlive sshd, also
+	// in a caller's namespace, which is not ours to empty: note them first.
+	var children []proc
+	for _, c := range p.procs {
+		children = append(children, descendants(c.Process.Pid)...)
+	}
 	for i := len(p.procs) - 1; i >= 0; i-- {
 		errs = append(errs, stopProcess(p.procs[i]))
 	}
+	killAll(children)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, ns := range p.ownNS {
@@ -496,6 +503,64 @@ func stopProcess(cmd *exec.Cmd) error {
 		_ = cmd.Process.Kill()
 		<-done
 		return fmt.Errorf("frrpeer: %s (pid %d) ignored SIGTERM", cmd.Path, cmd.Process.Pid)
+	}
+}
+
+// proc identifies a process by PID and start time, so that a PID reused
+// meanwhile by an unrelated process is never killed.
+type proc struct {
+	pid   int
+	start string
+}
+
+// startTime is field 22 of /proc/PID/stat ("" when the process is gone).
+func startTime(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) may hold spaces: count after its ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+// descendants lists the process tree below pid from /proc.
+func descendants(pid int) []proc {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	var out []proc
+	for _, f := range strings.Fields(string(b)) {
+		if c, err := strconv.Atoi(f); err == nil {
+			out = append(out, proc{c, startTime(c)})
+			out = append(out, descendants(c)...)
+		}
+	}
+	return out
+}
+
+// killAll SIGKILLs the processes still running as noted and waits up to
+// 3 s until they are gone (or zombies awaiting their new parent).
+func killAll(ps []proc) {
+	alive := func(x proc) bool {
+		st := startTime(x.pid)
+		if st == "" || st != x.start {
+			return false
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", x.pid))
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return len(f) > 0 && f[0] != "Z"
+	}
+	for _, x := range ps {
+		if alive(x) {
+			_ = syscall.Kill(x.pid, syscall.SIGKILL)
+		}
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if !slices.ContainsFunc(ps, alive) {
+			return
+		}
 	}
 }
 
