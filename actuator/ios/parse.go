@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -134,12 +133,7 @@ func routesFrom(es []entry, tag uint32, managed []netip.Prefix) []route.Route {
 	for p, nhs := range by {
 		out = append(out, route.New(p, nhs...))
 	}
-	slices.SortFunc(out, func(a, b route.Route) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
+	route.Sort(out)
 	return out
 }
 

@@ -120,12 +120,7 @@ func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, er
 	for p, gws := range merged {
 		out = append(out, route.New(p, gws...))
 	}
-	slices.SortFunc(out, func(a, b route.Route) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
+	route.Sort(out)
 	return out, nil
 }
 

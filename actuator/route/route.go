@@ -88,7 +88,7 @@ func Diff(installed, desired []Route) []Change {
 			out = append(out, change(Delete, p, h.Nexthops, nil))
 		}
 	}
-	slices.SortFunc(out, func(a, b Change) int { return comparePrefix(a.Prefix, b.Prefix) })
+	slices.SortFunc(out, func(a, b Change) int { return ComparePrefix(a.Prefix, b.Prefix) })
 	return out
 }
 
@@ -116,7 +116,13 @@ func minus(a, b []netip.Addr) []netip.Addr {
 	return out
 }
 
-func comparePrefix(a, b netip.Prefix) int {
+// Sort orders routes by prefix (address, then length), the order List returns.
+func Sort(rs []Route) {
+	slices.SortFunc(rs, func(a, b Route) int { return ComparePrefix(a.Prefix, b.Prefix) })
+}
+
+// ComparePrefix orders prefixes by address, then by length.
+func ComparePrefix(a, b netip.Prefix) int {
 	if c := a.Addr().Compare(b.Addr()); c != 0 {
 		return c
 	}

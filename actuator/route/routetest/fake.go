@@ -65,7 +65,7 @@ func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Rou
 	for _, r := range b.routes {
 		out = append(out, route.New(r.Prefix, r.Nexthops...))
 	}
-	slices.SortFunc(out, func(a, b route.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	route.Sort(out)
 	return out, nil
 }
 
