@@ -95,6 +95,7 @@ func target(addr netip.AddrPort, proto string) config.Target {
 
 func TestProbeResults(t *testing.T) {
 	a := qname + " 60 IN A 192.0.2.1"
+	cname := qname + " 60 IN CNAME x.example.test."
 	wrongID := func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(r)
@@ -143,6 +144,14 @@ func TestProbeResults(t *testing.T) {
 		{"no_answer empty", answer(dns.RcodeSuccess), both, nil, NoAnswer, true},
 		{"no_answer other type", answer(dns.RcodeSuccess, qname+" 60 IN AAAA 2001:db8::1"), both, nil, NoAnswer, true},
 		{"no_answer other owner", answer(dns.RcodeSuccess, "x.example.test. 60 IN A 192.0.2.1"), udpOnly, nil, NoAnswer, true},
+		// A CNAME is not an answer of the asked type (IP SLA `type dns`): its
+		// target must have the record in the same answer section.
+		{"no_answer CNAME only", answer(dns.RcodeSuccess, cname), both, nil, NoAnswer, true},
+		{"no_answer CNAME only with expect_answers", answer(dns.RcodeSuccess, cname), udpOnly, expect("192.0.2.1"), NoAnswer, true},
+		{"no_answer CNAME target has another type", answer(dns.RcodeSuccess, cname, "x.example.test. 60 IN AAAA 2001:db8::1"), udpOnly, nil, NoAnswer, true},
+		{"no_answer CNAME target's A owned by another name", answer(dns.RcodeSuccess, cname, "y.example.test. 60 IN A 192.0.2.1"), udpOnly, nil, NoAnswer, true},
+		{"no_answer CNAME chain ends in a CNAME", answer(dns.RcodeSuccess, cname, "x.example.test. 60 IN CNAME y.example.test."), udpOnly, nil, NoAnswer, true},
+		{"no_answer CNAME loop", answer(dns.RcodeSuccess, cname, "x.example.test. 60 IN CNAME "+qname), udpOnly, nil, NoAnswer, true},
 		{"servfail", answer(dns.RcodeServerFailure), both, nil, Servfail, true},
 		{"refused", answer(dns.RcodeRefused), both, nil, Refused, true},
 		{"nxdomain", answer(dns.RcodeNameError), both, nil, Nxdomain, true},
