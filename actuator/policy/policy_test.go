@@ -72,6 +72,8 @@ func TestDecide(t *testing.T) {
 		// expectations for svc
 		desired, pending []netip.Addr
 		guard            string
+		// kept: withdrawn nexthops the guard keeps; must be empty without a guard
+		kept []netip.Addr
 		frozen           bool
 		healthy          bool
 		// desired for svc2 (nil: {nh1, nh2})
@@ -98,11 +100,20 @@ func TestDecide(t *testing.T) {
 		{name: "unmanaged alertname changes nothing", min: 1, state: []alertstate.Alert{heartbeat(t0), firing("a", t0, "alertname", "DNSServerSlow", "nexthop", nh2.String())}, installed: installedAll,
 			desired: all, healthy: true},
 		{name: "min_nexthops keeps installed ones first", min: 2, state: []alertstate.Alert{heartbeat(t0), down("a", nh1, ""), down("b", nh2, "")},
-			installed: map[netip.Prefix][]netip.Addr{svc: {nh2, nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh2, nh3}, guard: GuardMinNexthops, healthy: true, desired2: []netip.Addr{nh1, nh2}},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh2, nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh2, nh3}, guard: GuardMinNexthops, kept: []netip.Addr{nh2}, healthy: true, desired2: []netip.Addr{nh1, nh2}},
 		{name: "min_nexthops then lowest address", min: 2, state: []alertstate.Alert{heartbeat(t0), down("a", nh1, "192.0.2.53/32"), down("b", nh2, "192.0.2.53/32")},
-			installed: map[netip.Prefix][]netip.Addr{svc: {nh3}, svc2: {nh1, nh2}}, restorable: yes, desired: []netip.Addr{nh1, nh3}, guard: GuardMinNexthops, healthy: true},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh3}, svc2: {nh1, nh2}}, restorable: yes, desired: []netip.Addr{nh1, nh3}, guard: GuardMinNexthops, kept: []netip.Addr{nh1}, healthy: true},
+		// Exactly min_nexthops healthy: the route holds them and no guard is
+		// active (the guard_active gauge and activation counter are set from
+		// Route.Guard; a false "min_nexthops" pages people for nothing).
+		{name: "exactly min_nexthops remain: no guard", min: 2, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, "192.0.2.53/32")}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, healthy: true},
+		{name: "min_nexthops equal to configured, none withdrawn: no guard", min: 3, state: []alertstate.Alert{heartbeat(t0)}, installed: installedAll,
+			desired: all, healthy: true},
+		{name: "one below min_nexthops: guard keeps one", min: 3, state: []alertstate.Alert{heartbeat(t0), down("a", nh2, "192.0.2.53/32")}, installed: installedAll,
+			desired: all, guard: GuardMinNexthops, kept: []netip.Addr{nh2}, healthy: true},
 		{name: "fail open keeps every nexthop", min: 1, state: []alertstate.Alert{heartbeat(t0), down("a", nh1, ""), down("b", nh2, ""), down("c", nh3, "")}, installed: installedAll,
-			desired: all, guard: GuardFailOpen, healthy: true, desired2: []netip.Addr{nh1, nh2}},
+			desired: all, guard: GuardFailOpen, kept: all, healthy: true, desired2: []netip.Addr{nh1, nh2}},
 		{name: "restore held without confirmation", min: 1, state: []alertstate.Alert{heartbeat(t0)},
 			installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh1, nh3}, pending: []netip.Addr{nh2}, healthy: true},
 		{name: "restore confirmed", min: 1, state: []alertstate.Alert{heartbeat(t0)}, restorable: yes,
@@ -142,6 +153,9 @@ func TestDecide(t *testing.T) {
 			}
 			if r.Guard != tc.guard {
 				t.Errorf("guard = %q, want %q", r.Guard, tc.guard)
+			}
+			if !slices.Equal(r.Kept, tc.kept) {
+				t.Errorf("kept = %v, want %v", r.Kept, tc.kept)
 			}
 			if (len(r.Frozen) > 0) != tc.frozen {
 				t.Errorf("frozen = %v, want %v", r.Frozen, tc.frozen)
