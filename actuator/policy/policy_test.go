@@ -73,9 +73,9 @@ func TestDecide(t *testing.T) {
 		desired, pending []netip.Addr
 		guard            string
 		// kept: withdrawn nexthops the guard keeps; must be empty without a guard
-		kept []netip.Addr
-		frozen           bool
-		healthy          bool
+		kept    []netip.Addr
+		frozen  bool
+		healthy bool
 		// desired for svc2 (nil: {nh1, nh2})
 		desired2 []netip.Addr
 	}{
