@@ -107,6 +107,8 @@ func TestBinaryAgainstDnsmasq(t *testing.T) {
 		"--port="+strconv.Itoa(dport), "--listen-address="+ip, "--bind-interfaces", "--pid-file=",
 		"--local=/example.test/", "--host-record=health.example.test,192.0.2.1", "--txt-record=txt.example.test,ok")).Cmd
 	addr := net.JoinHostPort(ip, strconv.Itoa(dport))
+	// Every probe is counted: the exporter must not start before dnsmasq serves.
+	testenv.WaitDNS(t, addr, "health.example.test.", 10*time.Second)
 
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "dns_sla_exporter.yml")

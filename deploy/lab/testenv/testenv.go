@@ -1,9 +1,9 @@
 // Package testenv is the shared plumbing of slaroute's tests: the CI=true
 // rule for missing tools or root, free loopback ports, the built binaries,
-// processes killed by PID when the test ends, HTTP readiness, README blocks,
-// and route_actuator run inside a network namespace and fed Alertmanager
-// webhooks. Only _test.go files (and deploy/lab) import it; it depends on
-// the standard library alone.
+// processes killed by PID when the test ends, HTTP and DNS readiness, README
+// blocks, and route_actuator run inside a network namespace and fed
+// Alertmanager webhooks. Only _test.go files (and deploy/lab) import it; it
+// depends on the standard library and miekg/dns alone.
 package testenv
 
 import (
@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // Missing fails the test when CI=true (CI must run everything) and skips it
@@ -149,6 +151,34 @@ func WaitHTTP(t testing.TB, c *http.Client, url string, timeout time.Duration) {
 			t.Fatalf("%s not ready after %v: %v", url, timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitDNS polls the DNS server at addr (host:port) until a query for name
+// (type A) is answered NOERROR over both UDP and TCP, failing the test after
+// timeout. A started server binds its sockets some time after exec returns:
+// a test that probes it before then counts "connection refused" as a
+// network_error under load.
+func WaitDNS(t testing.TB, addr, name string, timeout time.Duration) {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	deadline := time.Now().Add(timeout)
+	for _, network := range []string{"udp", "tcp"} {
+		c := &dns.Client{Net: network, Timeout: 500 * time.Millisecond}
+		for {
+			r, _, err := c.Exchange(q, addr)
+			if err == nil && r.Rcode != dns.RcodeSuccess {
+				err = fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
+			}
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("DNS server %s not answering %s over %s after %v: %v", addr, name, network, timeout, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 
