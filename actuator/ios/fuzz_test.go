@@ -63,3 +63,15 @@ func FuzzParseRoutes(f *testing.F) {
 	})
 }
 
+// A line longer than bufio.Scanner's 64 KiB token limit stopped the scan
+// silently: every route, before and after it, went unseen, so a withdrawn
+// nexthop was never removed. Found by FuzzParseRoutes' per-line invariant.
+func TestParseRoutesLongLine(t *testing.T) {
+	out := "ip route 192.0.2.53 255.255.255.255 198.51.100.11\n" +
+		"ip route 192.0.2.54 255.255.255.255 198.51.100.11 name " + strings.Repeat("x", 70000) + "\n" +
+		"ip route 192.0.2.53 255.255.255.255 198.51.100.12\n"
+	want := []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")}
+	if got := nexthopsOf(parseRoutes(out), 0, netip.MustParsePrefix("192.0.2.53/32")); !slices.Equal(got, want) {
+		t.Errorf("nexthops %v, want %v", got, want)
+	}
+}

@@ -1,7 +1,6 @@
 package ios
 
 import (
-	"bufio"
 	"net"
 	"net/netip"
 	"strconv"
@@ -27,12 +26,12 @@ type entry struct {
 // `ip route 192.0.2.53/32 198.51.100.11`, with optional distance, tag, name,
 // track and so on. Lines it cannot prove to be that shape (VRF routes,
 // interface routes, garbage) are skipped: the backend never claims a route it
-// could not render back exactly.
+// could not render back exactly. Every line is read, however long (a
+// bufio.Scanner stops at 64 KiB and would hide the routes after it).
 func parseRoutes(out string) []entry {
 	var es []entry
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if e, ok := parseLine(sc.Text()); ok {
+	for line := range strings.Lines(out) {
+		if e, ok := parseLine(line); ok {
 			es = append(es, e)
 		}
 	}
