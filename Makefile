@@ -15,7 +15,7 @@ BINARIES  := dns_sla_exporter route_actuator
 E2E_TIMEOUT ?= 12m
 
 .PHONY: all build test test-unit test-rules test-dashboards test-deploy test-e2e \
-        style vet bench bench-exporter bench-actuator bench-ios bench-failover demo clean deps
+        style vet bench bench-exporter bench-actuator bench-ios bench-failover demo clean deps fuzz
 
 all: build test
 
@@ -70,6 +70,11 @@ bench-ios: build
 
 bench-failover: build
 	./deploy/lab/bench-failover.sh
+
+# Every Go fuzz target for FUZZTIME each; test-unit runs only their seeds.
+FUZZTIME ?= 30s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./deploy/fuzz.sh
 
 # Newcomer's first command: the whole system in network namespaces.
 demo: build
