@@ -248,10 +248,10 @@ func (d *Damper) Export() []Record {
 	return out
 }
 
-// Import replaces the state with records from the state file, after
-// checking them: a record that makes no sense is an error, not a reset.
-func (d *Damper) Import(recs []Record) error {
-	entries := make(map[Key]*Record, len(recs))
+// CheckRecords reports the first record that makes no sense (the state
+// file's loader refuses such a file rather than resetting penalties).
+func CheckRecords(recs []Record) error {
+	seen := make(map[Key]bool, len(recs))
 	for i, r := range recs {
 		k := Key{r.Route, r.Nexthop}
 		switch {
@@ -259,12 +259,25 @@ func (d *Damper) Import(recs []Record) error {
 			return fmt.Errorf("dampening record %d: invalid route %q or nexthop %q", i, r.Route, r.Nexthop)
 		case r.Penalty < 0 || math.IsNaN(r.Penalty) || math.IsInf(r.Penalty, 0):
 			return fmt.Errorf("dampening record %d (%s via %s): invalid penalty %v", i, r.Route, r.Nexthop, r.Penalty)
-		case entries[k] != nil:
+		case seen[k]:
 			return fmt.Errorf("dampening record %d: %s via %s listed twice", i, r.Route, r.Nexthop)
 		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// Import replaces the state with records from the state file, after
+// CheckRecords: a record that makes no sense is an error, not a reset.
+func (d *Damper) Import(recs []Record) error {
+	if err := CheckRecords(recs); err != nil {
+		return err
+	}
+	entries := make(map[Key]*Record, len(recs))
+	for _, r := range recs {
 		// A penalty saved under a larger ceiling (before a reload) is capped.
 		r.Penalty = min(r.Penalty, d.ceiling())
-		entries[k] = &r
+		entries[Key{r.Route, r.Nexthop}] = &r
 	}
 	d.entries = entries
 	return nil

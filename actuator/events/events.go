@@ -29,6 +29,8 @@ const (
 	MinNexthops    Kind = "min_nexthops"    // fewer than min_nexthops would stay
 	RestorePending Kind = "restore_pending" // healthy, restore awaits confirmation
 	Frozen         Kind = "frozen"          // the route is frozen as it is
+	NotConverged   Kind = "not_converged"   // desired, but the device does not have it (apply failed)
+	NotConfigured  Kind = "not_configured"  // on the device, not in the configuration
 	Drift          Kind = "drift"           // the device differed from what was set
 	Startup        Kind = "startup"         // first reconcile after start
 	Reload         Kind = "reload"          // first reconcile after a configuration reload

@@ -58,6 +58,9 @@ func Load(dir string) (State, error) {
 			return State{}, fmt.Errorf("state file %s: drain %d lacks nexthop, reason or created", path, i)
 		}
 	}
+	if err := dampening.CheckRecords(s.Dampening); err != nil {
+		return State{}, fmt.Errorf("state file %s: %w", path, err)
+	}
 	return s, nil
 }
 

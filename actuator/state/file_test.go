@@ -57,6 +57,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"not json", "\x00\x00\x00", "is corrupt"},
 		{"unknown field", `{"version": 1, "drains": [], "dampening": [], "extra": 1}`, `is corrupt (json: unknown field "extra")`},
 		{"bad address", `{"version": 1, "drains": [{"nexthop": "dns1", "reason": "r", "who": "w", "created": "2026-12-04T03:12:00Z"}], "dampening": []}`, "is corrupt"},
+		{"negative penalty", `{"version": 1, "drains": [], "dampening": [{"route": "192.0.2.53/32", "nexthop": "198.51.100.13", "penalty": -5, "updated": "2026-12-04T03:12:00Z", "flaps": 1}]}`, "invalid penalty -5"},
 		{"drain without reason", `{"version": 1, "drains": [{"nexthop": "198.51.100.12", "who": "w", "created": "2026-12-04T03:12:00Z"}], "dampening": []}`, "drain 0 lacks nexthop, reason or created"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

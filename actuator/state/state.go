@@ -49,6 +49,13 @@ func (d Drain) Covers(p netip.Prefix, nh netip.Addr) bool {
 	return d.Nexthop == nh && (!d.Route.IsValid() || d.Route == p)
 }
 
+// List returns the drains, sorted by nexthop and route.
+func (s State) List() []Drain {
+	out := slices.Clone(s.Drains)
+	sortDrains(out)
+	return out
+}
+
 // Drained returns the drains that take nh out of p (several when both a
 // per-route and an all-routes drain exist).
 func (s State) Drained(p netip.Prefix, nh netip.Addr) []Drain {

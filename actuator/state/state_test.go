@@ -98,6 +98,11 @@ func TestRemoveExpireDrained(t *testing.T) {
 		{Nexthop: nh12, Reason: "b", Who: "w", Created: t0},
 		{Nexthop: nh12, Route: svc2, Reason: "c", Who: "w", Created: t0, Expires: t0.Add(2 * time.Hour)},
 	}}
+	rev := State{Drains: slices.Clone(s.Drains)}
+	slices.Reverse(rev.Drains)
+	if got := rev.List(); !slices.Equal(got, s.Drains) || rev.Drains[0] != s.Drains[2] {
+		t.Errorf("List() = %+v, want sorted by nexthop and route, receiver untouched", got)
+	}
 	if got := s.Drained(svc2, nh12); len(got) != 2 {
 		t.Errorf("Drained(svc2, nh12) = %+v, want the all-routes and the svc2 drain", got)
 	}

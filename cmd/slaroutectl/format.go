@@ -159,7 +159,7 @@ func nexthops(rt apiv1.Route) []apiv1.Nexthop {
 	}
 	for _, nh := range rt.Installed {
 		if !slices.Contains(rt.Configured, nh) {
-			out = append(out, apiv1.Nexthop{Nexthop: nh, Installed: true, Why: []events.Cause{{Kind: "not_configured"}}})
+			out = append(out, apiv1.Nexthop{Nexthop: nh, Installed: true, Why: []events.Cause{{Kind: events.NotConfigured}}})
 		}
 	}
 	return out

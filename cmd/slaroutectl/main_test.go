@@ -175,7 +175,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"status.txt", []string{"status"}},
 		{"status.json", []string{"status", "-o", "json"}},
-		{"status-one-route.txt", []string{"status", "2001:db8::53/128"}},
+		{"status-one-route.txt", []string{"status", "2001:db8::53"}},
 		{"status-old-api.txt", []string{"--actuator.url=" + url + "/old", "--who=alice", "status"}},
 		{"drain-add.txt", []string{"drain", "add", "198.51.100.12", "--reason=kernel upgrade", "--route=192.0.2.53/32", "--expires=2h"}},
 		{"drain-add.json", []string{"-o", "json", "drain", "add", "198.51.100.12", "--reason=kernel upgrade"}},
@@ -254,7 +254,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"drain", "remove", "198.51.100.13"}, 1, "slaroutectl: 404 Not Found: not found: no drain of /api/v1/drains/198.51.100.13\n", true},
 		{[]string{"drain", "add", "dns1", "--reason=x"}, 1, "slaroutectl: nexthop \"dns1\" is not an IP address\n", false},
 		{[]string{"drain", "add", "198.51.100.12", "--reason=x", "--expires=tomorrow"}, 1, "is neither a duration (2h) nor an RFC 3339 time", false},
-		{[]string{"drain", "add", "198.51.100.12", "--reason=x", "--route=192.0.2.53"}, 1, "is not a prefix", false},
+		{[]string{"drain", "add", "198.51.100.12", "--reason=x", "--route=192.0.2.53/24"}, 1, `route "192.0.2.53/24" is not a prefix (192.0.2.53/32) or an address`, false},
 		{[]string{"drain", "add", "198.51.100.12"}, 2, "required flag(s) '--reason' not provided", false},
 		{[]string{"status", "192.0.2.1/32"}, 1, "route 192.0.2.1/32 is not configured", true},
 		{[]string{"--basic-auth.username=ops", "status"}, 1, "--basic-auth.username and --basic-auth.password-file go together", false},

@@ -53,6 +53,13 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	c := &apiv1.Client{URL: o.URL, HTTP: hc, Who: o.Who}
+	if o.Route != "" {
+		p, err := parseRoute(o.Route)
+		if err != nil {
+			return err
+		}
+		o.Route = p.String()
+	}
 	switch o.Command {
 	case "status":
 		r, raw, err := c.Routes(ctx)
@@ -109,9 +116,11 @@ func drainRequest(o Options) (apiv1.DrainRequest, error) {
 		return req, fmt.Errorf("nexthop %q is not an IP address", o.Nexthop)
 	}
 	if o.Route != "" {
-		if _, err := netip.ParsePrefix(o.Route); err != nil {
-			return req, fmt.Errorf("--route %q is not a prefix (e.g. 192.0.2.53/32)", o.Route)
+		p, err := parseRoute(o.Route)
+		if err != nil {
+			return req, err
 		}
+		req.Route = p.String()
 	}
 	if o.Expires != "" {
 		if d, err := time.ParseDuration(o.Expires); err == nil {
@@ -126,6 +135,18 @@ func drainRequest(o Options) (apiv1.DrainRequest, error) {
 		}
 	}
 	return req, nil
+}
+
+// parseRoute reads a route as the actuator's service label does: a prefix,
+// or a bare address meaning its host prefix.
+func parseRoute(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil && p.Masked() == p {
+		return p, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("route %q is not a prefix (192.0.2.53/32) or an address", s)
 }
 
 // httpClient builds the HTTP client with prometheus/common/config: basic
