@@ -46,7 +46,9 @@ func startActuator(t *testing.T, timeouts daemon.Timeouts, args ...string) (stri
 	logger := slog.New(slog.DiscardHandler)
 	o := options()
 	o.Registry, o.Logger = reg, logger
-	o.NewBackend = func(config.Backend) (route.Backend, error) { return routetest.New(t, map[netip.Prefix]int{svc: 1}), nil }
+	o.NewBackend = func(config.Backend) (route.Backend, error) {
+		return routetest.New(t, map[netip.Prefix]int{svc: 1}), nil
+	}
 	a, err := actuator.New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func newApp() (app *kingpin.Application, flags *daemon.Flags, options func() act
 	flags = daemon.AddFlags(app, name, "route_actuator.yml", "127.0.0.1:9754", true)
 	dryRun := app.Flag("dry-run", "Compute, log and expose the plan (/api/v1/routes, route_actuator_changes_total{result=\"dry_run\"}) but never change the device.").Bool()
 	maxBody := app.Flag("webhook.max-body-size", "Largest webhook body accepted; larger ones get 413. Raise it only for groups of thousands of alerts (or set max_alerts in Alertmanager's webhook_config).").
-		Default(strconv.Itoa(webhook.DefaultMaxBodyBytes >> 20) + "MiB").Bytes()
+		Default(strconv.Itoa(webhook.DefaultMaxBodyBytes>>20) + "MiB").Bytes()
 	maxRequests := app.Flag("webhook.max-requests", "Most webhook requests handled at once; more get 503, which Alertmanager retries.").
 		Default(strconv.Itoa(webhook.DefaultMaxRequests)).Int()
 	return app, flags, func() actuator.Options {
