@@ -47,7 +47,7 @@ func startActuator(t *testing.T, timeouts daemon.Timeouts, args ...string) (stri
 	o := options()
 	o.Registry, o.Logger = reg, logger
 	o.NewBackend = func(config.Backend) (route.Backend, error) {
-		return routetest.New(t, map[netip.Prefix]int{svc: 1}), nil
+		return routetest.New(t, map[netip.Prefix]int{netip.MustParsePrefix("192.0.2.53/32"): 1}), nil
 	}
 	a, err := actuator.New(o)
 	if err != nil {
