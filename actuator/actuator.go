@@ -5,11 +5,11 @@ package actuator
 
 import (
 	"context"
-
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sort"
 	"sync"
 	"time"
 
@@ -42,6 +42,8 @@ type Options struct {
 	Now func() time.Time
 	// WebhookMaxBodyBytes bounds webhook bodies (413 above); 0 is webhook.DefaultMaxBodyBytes.
 	WebhookMaxBodyBytes int64
+	// WebhookMaxRequests bounds webhooks in flight (503 above); 0 is webhook.DefaultMaxRequests.
+	WebhookMaxRequests int
 }
 
 // Actuator is one running route_actuator.
@@ -55,9 +57,11 @@ type Actuator struct {
 
 	mu  sync.RWMutex // guards cfg
 	cfg *config.Config
-
-	classes classifier
 }
+
+// ignoreTooMany counts alerts dropped because their target already holds
+// alertstate.MaxPerKey firing alerts.
+const ignoreTooMany = "too_many_alerts"
 
 // CheckConfig validates a configuration file without side effects.
 func CheckConfig(file string) error {
@@ -96,14 +100,16 @@ func New(o Options) (*Actuator, error) {
 		}, []string{"reason"}),
 	}
 	o.Registry.MustRegister(a.ignored)
-	for _, r := range []string{policy.IgnoreUnknownNexthop, policy.IgnoreUnknownRoute, policy.IgnoreStale, policy.IgnoreUnmanaged, policy.IgnoreInvalidLabel} {
+	a.store.SetAdmit(admit(cfg))
+	for _, r := range []string{policy.IgnoreUnknownNexthop, policy.IgnoreUnknownRoute, policy.IgnoreStale, policy.IgnoreUnmanaged, policy.IgnoreInvalidLabel, ignoreTooMany} {
 		a.ignored.WithLabelValues(r)
 	}
 	a.rec = reconcile.New(reconcile.Options{
 		Config: cfg, Backend: backend, Store: a.store, API: api, DryRun: o.DryRun,
 		Metrics: reconcile.NewMetrics(o.Registry), Logger: o.Logger, Now: o.Now,
 	})
-	a.hook = &webhook.Handler{Ingester: a, Metrics: webhook.NewMetrics(o.Registry), Logger: o.Logger, MaxBodyBytes: o.WebhookMaxBodyBytes}
+	a.hook = &webhook.Handler{Ingester: a, Metrics: webhook.NewMetrics(o.Registry), Logger: o.Logger,
+		MaxBodyBytes: o.WebhookMaxBodyBytes, MaxRequests: o.WebhookMaxRequests}
 	return a, nil
 }
 
@@ -179,31 +185,88 @@ func (a *Actuator) Reload(ctx context.Context) error {
 		return err
 	}
 	a.rec.SetConfig(cfg, backend, api)
+	a.store.SetAdmit(admit(cfg))
 	a.cfg = cfg
 	return nil
 }
 
+// target says which configured target an alert acts on (its store key) or
+// why it can change nothing. Keys are built from parsed, configured values,
+// so there are only as many as the configuration names.
+func target(cfg *config.Config, labels map[string]string) (key, reason string) {
+	kind, reason := policy.Classify(cfg.Routes, cfg.Alerts, labels)
+	if reason != "" {
+		return "", reason
+	}
+	key = labels["alertname"]
+	if kind == policy.Heartbeat {
+		return key, ""
+	}
+	if s := labels[cfg.Alerts.ServiceLabel]; s != "" {
+		p, _ := policy.ParseService(s) // Classify parsed it
+		key += "\x00" + p.String()
+	}
+	if kind == policy.Withdraw {
+		nh, _ := netip.ParseAddr(labels[cfg.Alerts.NexthopLabel]) // Classify parsed it
+		key += "\x00" + nh.Unmap().String()
+	}
+	return key, ""
+}
+
+// admit keeps in the alert store only alerts that can affect a route of cfg.
+func admit(cfg *config.Config) alertstate.Admit {
+	return func(labels map[string]string) (string, bool) {
+		key, reason := target(cfg, labels)
+		return key, reason == ""
+	}
+}
+
 // Ingest records webhook alerts and waits for the reconcile they cause.
+// Alerts that cannot change a route are counted by reason, not stored, and
+// summed up in one log line per webhook: a flood of them costs neither
+// memory nor a log line each.
 func (a *Actuator) Ingest(ctx context.Context, events []alertstate.Event) error {
 	a.mu.RLock()
 	cfg := a.cfg
 	a.mu.RUnlock()
 	now := a.o.Now()
-	classes := a.classes.classify(cfg, events)
-	for i, e := range events {
-		kind, reason := classes[i].kind, classes[i].reason
-		if kind == policy.Unmanaged {
-			a.ignored.WithLabelValues(reason).Inc()
+	ignored := map[string]int{}
+	var example map[string]string // labels of one alert that hints at a misconfiguration
+	for _, e := range events {
+		key, reason := target(cfg, e.Labels)
+		if reason == "" {
+			e.Key = key
+			switch a.store.Apply(e, now) {
+			case alertstate.Stale:
+				reason = policy.IgnoreStale
+			case alertstate.Full:
+				reason = ignoreTooMany
+			}
+		}
+		if reason == "" {
 			continue
 		}
-		if a.store.Apply(e, now) == alertstate.Stale {
-			a.ignored.WithLabelValues(policy.IgnoreStale).Inc()
-			a.logger.Info("Dropped stale alert event", "alertname", e.Labels["alertname"], "fingerprint", e.Fingerprint, "status", e.Status, "at", e.Time())
-			continue
+		ignored[reason]++
+		if example == nil && reason != policy.IgnoreStale && reason != policy.IgnoreUnmanaged {
+			example = e.Labels
 		}
-		if reason != "" {
-			a.ignored.WithLabelValues(reason).Inc()
-			a.logger.Warn("Alert changes nothing", "reason", reason, "labels", e.Labels)
+	}
+	if len(ignored) > 0 {
+		reasons := make([]string, 0, len(ignored))
+		for r, n := range ignored {
+			a.ignored.WithLabelValues(r).Add(float64(n))
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		attrs := []any{"alerts", len(events)}
+		for _, r := range reasons {
+			attrs = append(attrs, r, ignored[r])
+		}
+		switch {
+		case example != nil:
+			a.logger.Warn("Webhook alerts that change nothing", append(attrs, "example_labels", example)...)
+		case ignored[policy.IgnoreStale] > 0:
+			a.logger.Info("Webhook alerts dropped as stale", attrs...)
 		}
 	}
 	return a.rec.Sync(ctx, a.store.Version())

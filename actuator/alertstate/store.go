@@ -4,6 +4,17 @@
 // (startsAt for firing, endsAt for resolved) makes any delivery order converge.
 // A resolve inferred from an alert's absence in the API is weaker: a firing
 // event received after it wins (see Alert.Inferred).
+//
+// Clock skew: an event time after the event's receipt is taken as the receipt
+// time (see clamp). A Prometheus or Alertmanager clock ahead of ours, or a
+// forged startsAt in 2099, therefore cannot make every later resolve look
+// stale: a resolve received after a firing always orders after it unless its
+// own time is older. Times in the past order as they are (older is stale).
+//
+// The store is bounded by the configuration, not by its input: it holds only
+// events the caller admits (Event.Key set), and at most MaxPerKey
+// fingerprints per key; keys name configured targets (alertname x route x
+// nexthop), so their number is fixed by the configuration.
 package alertstate
 
 import (
@@ -31,6 +42,26 @@ type Event struct {
 	// UpdatedAt is when Alertmanager last heard of the alert from Prometheus
 	// (API only); zero for webhook events.
 	UpdatedAt time.Time
+	// Key names the configured target the alert acts on (see Admit); the
+	// store holds at most MaxPerKey fingerprints per key.
+	Key string
+}
+
+// Admit says whether an alert's labels can affect a configured route and
+// under which key; ok false means the store must not keep it.
+type Admit func(labels map[string]string) (key string, ok bool)
+
+// MaxPerKey bounds the fingerprints held for one target. Alertmanager sends
+// one alert per label set; a handful per nexthop is normal (e.g. one per
+// probe protocol), thousands is a flood.
+const MaxPerKey = 32
+
+// clamp takes a time after receipt as the receipt time (clock skew).
+func clamp(t, received time.Time) time.Time {
+	if t.After(received) {
+		return received
+	}
+	return t
 }
 
 // Time is the event's own timestamp used for ordering.
@@ -65,6 +96,8 @@ const freshnessResolution = time.Second
 type Store struct {
 	mu      sync.Mutex
 	alerts  map[string]*Alert
+	byKey   map[string]map[string]*Alert
+	admit   Admit
 	version uint64
 	// retain keeps resolved alerts this long so a stale firing for them is still recognised.
 	retain time.Duration
@@ -72,7 +105,85 @@ type Store struct {
 
 // New returns an empty store that forgets resolved alerts after retain.
 func New(retain time.Duration) *Store {
-	return &Store{alerts: map[string]*Alert{}, retain: retain}
+	return &Store{alerts: map[string]*Alert{}, byKey: map[string]map[string]*Alert{}, retain: retain}
+}
+
+// SetAdmit sets what Sync keeps of an API answer and drops stored alerts it
+// no longer admits (a reloaded configuration); nil admits everything under
+// one key per alertname.
+func (s *Store) SetAdmit(f Admit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.admit = f
+	for fp, a := range s.alerts {
+		key, ok := s.keyOf(a.Labels)
+		if !ok {
+			s.remove(fp)
+			s.version++
+		} else if key != a.Key {
+			s.remove(fp)
+			a.Key = key
+			s.insert(a)
+		}
+	}
+}
+
+func (s *Store) keyOf(labels map[string]string) (string, bool) {
+	if s.admit == nil {
+		return labels["alertname"], true
+	}
+	return s.admit(labels)
+}
+
+// Len is the number of alerts held.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.alerts)
+}
+
+func (s *Store) insert(a *Alert) {
+	s.alerts[a.Fingerprint] = a
+	m := s.byKey[a.Key]
+	if m == nil {
+		m = map[string]*Alert{}
+		s.byKey[a.Key] = m
+	}
+	m[a.Fingerprint] = a
+}
+
+func (s *Store) remove(fp string) {
+	a, ok := s.alerts[fp]
+	if !ok {
+		return
+	}
+	delete(s.alerts, fp)
+	if m := s.byKey[a.Key]; m != nil {
+		delete(m, fp)
+		if len(m) == 0 {
+			delete(s.byKey, a.Key)
+		}
+	}
+}
+
+// room makes room for one more fingerprint under key: at the cap it forgets
+// the resolved alert changed longest ago; with none resolved there is no room.
+func (s *Store) room(key string) bool {
+	m := s.byKey[key]
+	if len(m) < MaxPerKey {
+		return true
+	}
+	var oldest *Alert
+	for _, a := range m {
+		if a.Status == Resolved && (oldest == nil || a.Changed.Before(oldest.Changed)) {
+			oldest = a
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	s.remove(oldest.Fingerprint)
+	return true
 }
 
 // Outcome of one Apply.
@@ -82,6 +193,7 @@ const (
 	Accepted  Outcome = iota // the event changed or refreshed the state
 	Duplicate                // same event again (e.g. a repeat or the HA peer's copy)
 	Stale                    // older than what is stored: dropped
+	Full                     // a new fingerprint for a key holding MaxPerKey firing alerts: dropped
 )
 
 // Apply records e received at now unless an event newer than e is stored.
@@ -92,13 +204,23 @@ func (s *Store) Apply(e Event, now time.Time) Outcome {
 }
 
 func (s *Store) apply(e Event, now time.Time) Outcome {
+	e.StartsAt, e.EndsAt = clamp(e.StartsAt, now), clamp(e.EndsAt, now)
 	cur, ok := s.alerts[e.Fingerprint]
+	if ok && cur.Key != e.Key {
+		// Same fingerprint, other key: only after a label change that
+		// Alertmanager's fingerprint would not allow; start afresh.
+		s.remove(e.Fingerprint)
+		ok = false
+	}
 	if !ok {
+		if !s.room(e.Key) {
+			return Full
+		}
 		a := &Alert{Event: e, Changed: now}
 		if e.Status == Firing {
 			a.LastSeen = later(now, e.UpdatedAt)
 		}
-		s.alerts[e.Fingerprint] = a
+		s.insert(a)
 		s.version++
 		return Accepted
 	}
@@ -162,15 +284,24 @@ func (s *Store) Sync(active []Event, fetched, now time.Time) {
 	defer s.mu.Unlock()
 	in := make(map[string]bool, len(active))
 	for _, e := range active {
+		key, admitted := s.keyOf(e.Labels)
+		if !admitted {
+			continue
+		}
+		e.Key = key
+		e.StartsAt = clamp(e.StartsAt, fetched)
 		in[e.Fingerprint] = true
 		cur, ok := s.alerts[e.Fingerprint]
 		if ok && cur.Changed.After(fetched) {
 			continue
 		}
 		e.Status = Firing
-		if !ok || cur.Status != Firing || !cur.StartsAt.Equal(e.StartsAt) {
-			a := &Alert{Event: e, Changed: now, LastSeen: e.UpdatedAt}
-			s.alerts[e.Fingerprint] = a
+		if !ok || cur.Status != Firing || !cur.StartsAt.Equal(e.StartsAt) || cur.Key != key {
+			s.remove(e.Fingerprint)
+			if !s.room(key) {
+				continue
+			}
+			s.insert(&Alert{Event: e, Changed: now, LastSeen: e.UpdatedAt})
 		} else {
 			cur.Labels = e.Labels
 			cur.UpdatedAt = e.UpdatedAt
@@ -198,7 +329,7 @@ func (s *Store) GC(now time.Time) {
 func (s *Store) gc(now time.Time) {
 	for fp, a := range s.alerts {
 		if a.Status == Resolved && now.Sub(a.Changed) > s.retain {
-			delete(s.alerts, fp)
+			s.remove(fp)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package alertstate
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -45,7 +46,8 @@ func TestApplyOrdering(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := New(time.Hour)
 			for i, e := range tc.events {
-				if got := s.Apply(e, t0.Add(time.Duration(i)*time.Second)); got != tc.outcomes[i] {
+				// Received after every event time, as without clock skew.
+				if got := s.Apply(e, t0.Add(time.Hour+time.Duration(i)*time.Second)); got != tc.outcomes[i] {
 					t.Errorf("event %d: outcome %v, want %v", i, got, tc.outcomes[i])
 				}
 			}
@@ -66,7 +68,7 @@ func TestApplyConverges(t *testing.T) {
 		if k == len(ev) {
 			s := New(time.Hour)
 			for _, e := range ev {
-				s.Apply(e, t0)
+				s.Apply(e, t0.Add(time.Hour))
 			}
 			snap, _ := s.Snapshot()
 			for _, a := range snap {
@@ -218,5 +220,95 @@ func TestInferredResolve(t *testing.T) {
 				t.Errorf("state = %+v, want one alert %s, inferred %v", snap, tc.want, tc.inferred)
 			}
 		})
+	}
+}
+
+// Clock skew cannot wedge an alert firing: a time after receipt is taken as
+// the receipt time, so a resolve received later orders after the firing.
+func TestClockSkew(t *testing.T) {
+	y2099 := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	recv := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name     string
+		events   []Event
+		outcomes []Outcome
+		want     Status
+	}{
+		{"firing in 2099, then its resolve", []Event{fire("a", y2099), resolve("a", y2099, t0.Add(time.Hour+time.Second))},
+			[]Outcome{Accepted, Accepted}, Resolved},
+		{"firing in 2099, then a resolve also in 2099", []Event{fire("a", y2099), resolve("a", y2099, y2099.Add(time.Hour))},
+			[]Outcome{Accepted, Accepted}, Resolved},
+		{"firing a minute ahead, resolved before that minute is over", []Event{fire("a", recv.Add(time.Minute)), resolve("a", recv.Add(time.Minute), recv.Add(time.Second))},
+			[]Outcome{Accepted, Accepted}, Resolved},
+		{"far past firing, then its resolve", []Event{fire("a", time.Unix(0, 0)), resolve("a", time.Unix(0, 0), t0)},
+			[]Outcome{Accepted, Accepted}, Resolved},
+		{"resolve in 2099 does not hide a later episode", []Event{resolve("a", t0, y2099), fire("a", t0.Add(time.Hour+2*time.Second))},
+			[]Outcome{Accepted, Accepted}, Firing},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(time.Hour)
+			for i, e := range tc.events {
+				if got := s.Apply(e, recv.Add(time.Duration(i)*time.Second)); got != tc.outcomes[i] {
+					t.Errorf("event %d: outcome %v, want %v", i, got, tc.outcomes[i])
+				}
+			}
+			snap, _ := s.Snapshot()
+			if len(snap) != 1 || snap[0].Status != tc.want {
+				t.Errorf("state = %+v, want one alert %s", snap, tc.want)
+			}
+		})
+	}
+	// The same through the API: a 2099 startsAt listed is clamped too.
+	s := New(time.Hour)
+	s.Sync([]Event{fire("a", y2099)}, recv, recv)
+	if got := s.Apply(resolve("a", y2099, recv.Add(time.Second)), recv.Add(time.Second)); got != Accepted {
+		t.Errorf("resolve after an API read of a 2099 firing: %v, want Accepted", got)
+	}
+}
+
+// The store keeps only admitted alerts and at most MaxPerKey per key, so a
+// flood of fingerprints costs nothing beyond the cap.
+func TestBounded(t *testing.T) {
+	s := New(time.Hour)
+	admit := func(l map[string]string) (string, bool) { return l["nexthop"], l["nexthop"] == "198.51.100.11" }
+	s.SetAdmit(admit)
+	ev := func(i int, nh string) Event {
+		e := fire(fmt.Sprintf("%016x", i), t0)
+		e.Labels = map[string]string{"alertname": "DNSServerDown", "nexthop": nh, "instance": fmt.Sprint(i)}
+		e.Key = nh
+		return e
+	}
+	full := 0
+	for i := range 1000 {
+		if s.Apply(ev(i, "198.51.100.11"), t0.Add(time.Hour)) == Full {
+			full++
+		}
+	}
+	if s.Len() != MaxPerKey || full != 1000-MaxPerKey {
+		t.Errorf("after 1000 firing fingerprints of one key: %d held, %d Full; want %d held", s.Len(), full, MaxPerKey)
+	}
+	// A resolved alert makes room for a new one.
+	first := ev(0, "198.51.100.11")
+	r := first
+	r.Status, r.EndsAt = Resolved, t0.Add(time.Minute)
+	if got := s.Apply(r, t0.Add(time.Hour)); got != Accepted {
+		t.Fatalf("resolve: %v", got)
+	}
+	if got := s.Apply(ev(5000, "198.51.100.11"), t0.Add(time.Hour)); got != Accepted || s.Len() != MaxPerKey {
+		t.Errorf("new fingerprint with a resolved one to evict: %v, %d held", got, s.Len())
+	}
+	// The API's answer is admitted the same way.
+	var api []Event
+	for i := range 1000 {
+		api = append(api, ev(10000+i, "198.51.100.99"))
+	}
+	s.Sync(api, t0.Add(2*time.Hour), t0.Add(2*time.Hour))
+	if s.Len() > MaxPerKey {
+		t.Errorf("after an API read of 1000 unadmitted alerts: %d held", s.Len())
+	}
+	// A new admission drops what it no longer admits.
+	s.SetAdmit(func(map[string]string) (string, bool) { return "", false })
+	if s.Len() != 0 {
+		t.Errorf("after admitting nothing: %d held", s.Len())
 	}
 }

@@ -1,7 +1,12 @@
 // Package webhook serves POST /webhook: Alertmanager's webhook payload
-// (version 4) decoded with the alertmanager module's template.Data, handed to
-// an Ingester that records the alerts and reconciles before the reply, so a
-// 200 means the device is updated.
+// (version 4) decoded with encoding/json into Alertmanager's own
+// template.Data, handed to an Ingester that records the alerts and
+// reconciles before the reply, so a 200 means the device is updated.
+//
+// Each request is bounded: the body is read incrementally up to MaxBodyBytes
+// (413 beyond; the client's Content-Length is never trusted to size a buffer)
+// and at most MaxRequests are handled at once; beyond that the handler
+// answers 503 at once, which Alertmanager retries.
 package webhook
 
 import (
@@ -24,8 +29,16 @@ import (
 	"github.com/slaroute/slaroute/actuator/route"
 )
 
-// DefaultMaxBodyBytes bounds a request body; larger ones get 413.
+// DefaultMaxBodyBytes bounds a request body; larger ones get 413. A
+// 100-alert group is ~60 KiB; Alertmanager's max_alerts truncates larger ones.
 const DefaultMaxBodyBytes = 4 << 20
+
+// DefaultMaxRequests bounds the webhooks handled at once; more get 503.
+// With the shipped group_by ['...'] each alert is its own notification, so a
+// burst of simultaneous alerts arrives as that many concurrent requests; they
+// serialise on the reconciler anyway, and memory stays under
+// DefaultMaxRequests x DefaultMaxBodyBytes.
+const DefaultMaxRequests = 64
 
 // Ingester records alerts and reconciles. An error wrapping
 // route.ErrUnavailable turns into 503 so that Alertmanager retries.
@@ -41,6 +54,7 @@ var Codes = []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllo
 type Metrics struct {
 	requests *prometheus.CounterVec
 	received *prometheus.CounterVec
+	inFlight prometheus.Gauge
 	// Resolved children: a label lookup per alert was measurable at 2,000 webhooks/s.
 	byCode            map[int]prometheus.Counter
 	firing, resolvedC prometheus.Counter
@@ -56,7 +70,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "route_actuator_alerts_received_total", Help: "Alerts received in webhooks by their own status.",
 		}, []string{"status"}),
 	}
-	reg.MustRegister(m.requests, m.received)
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "route_actuator_webhook_requests_in_flight", Help: "Webhook requests being handled now (at most --webhook.max-requests).",
+	})
+	reg.MustRegister(m.requests, m.received, m.inFlight)
 	m.byCode = make(map[int]prometheus.Counter, len(Codes))
 	for _, c := range Codes {
 		m.byCode[c] = m.requests.WithLabelValues(strconv.Itoa(c))
@@ -66,9 +83,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// payload is the webhook body: template.Data plus the envelope fields.
+// payload is Alertmanager's notify/webhook.Message, field for field. That
+// package is not imported: it pulls in all of notify (cluster, tracing,
+// OpenTelemetry, gRPC, Kafka) for three string fields.
 type payload struct {
-	template.Data
+	*template.Data
 	Version         string `json:"version"`
 	GroupKey        string `json:"groupKey"`
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
@@ -78,16 +97,29 @@ type payload struct {
 // are copied), so a buffer is reused once the request is decoded.
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// Handler serves POST /webhook.
+// Handler serves POST /webhook. Its zero limits are the defaults.
 type Handler struct {
 	Ingester     Ingester
 	Metrics      *Metrics
 	Logger       *slog.Logger
 	MaxBodyBytes int64
+	MaxRequests  int
+
+	once  sync.Once
+	slots chan struct{}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	code, msg := h.serve(r)
+	var code int
+	var msg string
+	if h.acquire() {
+		h.Metrics.inFlight.Inc()
+		code, msg = h.serve(r)
+		h.Metrics.inFlight.Dec()
+		<-h.slots
+	} else {
+		code, msg = http.StatusServiceUnavailable, "too many webhook requests in flight, retry"
+	}
 	if c, ok := h.Metrics.byCode[code]; ok {
 		c.Inc()
 	} else {
@@ -99,6 +131,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	fmt.Fprintln(w, msg)
+}
+
+// acquire takes an in-flight slot without waiting: a queue would hold
+// connections and memory without bound, a 503 makes Alertmanager retry.
+func (h *Handler) acquire() bool {
+	h.once.Do(func() {
+		n := h.MaxRequests
+		if n <= 0 {
+			n = DefaultMaxRequests
+		}
+		h.slots = make(chan struct{}, n)
+	})
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
 }
 
 func (h *Handler) serve(r *http.Request) (int, string) {
@@ -121,8 +171,9 @@ func (h *Handler) serve(r *http.Request) (int, string) {
 		}
 	}()
 	buf.Reset()
-	// Content-Length sizes the buffer: io.ReadAll's doubling copied a 40 kB body 7 times.
-	buf.Grow(int(min(max(r.ContentLength, 0), limit)) + bytes.MinRead)
+	// The buffer grows with the bytes that arrive, never with the client's
+	// Content-Length: 100 connections claiming 4 MiB and sending one byte
+	// each once cost 943 MB of heap. A pooled buffer keeps growth rare.
 	_, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, limit))
 	body := buf.Bytes()
 	if err != nil {
@@ -158,14 +209,15 @@ func (h *Handler) serve(r *http.Request) (int, string) {
 // decode validates the whole payload before anything is recorded.
 func decode(body []byte) ([]alertstate.Event, error) {
 	var p payload
-	if !fastDecode(body, &p) {
-		p = payload{}
-		if err := json.Unmarshal(body, &p); err != nil {
-			return nil, fmt.Errorf("invalid JSON payload: %w", err)
-		}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("invalid JSON payload: %w", err)
 	}
+	// An absent version is not version 4: the payload is not Alertmanager's.
 	if p.Version != "4" {
 		return nil, fmt.Errorf("unsupported payload version %q, want \"4\"", p.Version)
+	}
+	if p.Data == nil {
+		return nil, errors.New("payload without alerts")
 	}
 	events := make([]alertstate.Event, 0, len(p.Alerts))
 	for i, a := range p.Alerts {

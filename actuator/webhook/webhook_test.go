@@ -62,6 +62,11 @@ func TestHandler(t *testing.T) {
 		{name: "wrong content type", contentType: "text/plain", body: fixture(t, "withdraw.json"), code: 415},
 		{name: "bad JSON", body: fixture(t, "bad-json.json"), code: 400, bodyHas: "invalid JSON payload"},
 		{name: "bad version", body: fixture(t, "bad-version.json"), code: 400, bodyHas: `unsupported payload version "3", want "4"`},
+		// An absent or empty version is not "4" (issue 16: treating it like 4 passed every test).
+		{name: "no version", body: fixture(t, "no-version.json"), code: 400, bodyHas: `unsupported payload version "", want "4"`},
+		{name: "empty version", body: fixture(t, "empty-version.json"), code: 400, bodyHas: `unsupported payload version "", want "4"`},
+		{name: "numeric version", body: fixture(t, "numeric-version.json"), code: 400, bodyHas: "invalid JSON payload"},
+		{name: "no alerts", body: []byte(`{"version":"4"}`), code: 400, bodyHas: "payload without alerts"},
 		{name: "bad status", body: fixture(t, "bad-status.json"), code: 400, bodyHas: `alert 1: status "pending" is neither firing nor resolved`},
 		{name: "bad time", body: fixture(t, "bad-time.json"), code: 400, bodyHas: "invalid JSON payload"},
 		{name: "too large", body: append(fixture(t, "withdraw.json"), bytes.Repeat([]byte(" "), 2048)...), code: 413},
@@ -121,6 +126,9 @@ func TestMetricsInitialised(t *testing.T) {
 # TYPE route_actuator_alerts_received_total counter
 route_actuator_alerts_received_total{status="firing"} 0
 route_actuator_alerts_received_total{status="resolved"} 0
+# HELP route_actuator_webhook_requests_in_flight Webhook requests being handled now (at most --webhook.max-requests).
+# TYPE route_actuator_webhook_requests_in_flight gauge
+route_actuator_webhook_requests_in_flight 0
 # HELP route_actuator_webhook_requests_total Webhook requests by HTTP status code.
 # TYPE route_actuator_webhook_requests_total counter
 route_actuator_webhook_requests_total{code="200"} 0
@@ -146,5 +154,54 @@ func TestFingerprintFilledIn(t *testing.T) {
 	}
 	if want := alertstate.Fingerprint(events[0].Labels); events[0].Fingerprint != want {
 		t.Errorf("fingerprint %q, want %q computed from labels", events[0].Fingerprint, want)
+	}
+}
+
+// blocker holds every Ingest until released, counting those inside.
+type blocker struct {
+	in      chan struct{}
+	release chan struct{}
+}
+
+func (b *blocker) Ingest(ctx context.Context, _ []alertstate.Event) error {
+	b.in <- struct{}{}
+	<-b.release
+	return nil
+}
+
+// Beyond MaxRequests in flight the handler answers 503 at once (Alertmanager
+// retries on 5xx) instead of queueing; a slot freed is usable again.
+func TestMaxRequestsInFlight(t *testing.T) {
+	b := &blocker{in: make(chan struct{}, 2), release: make(chan struct{})}
+	h := &Handler{Ingester: b, Metrics: NewMetrics(prometheus.NewPedanticRegistry()), Logger: slog.New(slog.DiscardHandler), MaxRequests: 2}
+	body := fixture(t, "withdraw.json")
+	post := func() int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body)))
+		return w.Code
+	}
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { codes <- post() }()
+	}
+	<-b.in
+	<-b.in
+	if got := testutil.ToFloat64(h.Metrics.inFlight); got != 2 {
+		t.Errorf("in flight %v, want 2", got)
+	}
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Errorf("third concurrent request: code %d, want 503", code)
+	}
+	close(b.release)
+	for range 2 {
+		if c := <-codes; c != 200 {
+			t.Errorf("held request: code %d, want 200", c)
+		}
+	}
+	if code := post(); code != 200 {
+		t.Errorf("after release: code %d, want 200", code)
+	}
+	if got := testutil.ToFloat64(h.Metrics.requests.WithLabelValues("503")); got != 1 {
+		t.Errorf("webhook_requests_total{code=503} = %v, want 1", got)
 	}
 }

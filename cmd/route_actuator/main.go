@@ -6,29 +6,40 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/slaroute/slaroute/actuator"
+	"github.com/slaroute/slaroute/actuator/webhook"
 	"github.com/slaroute/slaroute/cmd/internal/daemon"
 )
 
 const name = "route_actuator"
 
-func newApp() (*kingpin.Application, *daemon.Flags, *bool) {
-	app := kingpin.New(name, "Withdraws and restores ECMP nexthops of DNS service routes from Alertmanager webhooks.")
-	flags := daemon.AddFlags(app, name, "route_actuator.yml", "127.0.0.1:9754", true)
+// newApp registers the flags; options turns them into actuator.Options once parsed.
+func newApp() (app *kingpin.Application, flags *daemon.Flags, options func() actuator.Options) {
+	app = kingpin.New(name, "Withdraws and restores ECMP nexthops of DNS service routes from Alertmanager webhooks.")
+	flags = daemon.AddFlags(app, name, "route_actuator.yml", "127.0.0.1:9754", true)
 	dryRun := app.Flag("dry-run", "Compute, log and expose the plan (/api/v1/routes, route_actuator_changes_total{result=\"dry_run\"}) but never change the device.").Bool()
-	return app, flags, dryRun
+	maxBody := app.Flag("webhook.max-body-size", "Largest webhook body accepted; larger ones get 413. Raise it only for groups of thousands of alerts (or set max_alerts in Alertmanager's webhook_config).").
+		Default(strconv.Itoa(webhook.DefaultMaxBodyBytes>>20) + "MiB").Bytes()
+	maxRequests := app.Flag("webhook.max-requests", "Most webhook requests handled at once; more get 503, which Alertmanager retries.").
+		Default(strconv.Itoa(webhook.DefaultMaxRequests)).Int()
+	return app, flags, func() actuator.Options {
+		return actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: *dryRun, WebhookMaxBodyBytes: int64(*maxBody), WebhookMaxRequests: *maxRequests}
+	}
 }
 
 func main() {
-	app, flags, dryRun := newApp()
+	app, flags, options := newApp()
 	os.Exit(daemon.Main(app, flags, name, actuator.CheckConfig, func(ctx context.Context, logger *slog.Logger) error {
 		reg := prometheus.NewRegistry()
-		a, err := actuator.New(actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: *dryRun, Registry: reg, Logger: logger})
+		o := options()
+		o.Registry, o.Logger = reg, logger
+		a, err := actuator.New(o)
 		if err != nil {
 			return err
 		}
