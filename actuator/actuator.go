@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -59,10 +60,27 @@ type Actuator struct {
 	classes classifier
 }
 
-// CheckConfig validates a configuration file without side effects.
+// CheckConfig validates a configuration file without side effects; it
+// prints the configuration's warnings to stderr.
 func CheckConfig(file string) error {
-	_, err := config.Load(file)
+	cfg, err := config.Load(file)
+	if err == nil {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(os.Stderr, "warning:", w)
+		}
+	}
 	return err
+}
+
+// loadConfig loads the configuration file and logs its warnings.
+func loadConfig(file string, logger *slog.Logger) (*config.Config, error) {
+	cfg, err := config.Load(file)
+	if err == nil {
+		for _, w := range cfg.Warnings {
+			logger.Warn("Configuration", "warning", w)
+		}
+	}
+	return cfg, err
 }
 
 // New loads the configuration and builds the backend; it does not touch the device yet.
@@ -70,7 +88,7 @@ func New(o Options) (*Actuator, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cfg, err := config.Load(o.ConfigFile)
+	cfg, err := loadConfig(o.ConfigFile, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +182,7 @@ func (a *Actuator) Ready() bool { return a.rec.Ready() }
 // and backend stay. The reconciler closes the old backend after the swap,
 // between two runs, so never under an apply in flight.
 func (a *Actuator) Reload(ctx context.Context) error {
-	cfg, err := config.Load(a.o.ConfigFile)
+	cfg, err := loadConfig(a.o.ConfigFile, a.logger)
 	if err != nil {
 		return err
 	}

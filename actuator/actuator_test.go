@@ -240,8 +240,9 @@ func TestConcurrentWebhooksConverge(t *testing.T) {
 
 // A reload re-reads the IOS secret and known_hosts files even when the
 // configuration did not change (rotated under the same path); when one
-// cannot be read, the reload fails naming it and the running configuration
-// and backend stay. ios.New reads the files without connecting.
+// cannot be read, the reload fails naming it (where the configuration names
+// it) and the running configuration and backend stay. ios.New reads the files
+// without connecting.
 func TestReloadRereadsIOSFiles(t *testing.T) {
 	dir := t.TempDir()
 	pw, kh, file := filepath.Join(dir, "ios_password"), filepath.Join(dir, "known_hosts"), filepath.Join(dir, "route_actuator.yml")
@@ -296,9 +297,9 @@ func TestReloadRereadsIOSFiles(t *testing.T) {
 		want  string
 	}{
 		{"known_hosts rotated without the router's key", func() { write(kh, hostKey("192.0.2.1")) },
-			"starting ios backend: known_hosts " + kh + " has no key for 127.0.0.1 (host keys are checked strictly)"},
+			file + ":7: known_hosts " + kh + " has no key for 127.0.0.1 (host keys are checked strictly)"},
 		{"password file missing", func() { write(kh, hostKey("127.0.0.1")); os.Remove(pw) },
-			"starting ios backend: ios password_file: open " + pw + ": no such file or directory"},
+			file + ":6: ios password_file: open " + pw + ": no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.spoil()
