@@ -137,6 +137,27 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// A dry-run reload refuses what --config.check refuses (a null document
+// once passed both and ran with backend type "") and keeps the running
+// configuration and backend.
+func TestDryRunReloadRefusesWhatCheckRefuses(t *testing.T) {
+	h, err := newHarness(t, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{"null\n", "# nothing\n", strings.Replace(baseConfig, "type: netlink", "type: ios", 1),
+		strings.Replace(baseConfig, "type: netlink\n  netlink:\n    protocol: 250", "type: junos", 1)} {
+		h.write(t, doc)
+		checked, reloaded := CheckConfig(h.file), h.a.Reload(t.Context())
+		if checked == nil || reloaded == nil || reloaded.Error() != checked.Error() {
+			t.Errorf("%q: --config.check says %v, the dry-run reload %v: want the same error", doc, checked, reloaded)
+		}
+		if got := h.a.config().Routes; len(got) != 1 || len(got[0].Nexthops) != 2 || h.builds != 1 {
+			t.Errorf("%q: after a refused reload routes = %+v, %d backends built; want the old configuration and backend", doc, got, h.builds)
+		}
+	}
+}
+
 func TestBackendFailure(t *testing.T) {
 	boom := errors.New("no netlink socket")
 	if _, err := newHarness(t, false, boom); err == nil || !errors.Is(err, boom) {
