@@ -1,44 +1,19 @@
 package config
 
 import (
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/exporter/configkit/configkittest"
 )
 
-var errLine = regexp.MustCompile(`^f\.yml:[1-9][0-9]*: `)
-
-// FuzzParse holds the loader to its contract on any input (seeds in
-// testdata/fuzz/FuzzParse): it never panics, every error line reads
-// file:line: reason, and an accepted configuration, written out again with
-// every key explicit, parses to the same configuration.
-func FuzzParse(f *testing.F) {
-	f.Fuzz(func(t *testing.T, b []byte) {
-		cfg, err := Parse("f.yml", b)
-		if err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				if !errLine.MatchString(line) {
-					t.Fatalf("error line %q lacks file:line", line)
-				}
-			}
-			return
-		}
-		out := render(t, cfg)
-		again, err := Parse("f.yml", out)
-		if err != nil {
-			t.Fatalf("accepted configuration written out does not parse: %v\n%s", err, out)
-		}
-		if o2 := render(t, again); string(o2) != string(out) {
-			t.Fatalf("accepted configuration changed when parsed again:\n%s\n---\n%s", out, o2)
-		}
-	})
-}
+// FuzzParse: seeds in testdata/fuzz/FuzzParse; see configkittest.Fuzz.
+func FuzzParse(f *testing.F) { configkittest.Fuzz(f, Parse, render) }
 
 // render writes cfg out with every key of every target explicit.
-func render(t *testing.T, cfg *Config) []byte {
+func render(cfg *Config) []byte {
 	var targets []map[string]any
 	for _, tg := range cfg.Targets {
 		m := map[string]any{
@@ -65,7 +40,7 @@ func render(t *testing.T, cfg *Config) []byte {
 	}
 	out, err := yaml.Marshal(map[string]any{"targets": targets})
 	if err != nil {
-		t.Fatal(err)
+		panic(err) // a Config always marshals
 	}
 	return out
 }

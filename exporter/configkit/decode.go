@@ -239,7 +239,8 @@ func (d *Decoder) Warnf(at any, format string, args ...any) {
 }
 
 func (d *Decoder) add(list []string, at any, format string, args []any) []string {
-	msg := fmt.Sprintf(format, args...)
+	// One problem per line: a value quoted in a message may hold newlines.
+	msg := strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(fmt.Sprintf(format, args...))
 	if d.file != "" {
 		line, ok := at.(int)
 		if !ok {
