@@ -63,21 +63,16 @@ type Actuator struct {
 // CheckConfig validates a configuration file without side effects; it
 // prints the configuration's warnings to stderr.
 func CheckConfig(file string) error {
-	cfg, err := config.Load(file)
-	if err == nil {
-		for _, w := range cfg.Warnings {
-			fmt.Fprintln(os.Stderr, "warning:", w)
-		}
-	}
+	_, err := loadConfig(file, func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) })
 	return err
 }
 
-// loadConfig loads the configuration file and logs its warnings.
-func loadConfig(file string, logger *slog.Logger) (*config.Config, error) {
+// loadConfig loads the configuration file and hands on its warnings.
+func loadConfig(file string, warn func(string)) (*config.Config, error) {
 	cfg, err := config.Load(file)
 	if err == nil {
 		for _, w := range cfg.Warnings {
-			logger.Warn("Configuration", "warning", w)
+			warn(w)
 		}
 	}
 	return cfg, err
@@ -88,7 +83,7 @@ func New(o Options) (*Actuator, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cfg, err := loadConfig(o.ConfigFile, o.Logger)
+	cfg, err := loadConfig(o.ConfigFile, func(w string) { o.Logger.Warn("Configuration", "warning", w) })
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +177,7 @@ func (a *Actuator) Ready() bool { return a.rec.Ready() }
 // and backend stay. The reconciler closes the old backend after the swap,
 // between two runs, so never under an apply in flight.
 func (a *Actuator) Reload(ctx context.Context) error {
-	cfg, err := loadConfig(a.o.ConfigFile, a.logger)
+	cfg, err := loadConfig(a.o.ConfigFile, func(w string) { a.logger.Warn("Configuration", "warning", w) })
 	if err != nil {
 		return err
 	}

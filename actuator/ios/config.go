@@ -38,19 +38,15 @@ func (c *Config) SetDefaults() { *c = DefaultConfig }
 // that --config.check refuses what start would; secrets readable by group or
 // others get a warning.
 func (c *Config) Validate(d *configkit.Decoder) {
-	for _, req := range []struct {
-		missing bool
-		reason  string
-	}{
-		{c.Address == "", "ios address must be set"},
-		{c.Username == "", "ios username must be set"},
-		{c.PasswordFile == "" && c.PrivateKeyFile == "", "ios needs password_file or private_key_file"},
-		{c.KnownHostsFile == "", "ios known_hosts_file must be set (host keys are checked strictly)"},
-	} {
-		if req.missing {
-			d.Errorf(c, "%s", req.reason)
+	required := func(missing bool, reason string) {
+		if missing {
+			d.Errorf(c, "%s", reason)
 		}
 	}
+	required(c.Address == "", "ios address must be set")
+	required(c.Username == "", "ios username must be set")
+	required(c.PasswordFile == "" && c.PrivateKeyFile == "", "ios needs password_file or private_key_file")
+	required(c.KnownHostsFile == "", "ios known_hosts_file must be set (host keys are checked strictly)")
 	if c.PassphraseFile != "" && c.PrivateKeyFile == "" {
 		d.Errorf(&c.PassphraseFile, "ios passphrase_file needs private_key_file")
 	}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -408,4 +409,15 @@ func CanonicalRdata(rr dns.RR) string {
 
 // Keys lists every configuration key (top level, defaults, target), for
 // documentation checks.
-func Keys() []string { return configkit.Keys(rawConfig{}) }
+func Keys() []string {
+	var keys []string
+	for _, section := range []any{rawConfig{}, settings{}, rawTarget{}} {
+		t := reflect.TypeOf(section)
+		for i := range t.NumField() {
+			if key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); key != "" {
+				keys = append(keys, key)
+			}
+		}
+	}
+	return keys
+}

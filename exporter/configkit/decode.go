@@ -1,11 +1,8 @@
-// Package configkit is the configuration engine of both daemons: strict YAML
-// whose every problem reads "file:line: reason", all problems of a file in
-// one error, warnings beside them, and the values both configurations share
-// (the service/nexthop label contract, names, secret files).
-//
-// It lives under exporter/ because the exporter defines the label contract
-// the actuator consumes: the actuator may import the exporter's side, never
-// the other way round. It imports nothing of this module.
+// Package configkit is the configuration engine of both daemons: strict YAML,
+// every problem of a file at once as "file:line: reason", warnings, and the
+// values both share (the service/nexthop label contract, names, secrets).
+// It sits under exporter/ because the exporter defines the label contract the
+// actuator consumes; it imports nothing of this module.
 package configkit
 
 import (
@@ -38,14 +35,13 @@ type Decoder struct {
 	at    map[ref]pos
 }
 
-// ref names a decoded value by address and type: a struct and its first
-// field share an address.
+// ref is a decoded value's address and type (a struct and its first field
+// share the address); pos its line, or its mapping's while its key is unset.
 type ref struct {
 	p uintptr
 	t reflect.Type
 }
 
-// pos is the line of a value when set, else of the mapping it belongs in.
 type pos struct {
 	line int
 	set  bool
@@ -59,7 +55,7 @@ type pos struct {
 // error lists every problem, one per line; it wraps ErrEmpty for an empty or
 // null document.
 func Decode(file string, b []byte, v any) (*Decoder, error) {
-	d := &Decoder{file: file, at: map[ref]pos{}}
+	d := &Decoder{file: file, at: map[ref]pos{}, seen: map[string]bool{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		d.syntax(err, b)
@@ -77,7 +73,7 @@ func Decode(file string, b []byte, v any) (*Decoder, error) {
 // Validate runs v's checks outside a file (errors carry no position), for
 // callers that build a section in code.
 func Validate(v Validator) error {
-	d := &Decoder{at: map[ref]pos{}}
+	d := &Decoder{at: map[ref]pos{}, seen: map[string]bool{}}
 	v.Validate(d)
 	return d.Err()
 }
@@ -166,12 +162,9 @@ func (d *Decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
 			continue
 		}
 		seen[k.Value] = k.Line
-		switch {
-		case !ok && key == "":
-			d.Errorf(k.Line, "unknown field %q", k.Value)
-		case !ok:
-			d.Errorf(k.Line, "unknown field %q in %s", k.Value, key)
-		default:
+		if !ok {
+			d.Errorf(k.Line, "unknown field %q%s", k.Value, strings.TrimSuffix(" in "+key, " in "))
+		} else {
 			d.decode(val, f, strings.TrimPrefix(key+"."+k.Value, "."))
 		}
 	}
@@ -208,10 +201,7 @@ func (d *Decoder) absent(v reflect.Value, line int) map[string]reflect.Value {
 func refOf(v reflect.Value) ref { return ref{v.Addr().Pointer(), v.Type()} }
 
 func describe(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return fmt.Sprintf("%s `%s`", n.ShortTag(), n.Value)
-	}
-	return n.ShortTag()
+	return strings.TrimSuffix(fmt.Sprintf("%s `%s`", n.ShortTag(), n.Value), " ``")
 }
 
 // Line is where field, a pointer into the decoded value, was set, or else
@@ -251,9 +241,6 @@ func (d *Decoder) add(list []string, at any, format string, args []any) []string
 	if d.seen[msg] {
 		return list
 	}
-	if d.seen == nil {
-		d.seen = map[string]bool{}
-	}
 	d.seen[msg] = true
 	return append(list, msg)
 }
@@ -271,29 +258,3 @@ func (d *Decoder) NumErrors() int { return len(d.errs) }
 
 // Warnings are the warnings recorded, each "file:line: text".
 func (d *Decoder) Warnings() []string { return d.warns }
-
-// Keys lists the keys v's type accepts, nested sections included, for
-// checks that the documentation names every key.
-func Keys(v any) []string {
-	var keys []string
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct {
-			return
-		}
-		for i := range t.NumField() {
-			name, opt, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			if name != "" && name != "-" && opt != "inline" {
-				keys = append(keys, name)
-			}
-			if name != "-" && (name != "" || opt == "inline") {
-				walk(t.Field(i).Type)
-			}
-		}
-	}
-	walk(reflect.TypeOf(v))
-	return keys
-}

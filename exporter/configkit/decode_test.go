@@ -103,9 +103,3 @@ func TestValidateOutsideAFile(t *testing.T) {
 type check struct{}
 
 func (check) Validate(d *Decoder) { d.Errorf(3, "bad"); d.Errorf(nil, "worse") }
-
-func TestKeys(t *testing.T) {
-	if got, want := Keys(doc{}), []string{"items", "name", "size", "section", "wait", "on", "opt", "wait", "on", "tags", "wait", "on"}; !slices.Equal(got, want) {
-		t.Errorf("keys %q, want %q", got, want)
-	}
-}
