@@ -28,34 +28,37 @@ type Validator interface{ Validate(d *Decoder) }
 
 // Decoder holds where every decoded value came from and what is wrong.
 type Decoder struct {
-	file  string
-	errs  []string
-	warns []string
-	seen  map[string]bool
-	at    map[ref]pos
+	file        string
+	errs, warns []string
+	seen        map[string]bool
+	at          map[ref]pos
 }
 
-// ref is a decoded value's address and type (a struct and its first field
-// share the address); pos its line, or its mapping's while its key is unset.
-type ref struct {
-	p uintptr
-	t reflect.Type
+// ref is a value's address and type (a struct and its first field share the
+// address); pos its line, or its mapping's while its key is unset.
+type (
+	ref struct {
+		p uintptr
+		t reflect.Type
+	}
+	pos struct {
+		line int
+		set  bool
+	}
+)
+
+func newDecoder(file string) *Decoder {
+	return &Decoder{file: file, at: map[ref]pos{}, seen: map[string]bool{}}
 }
 
-type pos struct {
-	line int
-	set  bool
-}
-
-// Decode parses b, one YAML document, into v, a pointer to a struct. Keys are
-// the yaml tags of v's structs (",inline" embeds a struct's keys); any other
-// key, a repeated key or a value of the wrong kind is an error. Every struct
-// reached, its key present or not, gets SetDefaults before its keys. Scalars
-// decode as yaml.v3 decodes them; model.Duration with its own message. The
-// error lists every problem, one per line; it wraps ErrEmpty for an empty or
-// null document.
+// Decode parses b, one YAML document, into v, a pointer to a struct whose
+// yaml tags are the keys (",inline" embeds a struct's keys): any other key, a
+// repeated key or a value of the wrong kind is an error. Every struct reached,
+// its key present or not, gets SetDefaults first. Scalars decode as yaml.v3
+// decodes them, model.Duration with its own message. The error has every
+// problem, one per line; it wraps ErrEmpty for an empty or null document.
 func Decode(file string, b []byte, v any) (*Decoder, error) {
-	d := &Decoder{file: file, at: map[ref]pos{}, seen: map[string]bool{}}
+	d := newDecoder(file)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		d.syntax(err, b)
@@ -70,10 +73,9 @@ func Decode(file string, b []byte, v any) (*Decoder, error) {
 	return d, d.Err()
 }
 
-// Validate runs v's checks outside a file (errors carry no position), for
-// callers that build a section in code.
+// Validate runs v's checks outside a file: errors carry no position.
 func Validate(v Validator) error {
-	d := &Decoder{at: map[ref]pos{}, seen: map[string]bool{}}
+	d := newDecoder("")
 	v.Validate(d)
 	return d.Err()
 }
@@ -216,14 +218,12 @@ func (d *Decoder) pos(field any) pos {
 	return d.at[ref{v.Pointer(), v.Type().Elem()}]
 }
 
-// Errorf records a problem at a line, or at the line of a field when at is
-// a pointer into the decoded value. Each message is recorded once: a bad
-// default would otherwise be reported once per use.
+// Errorf records a problem at a line, or at a field's when at points into
+// the decoded value; Warnf something that works but should be fixed. Each
+// message is kept once: a bad default would otherwise repeat per use.
 func (d *Decoder) Errorf(at any, format string, args ...any) {
 	d.errs = d.add(d.errs, at, format, args)
 }
-
-// Warnf records something that works but should be fixed.
 func (d *Decoder) Warnf(at any, format string, args ...any) {
 	d.warns = d.add(d.warns, at, format, args)
 }
@@ -253,8 +253,7 @@ func (d *Decoder) Err() error {
 	return errors.New(strings.Join(d.errs, "\n"))
 }
 
-// NumErrors is how many problems have been recorded.
-func (d *Decoder) NumErrors() int { return len(d.errs) }
-
-// Warnings are the warnings recorded, each "file:line: text".
+// NumErrors is how many problems have been recorded; Warnings are the
+// warnings, each "file:line: text".
+func (d *Decoder) NumErrors() int     { return len(d.errs) }
 func (d *Decoder) Warnings() []string { return d.warns }
