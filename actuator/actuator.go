@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/exporter/configkit"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
 	"github.com/slaroute/slaroute/actuator/policy"
@@ -63,10 +65,22 @@ type Actuator struct {
 // alertstate.MaxPerKey firing alerts.
 const ignoreTooMany = "too_many_alerts"
 
-// CheckConfig validates a configuration file without side effects.
+// CheckConfig validates a configuration file without side effects; it
+// prints the configuration's warnings to stderr.
 func CheckConfig(file string) error {
-	_, err := config.Load(file)
+	_, err := loadConfig(file, func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) })
 	return err
+}
+
+// loadConfig loads the configuration file and hands on its warnings.
+func loadConfig(file string, warn func(string)) (*config.Config, error) {
+	cfg, err := config.Load(file)
+	if err == nil {
+		for _, w := range cfg.Warnings {
+			warn(w)
+		}
+	}
+	return cfg, err
 }
 
 // New loads the configuration and builds the backend; it does not touch the device yet.
@@ -74,7 +88,7 @@ func New(o Options) (*Actuator, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cfg, err := config.Load(o.ConfigFile)
+	cfg, err := loadConfig(o.ConfigFile, func(w string) { o.Logger.Warn("Configuration", "warning", w) })
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +184,7 @@ func (a *Actuator) Ready() bool { return a.rec.Ready() }
 // and backend stay. The reconciler closes the old backend after the swap,
 // between two runs, so never under an apply in flight.
 func (a *Actuator) Reload(ctx context.Context) error {
-	cfg, err := config.Load(a.o.ConfigFile)
+	cfg, err := loadConfig(a.o.ConfigFile, func(w string) { a.logger.Warn("Configuration", "warning", w) })
 	if err != nil {
 		return err
 	}
@@ -203,12 +217,12 @@ func target(cfg *config.Config, labels map[string]string) (key, reason string) {
 		return key, ""
 	}
 	if s := labels[cfg.Alerts.ServiceLabel]; s != "" {
-		p, _ := policy.ParseService(s) // Classify parsed it
+		p, _ := configkit.ParseService(s) // Classify parsed it
 		key += "\x00" + p.String()
 	}
 	if kind == policy.Withdraw {
-		nh, _ := netip.ParseAddr(labels[cfg.Alerts.NexthopLabel]) // Classify parsed it
-		key += "\x00" + nh.Unmap().String()
+		nh, _ := configkit.ParseNexthop(labels[cfg.Alerts.NexthopLabel]) // Classify parsed it
+		key += "\x00" + nh.String()
 	}
 	return key, ""
 }

@@ -137,6 +137,27 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// A dry-run reload refuses what --config.check refuses (a null document
+// once passed both and ran with backend type "") and keeps the running
+// configuration and backend.
+func TestDryRunReloadRefusesWhatCheckRefuses(t *testing.T) {
+	h, err := newHarness(t, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{"null\n", "# nothing\n", strings.Replace(baseConfig, "type: netlink", "type: ios", 1),
+		strings.Replace(baseConfig, "type: netlink\n  netlink:\n    protocol: 250", "type: junos", 1)} {
+		h.write(t, doc)
+		checked, reloaded := CheckConfig(h.file), h.a.Reload(t.Context())
+		if checked == nil || reloaded == nil || reloaded.Error() != checked.Error() {
+			t.Errorf("%q: --config.check says %v, the dry-run reload %v: want the same error", doc, checked, reloaded)
+		}
+		if got := h.a.config().Routes; len(got) != 1 || len(got[0].Nexthops) != 2 || h.builds != 1 {
+			t.Errorf("%q: after a refused reload routes = %+v, %d backends built; want the old configuration and backend", doc, got, h.builds)
+		}
+	}
+}
+
 func TestBackendFailure(t *testing.T) {
 	boom := errors.New("no netlink socket")
 	if _, err := newHarness(t, false, boom); err == nil || !errors.Is(err, boom) {
@@ -240,8 +261,9 @@ func TestConcurrentWebhooksConverge(t *testing.T) {
 
 // A reload re-reads the IOS secret and known_hosts files even when the
 // configuration did not change (rotated under the same path); when one
-// cannot be read, the reload fails naming it and the running configuration
-// and backend stay. ios.New reads the files without connecting.
+// cannot be read, the reload fails naming it (where the configuration names
+// it) and the running configuration and backend stay. ios.New reads the files
+// without connecting.
 func TestReloadRereadsIOSFiles(t *testing.T) {
 	dir := t.TempDir()
 	pw, kh, file := filepath.Join(dir, "ios_password"), filepath.Join(dir, "known_hosts"), filepath.Join(dir, "route_actuator.yml")
@@ -296,9 +318,9 @@ func TestReloadRereadsIOSFiles(t *testing.T) {
 		want  string
 	}{
 		{"known_hosts rotated without the router's key", func() { write(kh, hostKey("192.0.2.1")) },
-			"starting ios backend: known_hosts " + kh + " has no key for 127.0.0.1 (host keys are checked strictly)"},
+			file + ":7: known_hosts " + kh + " has no key for 127.0.0.1 (host keys are checked strictly)"},
 		{"password file missing", func() { write(kh, hostKey("127.0.0.1")); os.Remove(pw) },
-			"starting ios backend: ios password_file: open " + pw + ": no such file or directory"},
+			file + ":6: ios password_file: open " + pw + ": no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.spoil()

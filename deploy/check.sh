@@ -11,7 +11,7 @@ BIN=${SLAROUTE_BIN:-$PWD/bin}
 fail() { echo "check.sh: FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
-for tool in promtool amtool systemd-analyze curl ss; do
+for tool in promtool amtool systemd-analyze curl ss ssh-keygen; do
 	command -v "$tool" >/dev/null || fail "$tool not found (run make deps)"
 done
 for b in dns_sla_exporter route_actuator; do
@@ -39,7 +39,13 @@ amtool check-config deploy/alertmanager/alertmanager.yml
 step "example configs: --config.check"
 "$BIN/dns_sla_exporter" --config.check --config.file=deploy/examples/dns_sla_exporter.yml
 "$BIN/route_actuator" --config.check --config.file=deploy/examples/route_actuator.yml
-"$BIN/route_actuator" --config.check --config.file=deploy/examples/route_actuator_ios.yml
+# The ios example names its key and known_hosts, which --config.check loads
+# as start would: stand in files at those paths.
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/ios_key"
+echo "198.51.100.1 $(cut -d' ' -f1,2 "$tmp/ios_key.pub")" >"$tmp/ios_known_hosts"
+sed -e "s|/run/credentials/route_actuator.service/ios_key|$tmp/ios_key|" -e "s|/etc/slaroute/ios_known_hosts|$tmp/ios_known_hosts|" \
+	deploy/examples/route_actuator_ios.yml >"$tmp/route_actuator_ios.yml"
+"$BIN/route_actuator" --config.check --config.file="$tmp/route_actuator_ios.yml"
 
 # The same webhook user and password must be in alertmanager.yml (username,
 # password_file) and in web-config.yml (bcrypt hash): start the actuator with

@@ -3,40 +3,53 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // Config is the whole route_actuator.yml.
 type Config struct {
 	Backend        Backend        `yaml:"backend"`
-	Routes         []Route        `yaml:"routes"`
+	Routes         []Route        // the routes section, validated
 	Alerts         Alerts         `yaml:"alerts"`
 	Alertmanager   Alertmanager   `yaml:"alertmanager"`
 	ResyncInterval model.Duration `yaml:"resync_interval"`
+	// Warnings are what works but should be fixed, each "file:line: text".
+	Warnings []string
 }
 
-// Backend selects and configures the device driver.
+// Backend selects the device driver: Type names one of the sections that
+// follow, each a backend package's own configuration. Adding a backend is
+// adding its section here, of a type that implements Section.
 type Backend struct {
 	Type    string          `yaml:"type"`
-	Netlink *netlink.Config `yaml:"netlink,omitempty"`
-	IOS     *ios.Config     `yaml:"ios,omitempty"`
+	Netlink *netlink.Config `yaml:"netlink"`
+	IOS     *ios.Config     `yaml:"ios"`
+}
+
+// Section is a backend's section: it sets its defaults and checks its own
+// keys and durations. A section that validates with defaults alone may be
+// left out of the file.
+type Section interface {
+	configkit.Defaulter
+	configkit.Validator
+}
+
+// RouteChecker is a Section whose device cannot carry every route.
+type RouteChecker interface {
+	CheckRoute(netip.Prefix) error
 }
 
 // Route is one service prefix and the nexthops that may carry it.
@@ -71,7 +84,7 @@ type Alertmanager struct {
 	Timeout model.Duration `yaml:"timeout"`
 }
 
-// Defaults applied before decoding.
+// Defaults applied before decoding (SetDefaults).
 var (
 	DefaultAlerts = Alerts{
 		Withdraw:         []string{"DNSServerDown"},
@@ -95,342 +108,209 @@ func Load(file string) (*Config, error) {
 	return Parse(file, b)
 }
 
-// Parse decodes b strictly; file prefixes every error as file:line: reason.
+// document is the file: Config with the routes as written.
+type document struct {
+	Config `yaml:",inline"`
+	Routes []rawRoute `yaml:"routes"`
+}
+
+type rawRoute struct {
+	Prefix      string   `yaml:"prefix"`
+	Nexthops    []string `yaml:"nexthops"`
+	MinNexthops int      `yaml:"min_nexthops"`
+}
+
+// Parse decodes b strictly and validates it; every error reads file:line: reason.
 func Parse(file string, b []byte) (*Config, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty configuration", file)
-		}
-		return nil, withFile(file, err)
-	}
-	return &c, nil
-}
-
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
-
-// withFile rewrites "line N: reason" from yaml and our own validation into "file:N: reason".
-func withFile(file string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, len(te.Errors))
-		for i, m := range te.Errors {
-			msgs[i] = fixLine(file, m)
-		}
-		return errors.New(strings.Join(msgs, "; "))
-	}
-	return errors.New(fixLine(file, err.Error()))
-}
-
-func fixLine(file, msg string) string {
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		return file + ":" + m[1] + ": " + msg[len(m[0]):]
-	}
-	return file + ": " + msg
-}
-
-// lineErr is a validation error at a YAML line; Parse rewrites it to file:line.
-func lineErr(line int, format string, args ...any) error {
-	return fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...))
-}
-
-// valueLine returns the line of key's value in a mapping node, or the node's own line.
-func valueLine(n *yaml.Node, key string) int {
-	if v := keyNode(n, key); v != nil {
-		return v.Line
-	}
-	return n.Line
-}
-
-// UnmarshalYAML applies defaults and checks what spans sections.
-func (c *Config) UnmarshalYAML(n *yaml.Node) error {
-	*c = Config{Alerts: DefaultAlerts, Alertmanager: DefaultAlertmanager, ResyncInterval: DefaultResyncInterval}
-	c.Alerts.Withdraw = slices.Clone(DefaultAlerts.Withdraw)
-	c.Alerts.Freeze = slices.Clone(DefaultAlerts.Freeze)
-	type plain Config
-	if err := knownFields(n, "", plain{}); err != nil {
-		return err
-	}
-	if err := checkDurations(n, "resync_interval"); err != nil {
-		return err
-	}
-	if err := n.Decode((*plain)(c)); err != nil {
-		return err
-	}
-	if !hasKey(n, "backend") {
-		return lineErr(n.Line, "backend section must be set")
-	}
-	if len(c.Routes) == 0 {
-		return lineErr(valueLine(n, "routes"), "at least one route must be configured")
-	}
-	seen := map[netip.Prefix]bool{}
-	routes := keyNode(n, "routes")
-	for i, r := range c.Routes {
-		if seen[r.Prefix] {
-			return lineErr(routes.Content[i].Line, "duplicate route prefix %s", r.Prefix)
-		}
-		seen[r.Prefix] = true
-	}
-	if c.ResyncInterval <= 0 {
-		return lineErr(valueLine(n, "resync_interval"), "resync_interval must be positive")
-	}
-	return nil
-}
-
-// knownFields rejects keys of mapping n that no yaml tag of struct v names:
-// custom unmarshalers decode with yaml.Node.Decode, which ignores KnownFields.
-func knownFields(n *yaml.Node, section string, v any) error {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	t := reflect.TypeOf(v)
-	known := map[string]bool{}
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		known[name] = true
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; !known[k.Value] {
-			if section == "" {
-				return lineErr(k.Line, "unknown field %q", k.Value)
-			}
-			return lineErr(k.Line, "unknown field %q in %s", k.Value, section)
-		}
-	}
-	return nil
-}
-
-// checkDurations parses duration keys first: model.Duration's own error has no line.
-func checkDurations(n *yaml.Node, keys ...string) error {
-	for _, k := range keys {
-		v := keyNode(n, k)
-		if v == nil || v.Kind != yaml.ScalarNode {
-			continue
-		}
-		if _, err := model.ParseDuration(v.Value); err != nil {
-			return lineErr(v.Line, "%s: %q is not a duration (e.g. 500ms, 10s, 1m)", k, v.Value)
-		}
-	}
-	return nil
-}
-
-func hasKey(n *yaml.Node, key string) bool { return keyNode(n, key) != nil }
-
-func keyNode(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// UnmarshalYAML checks that exactly the selected backend section is present.
-func (b *Backend) UnmarshalYAML(n *yaml.Node) error {
-	type plain Backend
-	if err := knownFields(n, "backend", plain{}); err != nil {
-		return err
-	}
-	// The backend packages decode their own sections without the strict
-	// decoder (yaml.Node.Decode is never strict), so check their keys here.
-	if err := knownFields(keyNode(n, "netlink"), "backend.netlink", netlink.Config{}); err != nil {
-		return err
-	}
-	if err := knownFields(keyNode(n, "ios"), "backend.ios", ios.Config{}); err != nil {
-		return err
-	}
-	if err := checkDurations(keyNode(n, "netlink"), "idle_timer"); err != nil {
-		return err
-	}
-	if err := checkDurations(keyNode(n, "ios"), "timeout"); err != nil {
-		return err
-	}
-	typ := keyNode(n, "type")
-	switch {
-	case typ != nil && typ.Value == "netlink" && hasKey(n, "ios"):
-		return lineErr(valueLine(n, "ios"), "backend ios section given but backend type is netlink")
-	case typ != nil && typ.Value == "ios" && hasKey(n, "netlink"):
-		return lineErr(valueLine(n, "netlink"), "backend netlink section given but backend type is ios")
-	}
-	if err := n.Decode((*plain)(b)); err != nil {
-		return err
-	}
-	line := valueLine(n, "type")
-	switch b.Type {
-	case "netlink":
-		if b.Netlink == nil { // every key has a default
-			cfg := netlink.DefaultConfig
-			b.Netlink = &cfg
-		}
-	case "ios":
-		if b.IOS == nil {
-			return lineErr(line, "backend type ios needs a backend.ios section")
-		}
-	case "":
-		return lineErr(line, "backend type must be set (netlink or ios)")
-	default:
-		return lineErr(line, "backend type %q is not one of netlink, ios", b.Type)
-	}
-	return nil
-}
-
-// UnmarshalYAML parses addresses itself so that errors carry their line.
-func (r *Route) UnmarshalYAML(n *yaml.Node) error {
-	var raw struct {
-		Prefix      string   `yaml:"prefix"`
-		Nexthops    []string `yaml:"nexthops"`
-		MinNexthops *int     `yaml:"min_nexthops"`
-	}
-	if err := knownFields(n, "routes[]", raw); err != nil {
-		return err
-	}
-	if err := n.Decode(&raw); err != nil {
-		return err
-	}
-	if raw.Prefix == "" {
-		return lineErr(n.Line, "route prefix must be set")
-	}
-	pl := valueLine(n, "prefix")
-	p, err := netip.ParsePrefix(raw.Prefix)
+	var doc document
+	d, err := configkit.Decode(file, b, &doc)
 	if err != nil {
-		a, aerr := netip.ParseAddr(raw.Prefix)
-		if aerr != nil {
-			return lineErr(pl, "route prefix %q is not an IP prefix", raw.Prefix)
+		return nil, err
+	}
+	c := &doc.Config
+	var section Section
+	if !d.Set(&c.Backend) {
+		d.Errorf(&c.Backend, "backend section must be set")
+	} else {
+		section = c.Backend.validate(d)
+	}
+	if len(doc.Routes) == 0 {
+		d.Errorf(&doc.Routes, "at least one route must be configured")
+	}
+	for i := range doc.Routes {
+		r, ok := doc.Routes[i].route(d, section)
+		if ok && slices.ContainsFunc(c.Routes, func(o Route) bool { return o.Prefix == r.Prefix }) {
+			d.Errorf(&doc.Routes[i], "duplicate route prefix %s", r.Prefix)
 		}
-		p = netip.PrefixFrom(a, a.BitLen())
+		c.Routes = append(c.Routes, r)
 	}
-	if p.Masked() != p {
-		return lineErr(pl, "route prefix %s has host bits set (did you mean %s?)", raw.Prefix, p.Masked())
+	c.Alerts.validate(d)
+	c.Alertmanager.validate(d)
+	if c.ResyncInterval <= 0 {
+		d.Errorf(&c.ResyncInterval, "resync_interval must be positive")
 	}
-	if len(raw.Nexthops) == 0 {
-		return lineErr(valueLine(n, "nexthops"), "route %s needs at least one nexthop", p)
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
-	nhs := keyNode(n, "nexthops")
-	var addrs []netip.Addr
-	for i, s := range raw.Nexthops {
-		line := nhs.Content[i].Line
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
-			return lineErr(line, "route %s nexthop %q is not an IP address", p, s)
+	c.Warnings = d.Warnings()
+	return c, nil
+}
+
+// SetDefaults implements configkit.Defaulter.
+func (c *Config) SetDefaults() { *c = Config{ResyncInterval: DefaultResyncInterval} }
+
+// SetDefaults implements configkit.Defaulter.
+func (a *Alerts) SetDefaults() {
+	*a = DefaultAlerts
+	a.Withdraw = slices.Clone(DefaultAlerts.Withdraw)
+	a.Freeze = slices.Clone(DefaultAlerts.Freeze)
+}
+
+// SetDefaults implements configkit.Defaulter.
+func (a *Alertmanager) SetDefaults() { *a = DefaultAlertmanager }
+
+func (r *rawRoute) SetDefaults() { r.MinNexthops = 1 }
+
+// validate checks that Type names a section and no other section is given,
+// fills in an absent section that needs no keys, and validates the section.
+// It returns the section of Type, or nil.
+func (b *Backend) validate(d *configkit.Decoder) Section {
+	v := reflect.ValueOf(b).Elem()
+	var types []string
+	var chosen reflect.Value
+	for i := 1; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		types = append(types, name)
+		switch f := v.Field(i); {
+		case name == b.Type:
+			chosen = f
+		case !f.IsNil():
+			d.Errorf(f.Addr().Interface(), "backend %s section given but backend type is %s", name, b.Type)
+			return nil
 		}
-		if a.Is4() != p.Addr().Is4() {
-			return lineErr(line, "route %s nexthop %s is not of the prefix's address family", p, a)
+	}
+	switch {
+	case b.Type == "":
+		d.Errorf(&b.Type, "backend type must be set (%s)", strings.Join(types, " or "))
+	case !chosen.IsValid():
+		d.Errorf(&b.Type, "backend type %q is not one of %s", b.Type, strings.Join(types, ", "))
+	case chosen.IsNil():
+		s := reflect.New(chosen.Type().Elem()).Interface().(Section)
+		s.SetDefaults()
+		if configkit.Validate(s) != nil {
+			d.Errorf(&b.Type, "backend type %s needs a backend.%s section", b.Type, b.Type)
+			return nil
 		}
-		if slices.Contains(addrs, a) {
-			return lineErr(line, "route %s lists nexthop %s twice", p, a)
-		}
-		addrs = append(addrs, a)
+		chosen.Set(reflect.ValueOf(s))
+		return s
+	default:
+		s := chosen.Interface().(Section)
+		s.Validate(d)
+		return s
 	}
-	min := 1
-	if raw.MinNexthops != nil {
-		min = *raw.MinNexthops
-	}
-	if min < 1 || min > len(addrs) {
-		return lineErr(valueLine(n, "min_nexthops"), "route %s min_nexthops %d out of range 1..%d", p, min, len(addrs))
-	}
-	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
-	*r = Route{Prefix: p, Nexthops: addrs, MinNexthops: min}
 	return nil
 }
 
-// UnmarshalYAML validates alert names and labels.
-func (a *Alerts) UnmarshalYAML(n *yaml.Node) error {
-	*a = DefaultAlerts
-	type plain Alerts
-	if err := knownFields(n, "alerts", plain{}); err != nil {
-		return err
+// route validates a route as written; the section of the backend refuses
+// what its device cannot carry.
+func (r *rawRoute) route(d *configkit.Decoder, section Section) (Route, bool) {
+	n := d.NumErrors()
+	if r.Prefix == "" {
+		d.Errorf(r, "route prefix must be set")
+		return Route{}, false
 	}
-	if err := checkDurations(n, "heartbeat_timeout", "heartbeat_max_age", "restore_delay"); err != nil {
-		return err
+	p, err := configkit.ParseService(r.Prefix)
+	if err != nil {
+		d.Errorf(&r.Prefix, "route prefix %v", err)
+		return Route{}, false
 	}
-	if err := n.Decode((*plain)(a)); err != nil {
-		return err
+	if rc, ok := section.(RouteChecker); ok {
+		if err := rc.CheckRoute(p); err != nil {
+			d.Errorf(&r.Prefix, "route %s: %v", p, err)
+		}
 	}
+	if len(r.Nexthops) == 0 {
+		d.Errorf(&r.Nexthops, "route %s needs at least one nexthop", p)
+	}
+	out := Route{Prefix: p, MinNexthops: r.MinNexthops}
+	for i, s := range r.Nexthops {
+		a, err := configkit.ParseNexthop(s)
+		switch {
+		case err != nil:
+			d.Errorf(&r.Nexthops[i], "route %s nexthop %v", p, err)
+		case a.Is4() != p.Addr().Is4():
+			d.Errorf(&r.Nexthops[i], "route %s nexthop %s is not of the prefix's address family", p, a)
+		case slices.Contains(out.Nexthops, a):
+			d.Errorf(&r.Nexthops[i], "route %s lists nexthop %s twice", p, a)
+		default:
+			out.Nexthops = append(out.Nexthops, a)
+		}
+	}
+	if len(r.Nexthops) > 0 && (r.MinNexthops < 1 || r.MinNexthops > len(r.Nexthops)) {
+		d.Errorf(&r.MinNexthops, "route %s min_nexthops %d out of range 1..%d", p, r.MinNexthops, len(r.Nexthops))
+	}
+	slices.SortFunc(out.Nexthops, netip.Addr.Compare)
+	return out, d.NumErrors() == n
+}
+
+func (a *Alerts) validate(d *configkit.Decoder) {
 	roles := map[string]string{}
-	check := func(key, name string) error {
-		line := valueLine(n, key)
-		if !model.LabelValue(name).IsValid() || name == "" {
-			return lineErr(line, "alerts.%s has an empty or invalid alertname %q", key, name)
+	check := func(key string, names []string, at func(i int) any) {
+		for i, name := range names {
+			if name == "" || configkit.CheckName(name) != nil {
+				d.Errorf(at(i), "alerts.%s has an empty or invalid alertname %q", key, name)
+			} else if prev, ok := roles[name]; ok {
+				d.Errorf(at(i), "alertname %s is in both alerts.%s and alerts.%s", name, prev, key)
+			}
+			roles[name] = key
 		}
-		if prev, ok := roles[name]; ok {
-			return lineErr(line, "alertname %s is in both alerts.%s and alerts.%s", name, prev, key)
-		}
-		roles[name] = key
-		return nil
 	}
 	if len(a.Withdraw) == 0 {
-		return lineErr(valueLine(n, "withdraw"), "alerts.withdraw must name at least one alert")
+		d.Errorf(&a.Withdraw, "alerts.withdraw must name at least one alert")
 	}
-	for _, name := range a.Withdraw {
-		if err := check("withdraw", name); err != nil {
-			return err
-		}
-	}
-	for _, name := range a.Freeze {
-		if err := check("freeze", name); err != nil {
-			return err
-		}
-	}
+	check("withdraw", a.Withdraw, func(i int) any { return &a.Withdraw[i] })
+	check("freeze", a.Freeze, func(i int) any { return &a.Freeze[i] })
 	if a.Heartbeat != "" {
-		if err := check("heartbeat", a.Heartbeat); err != nil {
-			return err
-		}
+		check("heartbeat", []string{a.Heartbeat}, func(int) any { return &a.Heartbeat })
 	}
-	for key, l := range map[string]string{"nexthop_label": a.NexthopLabel, "service_label": a.ServiceLabel} {
-		if !model.LegacyValidation.IsValidLabelName(l) {
-			return lineErr(valueLine(n, key), "alerts.%s %q is not a valid label name", key, l)
+	for _, l := range []struct {
+		key   string
+		label *string
+	}{{"nexthop_label", &a.NexthopLabel}, {"service_label", &a.ServiceLabel}} {
+		if !model.LegacyValidation.IsValidLabelName(*l.label) {
+			d.Errorf(l.label, "alerts.%s %q is not a valid label name", l.key, *l.label)
 		}
 	}
 	if a.NexthopLabel == a.ServiceLabel {
-		return lineErr(valueLine(n, "service_label"), "alerts.nexthop_label and alerts.service_label must differ")
+		d.Errorf(&a.ServiceLabel, "alerts.nexthop_label and alerts.service_label must differ")
 	}
-	if a.HeartbeatTimeout <= 0 {
-		return lineErr(valueLine(n, "heartbeat_timeout"), "alerts.heartbeat_timeout must be positive")
-	}
-	if !hasKey(n, "heartbeat_max_age") {
+	if !d.Set(&a.HeartbeatMaxAge) {
 		// The default never exceeds a short heartbeat_timeout: smaller is the safe side.
 		a.HeartbeatMaxAge = min(a.HeartbeatMaxAge, a.HeartbeatTimeout)
 	}
 	switch {
+	case a.HeartbeatTimeout <= 0:
+		d.Errorf(&a.HeartbeatTimeout, "alerts.heartbeat_timeout must be positive")
 	case a.HeartbeatMaxAge <= 0:
-		return lineErr(valueLine(n, "heartbeat_max_age"), "alerts.heartbeat_max_age must be positive")
+		d.Errorf(&a.HeartbeatMaxAge, "alerts.heartbeat_max_age must be positive")
 	case a.HeartbeatMaxAge > a.HeartbeatTimeout:
-		return lineErr(valueLine(n, "heartbeat_max_age"), "alerts.heartbeat_max_age %s exceeds alerts.heartbeat_timeout %s", a.HeartbeatMaxAge, a.HeartbeatTimeout)
+		d.Errorf(&a.HeartbeatMaxAge, "alerts.heartbeat_max_age %s exceeds alerts.heartbeat_timeout %s", a.HeartbeatMaxAge, a.HeartbeatTimeout)
 	}
 	if a.RestoreDelay < 0 {
-		return lineErr(valueLine(n, "restore_delay"), "alerts.restore_delay must not be negative")
+		d.Errorf(&a.RestoreDelay, "alerts.restore_delay must not be negative")
 	}
-	return nil
 }
 
-// UnmarshalYAML validates the URL.
-func (a *Alertmanager) UnmarshalYAML(n *yaml.Node) error {
-	*a = DefaultAlertmanager
-	type plain Alertmanager
-	if err := knownFields(n, "alertmanager", plain{}); err != nil {
-		return err
-	}
-	if err := checkDurations(n, "timeout"); err != nil {
-		return err
-	}
-	if err := n.Decode((*plain)(a)); err != nil {
-		return err
-	}
+func (a *Alertmanager) validate(d *configkit.Decoder) {
 	if a.URL != "" {
 		u, err := url.Parse(a.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return lineErr(valueLine(n, "url"), "alertmanager.url %q is not an http(s) URL", a.URL)
+			d.Errorf(&a.URL, "alertmanager.url %q is not an http(s) URL", a.URL)
 		}
 	}
 	if a.Timeout <= 0 {
-		return lineErr(valueLine(n, "timeout"), "alertmanager.timeout must be positive")
+		d.Errorf(&a.Timeout, "alertmanager.timeout must be positive")
 	}
-	return nil
 }
 
 // Prefixes returns the configured route prefixes in configuration order.

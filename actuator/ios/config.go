@@ -2,10 +2,14 @@ package ios
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // Config is the `backend.ios` section of route_actuator.yml. Secrets are
@@ -27,39 +31,65 @@ type Config struct {
 // DefaultConfig is applied before the YAML is decoded.
 var DefaultConfig = Config{Platform: "cisco_iosxe", Timeout: model.Duration(10 * time.Second)}
 
-// UnmarshalYAML applies defaults and validates, naming the offending line.
-func (c *Config) UnmarshalYAML(node *yaml.Node) error {
-	*c = DefaultConfig
-	type plain Config
-	if err := node.Decode((*plain)(c)); err != nil {
-		return err
+// SetDefaults implements configkit.Defaulter.
+func (c *Config) SetDefaults() { *c = DefaultConfig }
+
+// Validate checks the section and loads the files it names as New does, so
+// that --config.check refuses what start would; secrets readable by group or
+// others get a warning.
+func (c *Config) Validate(d *configkit.Decoder) {
+	required := func(missing bool, reason string) {
+		if missing {
+			d.Errorf(c, "%s", reason)
+		}
 	}
-	if err := c.validate(); err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
+	required(c.Address == "", "ios address must be set")
+	required(c.Username == "", "ios username must be set")
+	required(c.PasswordFile == "" && c.PrivateKeyFile == "", "ios needs password_file or private_key_file")
+	required(c.KnownHostsFile == "", "ios known_hosts_file must be set (host keys are checked strictly)")
+	if c.PassphraseFile != "" && c.PrivateKeyFile == "" {
+		d.Errorf(&c.PassphraseFile, "ios passphrase_file needs private_key_file")
+	}
+	if c.Timeout <= 0 {
+		d.Errorf(&c.Timeout, "ios timeout must be positive")
+	}
+	if _, err := loadPlatform(c.Platform); err != nil {
+		d.Errorf(&c.Platform, "ios platform: %v", err)
+	}
+	if host, port, err := splitAddress(c.Address); err != nil {
+		d.Errorf(&c.Address, "%v", err)
+	} else if c.Address != "" && c.KnownHostsFile != "" {
+		if _, err := hostKeyAlgorithms(c.KnownHostsFile, net.JoinHostPort(host, strconv.Itoa(port))); err != nil {
+			d.Errorf(&c.KnownHostsFile, "%v", err)
+		}
+	}
+	for _, f := range []struct {
+		key  string
+		path *string
+	}{{"password_file", &c.PasswordFile}, {"private_key_file", &c.PrivateKeyFile}, {"passphrase_file", &c.PassphraseFile},
+		{"enable_secret_file", &c.EnableSecretFile}} {
+		var err error
+		switch {
+		case *f.path == "":
+			continue
+		case f.path == &c.PrivateKeyFile:
+			_, err = readKey(c.PrivateKeyFile, c.PassphraseFile)
+		case f.path != &c.PassphraseFile: // read with the key
+			_, err = readSecret(*f.path, f.key)
+		}
+		if err != nil {
+			d.Errorf(f.path, "%v", err)
+		}
+		d.WarnOpenSecret(f.path, "ios "+f.key)
+	}
+}
+
+// CheckRoute refuses IPv6 routes: render.go writes `ip route` only.
+func (c *Config) CheckRoute(p netip.Prefix) error {
+	if !p.Addr().Is4() {
+		return fmt.Errorf("backend ios installs IPv4 routes only")
 	}
 	return nil
 }
 
-func (c *Config) validate() error {
-	switch {
-	case c.Address == "":
-		return fmt.Errorf("ios address must be set")
-	case c.Username == "":
-		return fmt.Errorf("ios username must be set")
-	case c.PasswordFile == "" && c.PrivateKeyFile == "":
-		return fmt.Errorf("ios needs password_file or private_key_file")
-	case c.KnownHostsFile == "":
-		return fmt.Errorf("ios known_hosts_file must be set (host keys are checked strictly)")
-	case c.PassphraseFile != "" && c.PrivateKeyFile == "":
-		return fmt.Errorf("ios passphrase_file needs private_key_file")
-	case c.Timeout <= 0:
-		return fmt.Errorf("ios timeout must be positive")
-	}
-	if _, _, err := splitAddress(c.Address); err != nil {
-		return err
-	}
-	if _, err := loadPlatform(c.Platform); err != nil {
-		return fmt.Errorf("ios platform: %w", err)
-	}
-	return nil
-}
+func (c *Config) validate() error { return configkit.Validate(c) }

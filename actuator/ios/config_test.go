@@ -1,43 +1,55 @@
 package ios
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
-func decodeConfig(t *testing.T, file string) (Config, error) {
+// decodeConfig decodes and validates a backend.ios section as
+// route_actuator's configuration does.
+func decodeConfig(t *testing.T, file string) (Config, *configkit.Decoder, error) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "config", file))
+	file = filepath.Join("testdata", "config", file)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c Config
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	return c, d.Decode(&c)
+	d, err := configkit.Decode(file, b, &c)
+	if err == nil {
+		c.Validate(d)
+		err = d.Err()
+	}
+	return c, d, err
 }
 
 func TestConfigInvalid(t *testing.T) {
 	for file, want := range map[string]string{
-		"bad-no-address.yml":             "line 1: ios address must be set",
-		"bad-no-username.yml":            "line 1: ios username must be set",
-		"bad-no-credentials.yml":         "line 1: ios needs password_file or private_key_file",
-		"bad-no-known-hosts.yml":         "line 1: ios known_hosts_file must be set (host keys are checked strictly)",
-		"bad-passphrase-without-key.yml": "line 1: ios passphrase_file needs private_key_file",
-		"bad-timeout.yml":                "line 1: ios timeout must be positive",
-		"bad-port.yml":                   `line 1: ios address "198.51.100.1:99999": invalid port`,
-		"bad-platform.yml":               `line 1: ios platform: platform "cisco_ios" not supported (supported: cisco_iosxe, cumulus_vtysh)`,
-		"bad-tag.yml":                    "yaml: unmarshal errors:\n  line 5: cannot unmarshal !!int `-1` into uint32",
+		"bad-no-address.yml":             ":1: ios address must be set",
+		"bad-no-username.yml":            ":1: ios username must be set",
+		"bad-no-credentials.yml":         ":1: ios needs password_file or private_key_file",
+		"bad-no-known-hosts.yml":         ":1: ios known_hosts_file must be set (host keys are checked strictly)",
+		"bad-passphrase-without-key.yml": ":4: ios passphrase_file needs private_key_file",
+		"bad-timeout.yml":                ":5: ios timeout must be positive",
+		"bad-port.yml":                   `:1: ios address "198.51.100.1:99999": invalid port`,
+		"bad-platform.yml":               `:5: ios platform: platform "cisco_ios" not supported (supported: cisco_iosxe, cumulus_vtysh)`,
+		"bad-tag.yml":                    ":5: cannot unmarshal !!int `-1` into uint32",
+		"bad-duration.yml":               `:5: timeout: "10 s" is not a duration (e.g. 500ms, 10s, 1m)`,
+		"bad-unreadable-password.yml":    ":3: ios password_file: open testdata/config/no-such-file: no such file or directory",
+		"bad-empty-enable-secret.yml":    ":5: ios enable_secret_file testdata/config/empty is empty",
+		"bad-encrypted-key.yml":          ":3: ios private_key_file testdata/config/fixture_key is encrypted: set passphrase_file",
+		"bad-unknown-host.yml":           ":4: known_hosts testdata/config/known_hosts has no key for 198.51.100.2 (host keys are checked strictly)",
 	} {
 		t.Run(file, func(t *testing.T) {
-			_, err := decodeConfig(t, file)
-			if err == nil || err.Error() != want {
+			_, _, err := decodeConfig(t, file)
+			if want = filepath.Join("testdata", "config", file) + want; err == nil || err.Error() != want {
 				t.Errorf("error = %v, want %q", err, want)
 			}
 		})
@@ -45,21 +57,21 @@ func TestConfigInvalid(t *testing.T) {
 }
 
 func TestConfigValid(t *testing.T) {
-	c, err := decodeConfig(t, "good-minimal.yml")
+	c, _, err := decodeConfig(t, "good-minimal.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Platform != "cisco_iosxe" || c.Timeout != model.Duration(10*time.Second) || c.RouteTag != 0 || c.SaveConfig {
 		t.Errorf("defaults not applied: %+v", c)
 	}
-	c, err = decodeConfig(t, "good-full.yml")
+	c, _, err = decodeConfig(t, "good-full.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{
-		Address: "[2001:db8::1]:2222", Username: "slaroute", PrivateKeyFile: "/etc/slaroute/id_ed25519",
-		PassphraseFile: "/etc/slaroute/passphrase", KnownHostsFile: "/etc/slaroute/known_hosts",
-		Platform: "cisco_iosxe", EnableSecretFile: "/etc/slaroute/enable", RouteTag: 53053,
+		Address: "[2001:db8::1]:2222", Username: "slaroute", PrivateKeyFile: "testdata/config/fixture_key",
+		PassphraseFile: "testdata/config/passphrase", KnownHostsFile: "testdata/config/known_hosts",
+		Platform: "cisco_iosxe", EnableSecretFile: "testdata/config/enable", RouteTag: 53053,
 		SaveConfig: true, Timeout: model.Duration(5 * time.Second),
 	}
 	if c != want {
@@ -92,5 +104,36 @@ func TestNewRejectsBadFiles(t *testing.T) {
 				t.Errorf("New error = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Secret files readable by group or others load, with a warning naming the
+// file and its mode, as ssh warns; 0600 files and known_hosts get none.
+func TestConfigWarnsOpenSecrets(t *testing.T) {
+	dir := t.TempDir()
+	open, closed := filepath.Join(dir, "open"), filepath.Join(dir, "closed")
+	for path, mode := range map[string]os.FileMode{open: 0o640, closed: 0o600} {
+		if err := os.WriteFile(path, []byte("secret\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "ios.yml")
+	b := []byte("address: 198.51.100.1\nusername: u\npassword_file: " + open + "\nenable_secret_file: " + closed +
+		"\nknown_hosts_file: testdata/config/known_hosts\n")
+	var c Config
+	d, err := configkit.Decode(file, b, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Validate(d)
+	if err := d.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{file + ":3: ios password_file " + open + " is readable by group or others (mode 0640): chmod 600 it"}
+	if got := d.Warnings(); !slices.Equal(got, want) {
+		t.Errorf("warnings\n got %q\nwant %q", got, want)
 	}
 }

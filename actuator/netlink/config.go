@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // Config is the `backend.netlink` section of route_actuator.yml.
@@ -25,40 +26,32 @@ type Config struct {
 // DefaultConfig is applied before the YAML is decoded.
 var DefaultConfig = Config{Table: "main", Protocol: 250, Mode: "resilient", Buckets: 128}
 
-// UnmarshalYAML applies defaults and validates, naming the offending line.
-func (c *Config) UnmarshalYAML(node *yaml.Node) error {
-	*c = DefaultConfig
-	type plain Config
-	if err := node.Decode((*plain)(c)); err != nil {
-		return err
-	}
-	if err := c.validate(); err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
-	}
-	return nil
-}
+// SetDefaults implements configkit.Defaulter.
+func (c *Config) SetDefaults() { *c = DefaultConfig }
 
-func (c *Config) validate() error {
+// Validate checks the section, each problem at its key.
+func (c *Config) Validate(d *configkit.Decoder) {
 	if _, err := c.TableID(); err != nil {
-		return err
+		d.Errorf(&c.Table, "%v", err)
 	}
 	// 0-4 are the kernel's own (unspec, redirect, kernel, boot, static).
 	if c.Protocol < 5 || c.Protocol > 255 {
-		return fmt.Errorf("netlink protocol %d out of range 5..255", c.Protocol)
+		d.Errorf(&c.Protocol, "netlink protocol %d out of range 5..255", c.Protocol)
 	}
 	switch c.Mode {
 	case "resilient", "multipath":
 	default:
-		return fmt.Errorf("netlink mode %q is not one of resilient, multipath", c.Mode)
+		d.Errorf(&c.Mode, "netlink mode %q is not one of resilient, multipath", c.Mode)
 	}
 	if c.Mode == "resilient" && (c.Buckets < 1 || c.Buckets > 65535) {
-		return fmt.Errorf("netlink buckets %d out of range 1..65535", c.Buckets)
+		d.Errorf(&c.Buckets, "netlink buckets %d out of range 1..65535", c.Buckets)
 	}
 	if c.IdleTimer < 0 || time.Duration(c.IdleTimer) > time.Duration(1<<32-1)*10*time.Millisecond {
-		return fmt.Errorf("netlink idle_timer %s out of range", c.IdleTimer)
+		d.Errorf(&c.IdleTimer, "netlink idle_timer %s out of range", c.IdleTimer)
 	}
-	return nil
 }
+
+func (c *Config) validate() error { return configkit.Validate(c) }
 
 // TableID resolves Table to its number.
 func (c Config) TableID() (int, error) {

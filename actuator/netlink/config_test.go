@@ -6,19 +6,29 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
-type wrapper struct {
-	Netlink Config `yaml:"netlink"`
+// decode decodes and validates a backend.netlink section as route_actuator's
+// configuration does.
+func decode(t *testing.T, file string, b []byte) (Config, error) {
+	t.Helper()
+	var w struct {
+		Netlink Config `yaml:"netlink"`
+	}
+	d, err := configkit.Decode(file, b, &w)
+	if err == nil {
+		w.Netlink.Validate(d)
+		err = d.Err()
+	}
+	return w.Netlink, err
 }
 
 func TestConfigDefaults(t *testing.T) {
-	var w wrapper
-	if err := yaml.Unmarshal([]byte("netlink:\n  table: \"100\"\n  idle_timer: 1s\n"), &w); err != nil {
+	c, err := decode(t, "t.yml", []byte("netlink:\n  table: \"100\"\n  idle_timer: 1s\n"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	c := w.Netlink
 	if id, _ := c.TableID(); id != 100 || c.Protocol != 250 || c.Mode != "resilient" || c.Buckets != 128 || time.Duration(c.IdleTimer) != time.Second {
 		t.Fatalf("config = %+v", c)
 	}
@@ -26,21 +36,20 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigInvalid(t *testing.T) {
 	for file, want := range map[string]string{
-		"bad-table.yml":      `line 2: netlink table "mian" is not "main" or a table number (1..2^32-1, not 255)`,
-		"zero-table.yml":     `line 2: netlink table "0" is not "main" or a table number (1..2^32-1, not 255)`,
-		"bad-protocol.yml":   `line 2: netlink protocol 4 out of range 5..255`,
-		"bad-mode.yml":       `line 2: netlink mode "ecmp" is not one of resilient, multipath`,
-		"bad-buckets.yml":    `line 2: netlink buckets 0 out of range 1..65535`,
-		"bad-idle-timer.yml": `line 2: netlink idle_timer 500d out of range`,
+		"bad-table.yml":      `:2: netlink table "mian" is not "main" or a table number (1..2^32-1, not 255)`,
+		"zero-table.yml":     `:2: netlink table "0" is not "main" or a table number (1..2^32-1, not 255)`,
+		"bad-protocol.yml":   `:2: netlink protocol 4 out of range 5..255`,
+		"bad-mode.yml":       `:2: netlink mode "ecmp" is not one of resilient, multipath`,
+		"bad-buckets.yml":    `:2: netlink buckets 0 out of range 1..65535`,
+		"bad-idle-timer.yml": `:2: netlink idle_timer 500d out of range`,
 	} {
-		b, err := os.ReadFile(filepath.Join("testdata", file))
+		path := filepath.Join("testdata", file)
+		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var w wrapper
-		err = yaml.Unmarshal(b, &w)
-		if err == nil || err.Error() != want {
-			t.Errorf("%s: error %v, want %q", file, err, want)
+		if _, err := decode(t, path, b); err == nil || err.Error() != path+want {
+			t.Errorf("%s: error %v, want %q", file, err, path+want)
 		}
 	}
 }

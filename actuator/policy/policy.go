@@ -26,6 +26,7 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // Guard reasons (metric label values).
@@ -119,7 +120,7 @@ func Classify(routes []config.Route, ac config.Alerts, labels map[string]string)
 		return Heartbeat, ""
 	case slices.Contains(ac.Freeze, name):
 		if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
-			p, err := ParseService(s)
+			p, err := configkit.ParseService(s)
 			if err != nil {
 				return Freeze, IgnoreInvalidLabel
 			}
@@ -138,14 +139,13 @@ func Classify(routes []config.Route, ac config.Alerts, labels map[string]string)
 // withdrawTarget resolves a withdraw alert to its nexthop and, when the
 // service label narrows it, its route.
 func withdrawTarget(routes []config.Route, ac config.Alerts, labels map[string]string) (netip.Addr, *netip.Prefix, string) {
-	nh, err := netip.ParseAddr(labels[ac.NexthopLabel])
-	if err != nil || nh.Zone() != "" {
+	nh, err := configkit.ParseNexthop(labels[ac.NexthopLabel])
+	if err != nil {
 		return netip.Addr{}, nil, IgnoreInvalidLabel
 	}
-	nh = nh.Unmap()
 	var only *netip.Prefix
 	if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
-		p, err := ParseService(s)
+		p, err := configkit.ParseService(s)
 		if err != nil {
 			return nh, nil, IgnoreInvalidLabel
 		}
@@ -163,20 +163,6 @@ func withdrawTarget(routes []config.Route, ac config.Alerts, labels map[string]s
 		return nh, nil, IgnoreUnknownNexthop
 	}
 	return nh, nil, ""
-}
-
-// ParseService reads a service label: a prefix ("192.0.2.53/32") or a bare
-// address, which means its host prefix.
-func ParseService(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("service %q is neither a prefix nor an address", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // PipelineHealth evaluates the heartbeat.
@@ -225,7 +211,7 @@ func Decide(in Input) Decision {
 		case Freeze:
 			why := fmt.Sprintf("freeze alert %s (%s) since %s", name, a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339))
 			if s := a.Labels[in.Alerts.ServiceLabel]; s != "" {
-				p, _ := ParseService(s)
+				p, _ := configkit.ParseService(s)
 				frozen[p] = append(frozen[p], why)
 			} else {
 				frozenAll = append(frozenAll, why)

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -233,4 +234,38 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// --config.check exits 1 with file:line: reason for what start would refuse
+// (a null document once passed), and 0 with a warning on stderr for a secret
+// file readable by others, as ssh warns.
+func TestConfigCheck(t *testing.T) {
+	bin := testenv.Binary(t, name)
+	check := func(file string) (int, string) {
+		cmd := exec.Command(bin, "--config.check", "--config.file="+file)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	fixture := "../../actuator/config/testdata/null.yml"
+	if code, out := check(fixture); code != 1 || !strings.Contains(out, fixture+":1: empty configuration") {
+		t.Errorf("null document: exit %d, output %q; want 1 and %s:1: empty configuration", code, out, fixture)
+	}
+	dir := t.TempDir()
+	pw, file := dir+"/password", dir+"/route_actuator.yml"
+	kh, err := filepath.Abs("../../actuator/config/testdata/ios/known_hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(pw, 0o644)
+	if err := os.WriteFile(file, []byte("backend:\n  type: ios\n  ios:\n    address: 198.51.100.1\n    username: u\n    password_file: "+pw+
+		"\n    known_hosts_file: "+kh+"\nroutes:\n  - prefix: 192.0.2.53/32\n    nexthops: [198.51.100.11]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "warning: " + file + ":6: ios password_file " + pw + " is readable by group or others (mode 0644): chmod 600 it"
+	if code, out := check(file); code != 0 || !strings.Contains(out, want) {
+		t.Errorf("open secret: exit %d, output %q; want 0 and %q", code, out, want)
+	}
 }

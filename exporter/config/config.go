@@ -5,11 +5,9 @@
 package config
 
 import (
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,7 +18,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // Built-in defaults, overridden by the defaults section and then per target.
@@ -67,73 +66,35 @@ func (t Target) Labels() []string {
 	return []string{t.Name, t.Nexthop.String(), t.Service}
 }
 
-// field remembers where a value was written so that errors can name the line.
-type field[T any] struct {
-	V    T
-	Line int
-	Set  bool
-}
-
-func (f *field[T]) UnmarshalYAML(n *yaml.Node) error {
-	f.Line, f.Set = n.Line, true
-	return n.Decode(&f.V)
-}
-
 // settings are the keys allowed both in defaults and in a target.
 type settings struct {
-	Interval         field[string]   `yaml:"interval"`
-	Timeout          field[string]   `yaml:"timeout"`
-	QueryName        field[string]   `yaml:"query_name"`
-	QueryType        field[string]   `yaml:"query_type"`
-	Protocol         field[string]   `yaml:"protocol"`
-	ValidRcodes      field[[]string] `yaml:"valid_rcodes"`
-	RecursionDesired field[bool]     `yaml:"recursion_desired"`
-	ExpectAnswers    field[[]string] `yaml:"expect_answers"`
+	Interval         string   `yaml:"interval"`
+	Timeout          string   `yaml:"timeout"`
+	QueryName        string   `yaml:"query_name"`
+	QueryType        string   `yaml:"query_type"`
+	Protocol         string   `yaml:"protocol"`
+	ValidRcodes      []string `yaml:"valid_rcodes"`
+	RecursionDesired bool     `yaml:"recursion_desired"`
+	ExpectAnswers    []string `yaml:"expect_answers"`
 
-	TLSServerName         field[string] `yaml:"tls_server_name"`
-	TLSCAFile             field[string] `yaml:"tls_ca_file"`
-	TLSInsecureSkipVerify field[bool]   `yaml:"tls_insecure_skip_verify"`
+	TLSServerName         string `yaml:"tls_server_name"`
+	TLSCAFile             string `yaml:"tls_ca_file"`
+	TLSInsecureSkipVerify bool   `yaml:"tls_insecure_skip_verify"`
 }
 
 type rawTarget struct {
-	Name          field[string] `yaml:"name"`
-	Address       field[string] `yaml:"address"`
-	Nexthop       field[string] `yaml:"nexthop"`
-	Service       field[string] `yaml:"service"`
-	SourceAddress field[string] `yaml:"source_address"`
-	settings      `yaml:",inline"`
-	line          int
+	Name          string   `yaml:"name"`
+	Address       string   `yaml:"address"`
+	Nexthop       string   `yaml:"nexthop"`
+	Service       string   `yaml:"service"`
+	SourceAddress string   `yaml:"source_address"`
+	Settings      settings `yaml:",inline"`
 }
 
-// rawConfig holds no custom unmarshalers above the leaves: Node.Decode,
-// which they would call, does not enforce KnownFields.
 type rawConfig struct {
-	Defaults    settings    `yaml:"defaults"`
-	Targets     []rawTarget `yaml:"targets"`
-	targetsLine int
+	Defaults settings    `yaml:"defaults"`
+	Targets  []rawTarget `yaml:"targets"`
 }
-
-// setLines records where each target starts, from a second, untyped parse.
-func (raw *rawConfig) setLines(b []byte) {
-	var doc yaml.Node
-	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
-		return
-	}
-	m := doc.Content[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != "targets" {
-			continue
-		}
-		raw.targetsLine = m.Content[i].Line
-		for j, item := range m.Content[i+1].Content {
-			if j < len(raw.Targets) {
-				raw.Targets[j].line = item.Line
-			}
-		}
-	}
-}
-
-var lineRE = regexp.MustCompile(`^line (\d+): `)
 
 // Load reads and validates file; errors are "file:line: reason", one per line.
 func Load(file string) (*Config, error) {
@@ -144,80 +105,32 @@ func Load(file string) (*Config, error) {
 	return Parse(file, b)
 }
 
-// typeNames turns Go type names in decoder errors into what the user wrote.
-var typeNames = strings.NewReplacer(
-	"[]config.rawTarget", "a list of targets",
-	"config.rawTarget", "a target (a mapping)",
-	"config.settings", "a mapping",
-	"config.rawConfig", "a mapping",
-	"[]string", "a list of strings",
-)
-
-var unknownRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
-
 // Parse validates the YAML document b; file only prefixes the errors.
 func Parse(file string, b []byte) (*Config, error) {
 	var raw rawConfig
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s:1: empty configuration: at least one target is required", file)
-		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			errs := make([]error, 0, len(te.Errors))
-			for _, e := range te.Errors {
-				if m := unknownRE.FindStringSubmatch(e); m != nil {
-					errs = append(errs, fmt.Errorf("%s:%s: unknown key %q", file, m[1], m[2]))
-					continue
-				}
-				if m := lineRE.FindStringSubmatch(e); m != nil {
-					errs = append(errs, fmt.Errorf("%s:%s: %s", file, m[1], typeNames.Replace(e[len(m[0]):])))
-					continue
-				}
-				errs = append(errs, fmt.Errorf("%s: %s", file, e))
-			}
-			return nil, errors.Join(errs...)
-		}
-		// Syntax errors read "yaml: line N: reason".
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := lineRE.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("%s:%s: %s", file, m[1], msg[len(m[0]):])
-		}
-		return nil, fmt.Errorf("%s: %s", file, msg)
+	d, err := configkit.Decode(file, b, &raw)
+	if errors.Is(err, configkit.ErrEmpty) {
+		return nil, fmt.Errorf("%w: at least one target is required", err)
 	}
-	raw.setLines(b)
-	v := validator{file: file}
+	if err != nil {
+		return nil, err
+	}
+	v := validator{d, file}
 	cfg := v.config(&raw)
-	if len(v.errs) > 0 {
-		return nil, errors.Join(v.errs...)
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
 
 type validator struct {
+	d    *configkit.Decoder
 	file string
-	errs []error
-	seen map[string]bool
 }
 
-func (v *validator) errorf(line int, format string, args ...any) {
-	err := fmt.Errorf("%s:%d: %s", v.file, line, fmt.Sprintf(format, args...))
-	if v.seen == nil {
-		v.seen = map[string]bool{}
-	}
-	// A bad default would otherwise be reported once per target.
-	if !v.seen[err.Error()] {
-		v.seen[err.Error()] = true
-		v.errs = append(v.errs, err)
-	}
-}
-
-func (v *validator) config(raw *rawConfig) *Config {
+func (v validator) config(raw *rawConfig) *Config {
 	if len(raw.Targets) == 0 {
-		line := max(raw.targetsLine, 1)
-		v.errorf(line, "at least one target is required")
+		v.d.Errorf(&raw.Targets, "at least one target is required")
 		return nil
 	}
 	cfg := &Config{}
@@ -229,37 +142,42 @@ func (v *validator) config(raw *rawConfig) *Config {
 			continue
 		}
 		if first, dup := names[t.Name]; dup {
-			v.errorf(rt.Name.Line, "target %q: duplicate name (first defined at line %d)", t.Name, first)
+			v.d.Errorf(&rt.Name, "target %q: duplicate name (first defined at line %d)", t.Name, first)
 			continue
 		}
-		names[t.Name] = rt.Name.Line
+		names[t.Name] = v.d.Line(&rt.Name)
 		cfg.Targets = append(cfg.Targets, t)
 	}
 	return cfg
 }
 
 // pick resolves a setting: the target's own value, else the defaults
-// section's, else the built-in default. who names the source in errors.
-func pick[T any](own, def field[T], builtin T, targetLine int, name string) (T, int, string) {
-	if own.Set {
-		return own.V, own.Line, fmt.Sprintf("target %q", name)
+// section's, else the built-in default. It returns where errors about the
+// value point and whom they name.
+func pick[T any](d *configkit.Decoder, own, def *T, builtin T, name string) (T, any, string) {
+	switch {
+	case d.Set(own):
+		return *own, own, fmt.Sprintf("target %q", name)
+	case d.Set(def):
+		return *def, def, "defaults"
 	}
-	if def.Set {
-		return def.V, def.Line, "defaults"
-	}
-	return builtin, targetLine, fmt.Sprintf("target %q", name)
+	return builtin, own, fmt.Sprintf("target %q", name)
 }
 
-func (v *validator) target(rt *rawTarget, d *settings) (Target, bool) {
-	n := len(v.errs)
-	t := Target{Name: rt.Name.V, Line: rt.line}
-	if !rt.Name.Set || t.Name == "" {
-		v.errorf(rt.line, "target without a name")
+func (v validator) target(rt *rawTarget, ds *settings) (Target, bool) {
+	d, s := v.d, &rt.Settings
+	n := d.NumErrors()
+	t := Target{Name: rt.Name, Line: d.Line(rt)}
+	if t.Name == "" {
+		d.Errorf(rt, "target without a name")
 		return t, false
 	}
 	who := fmt.Sprintf("target %q", t.Name)
+	if err := configkit.CheckName(t.Name); err != nil {
+		d.Errorf(&rt.Name, "target name %v", err)
+	}
 
-	proto, pLine, pWho := pick(rt.Protocol, d.Protocol, DefaultProtocol, rt.line, t.Name)
+	proto, pAt, pWho := pick(d, &s.Protocol, &ds.Protocol, DefaultProtocol, t.Name)
 	port := uint16(DefaultPort)
 	switch proto {
 	case "udp", "tcp":
@@ -267,85 +185,88 @@ func (v *validator) target(rt *rawTarget, d *settings) (Target, bool) {
 	case "tcp-tls":
 		t.Protocol, port = proto, DefaultTLSPort
 	default:
-		v.errorf(pLine, "%s: protocol %q is not one of udp, tcp, tcp-tls", pWho, proto)
+		d.Errorf(pAt, "%s: protocol %q is not one of udp, tcp, tcp-tls", pWho, proto)
 	}
-	if !rt.Address.Set || rt.Address.V == "" {
-		v.errorf(rt.line, "%s: address is required", who)
-	} else if ap, err := ParseAddress(rt.Address.V, port); err != nil {
-		v.errorf(rt.Address.Line, "%s: %v", who, err)
+	if rt.Address == "" {
+		d.Errorf(rt, "%s: address is required", who)
+	} else if ap, err := ParseAddress(rt.Address, port); err != nil {
+		d.Errorf(&rt.Address, "%s: %v", who, err)
 	} else {
 		t.Address = ap
 	}
-	t.Nexthop = t.Address.Addr()
-	if rt.Nexthop.Set {
-		a, err := netip.ParseAddr(rt.Nexthop.V)
-		if err != nil {
-			v.errorf(rt.Nexthop.Line, "%s: nexthop %q is not an IP address", who, rt.Nexthop.V)
-		} else {
-			t.Nexthop = a
+	// The nexthop label is the actuator's nexthop: the same contract.
+	switch nh, err := configkit.ParseNexthop(rt.Nexthop); {
+	case d.Set(&rt.Nexthop) && err != nil:
+		d.Errorf(&rt.Nexthop, "%s: nexthop %v", who, err)
+	case d.Set(&rt.Nexthop):
+		t.Nexthop = nh
+	case t.Address.IsValid():
+		t.Nexthop = t.Address.Addr()
+		if _, err := configkit.ParseNexthop(t.Nexthop.String()); err != nil {
+			d.Errorf(&rt.Address, "%s: nexthop (default: the address's IP) %v", who, err)
 		}
 	}
-	if rt.Service.Set {
-		s, err := parseService(rt.Service.V)
+	if d.Set(&rt.Service) {
+		p, err := configkit.ParseService(rt.Service)
 		if err != nil {
-			v.errorf(rt.Service.Line, "%s: %v", who, err)
+			d.Errorf(&rt.Service, "%s: service %v", who, err)
 		}
-		t.Service = s
+		t.Service = p.String()
 	}
-	if rt.SourceAddress.Set {
-		a, err := netip.ParseAddr(rt.SourceAddress.V)
+	if d.Set(&rt.SourceAddress) {
+		a, err := netip.ParseAddr(rt.SourceAddress)
 		switch {
 		case err != nil:
-			v.errorf(rt.SourceAddress.Line, "%s: source_address %q is not an IP address", who, rt.SourceAddress.V)
+			d.Errorf(&rt.SourceAddress, "%s: source_address %q is not an IP address", who, rt.SourceAddress)
 		case t.Address.IsValid() && a.Is4() != t.Address.Addr().Unmap().Is4():
-			v.errorf(rt.SourceAddress.Line, "%s: source_address %s and address %s are of different IP families", who, a, t.Address.Addr())
+			d.Errorf(&rt.SourceAddress, "%s: source_address %s and address %s are of different IP families", who, a, t.Address.Addr())
 		default:
 			t.SourceAddress = a
 		}
 	}
 
-	iv, ivLine, ivWho := pick(rt.Interval, d.Interval, DefaultInterval.String(), rt.line, t.Name)
-	to, toLine, toWho := pick(rt.Timeout, d.Timeout, DefaultTimeout.String(), rt.line, t.Name)
+	iv, ivAt, ivWho := pick(d, &s.Interval, &ds.Interval, DefaultInterval.String(), t.Name)
+	to, toAt, toWho := pick(d, &s.Timeout, &ds.Timeout, DefaultTimeout.String(), t.Name)
 	var err error
 	if t.Interval, err = time.ParseDuration(iv); err != nil || t.Interval <= 0 {
-		v.errorf(ivLine, "%s: interval %q is not a positive duration (e.g. 1s, 500ms)", ivWho, iv)
+		d.Errorf(ivAt, "%s: interval %q is not a positive duration (e.g. 1s, 500ms)", ivWho, iv)
 	}
 	if t.Timeout, err = time.ParseDuration(to); err != nil || t.Timeout <= 0 {
-		v.errorf(toLine, "%s: timeout %q is not a positive duration (e.g. 1s, 500ms)", toWho, to)
+		d.Errorf(toAt, "%s: timeout %q is not a positive duration (e.g. 1s, 500ms)", toWho, to)
 	}
 	if t.Interval > 0 && t.Timeout > 0 && t.Timeout >= t.Interval {
-		line, w := toLine, toWho
-		if rt.Interval.Set && !rt.Timeout.Set {
-			line, w = ivLine, ivWho
+		at, w := toAt, toWho
+		if d.Set(&s.Interval) && !d.Set(&s.Timeout) {
+			at, w = ivAt, ivWho
 		}
-		v.errorf(line, "%s: timeout %s must be less than interval %s", w, t.Timeout, t.Interval)
+		d.Errorf(at, "%s: timeout %s must be less than interval %s", w, t.Timeout, t.Interval)
 	}
 
-	qn, qnLine, qnWho := pick(rt.QueryName, d.QueryName, "", rt.line, t.Name)
+	qn, qnAt, qnWho := pick(d, &s.QueryName, &ds.QueryName, "", t.Name)
 	switch {
 	case qn == "":
-		v.errorf(qnLine, "%s: query_name is required (here or in defaults)", qnWho)
+		d.Errorf(qnAt, "%s: query_name is required (here or in defaults)", qnWho)
 	case !validName(qn):
-		v.errorf(qnLine, "%s: query_name %q is not a valid domain name", qnWho, qn)
+		d.Errorf(qnAt, "%s: query_name %q is not a valid domain name", qnWho, qn)
 	default:
 		t.QueryName = strings.ToLower(dns.Fqdn(qn))
 	}
 
-	qt, qtLine, qtWho := pick(rt.QueryType, d.QueryType, "A", rt.line, t.Name)
+	qt, qtAt, qtWho := pick(d, &s.QueryType, &ds.QueryType, "A", t.Name)
 	if typ, ok := dns.StringToType[strings.ToUpper(qt)]; !ok || typ == dns.TypeNone {
-		v.errorf(qtLine, "%s: unknown query_type %q", qtWho, qt)
+		d.Errorf(qtAt, "%s: unknown query_type %q", qtWho, qt)
 	} else {
 		t.QueryType = typ
 	}
 
-	rcodes, rLine, rWho := pick(rt.ValidRcodes, d.ValidRcodes, []string{"NOERROR"}, rt.line, t.Name)
+	rcodes, rAt, rWho := pick(d, &s.ValidRcodes, &ds.ValidRcodes, []string{"NOERROR"}, t.Name)
 	if len(rcodes) == 0 {
-		v.errorf(rLine, "%s: valid_rcodes must not be empty", rWho)
+		d.Errorf(rAt, "%s: valid_rcodes must not be empty", rWho)
 	}
 	for _, rc := range rcodes {
 		code, ok := dns.StringToRcode[strings.ToUpper(rc)]
 		if !ok {
-			v.errorf(rLine, "%s: unknown rcode %q in valid_rcodes", rWho, rc)
+			d.Errorf(rAt, "%s: unknown rcode %q in valid_rcodes", rWho, rc)
 			continue
 		}
 		if !slices.Contains(t.ValidRcodes, code) {
@@ -353,49 +274,45 @@ func (v *validator) target(rt *rawTarget, d *settings) (Target, bool) {
 		}
 	}
 
-	t.RecursionDesired, _, _ = pick(rt.RecursionDesired, d.RecursionDesired, false, rt.line, t.Name)
+	t.RecursionDesired, _, _ = pick(d, &s.RecursionDesired, &ds.RecursionDesired, false, t.Name)
 
-	exp, eLine, eWho := pick(rt.ExpectAnswers, d.ExpectAnswers, nil, rt.line, t.Name)
+	exp, eAt, eWho := pick(d, &s.ExpectAnswers, &ds.ExpectAnswers, nil, t.Name)
 	if t.QueryType != 0 {
 		for _, e := range exp {
 			c, err := CanonicalExpect(t.QueryType, e)
 			if err != nil {
-				v.errorf(eLine, "%s: expect_answers: %v", eWho, err)
+				d.Errorf(eAt, "%s: expect_answers: %v", eWho, err)
 				continue
 			}
 			t.ExpectAnswers = append(t.ExpectAnswers, c)
 		}
 	}
-	v.tls(&t, rt, d)
-	return t, len(v.errs) == n
+	v.tls(&t, s, ds)
+	return t, d.NumErrors() == n
 }
 
 // tls resolves the TLS settings. The defaults' apply to tcp-tls targets
 // only; set on a target of another protocol they are an error.
-func (v *validator) tls(t *Target, rt *rawTarget, d *settings) {
+func (v validator) tls(t *Target, s, ds *settings) {
+	d := v.d
 	if t.Protocol != "tcp-tls" {
 		for _, f := range []struct {
-			key  string
-			set  bool
-			line int
-		}{
-			{"tls_server_name", rt.TLSServerName.Set, rt.TLSServerName.Line},
-			{"tls_ca_file", rt.TLSCAFile.Set, rt.TLSCAFile.Line},
-			{"tls_insecure_skip_verify", rt.TLSInsecureSkipVerify.Set, rt.TLSInsecureSkipVerify.Line},
-		} {
-			if f.set {
-				v.errorf(f.line, "target %q: %s needs protocol tcp-tls", t.Name, f.key)
+			key string
+			at  any
+		}{{"tls_server_name", &s.TLSServerName}, {"tls_ca_file", &s.TLSCAFile}, {"tls_insecure_skip_verify", &s.TLSInsecureSkipVerify}} {
+			if d.Set(f.at) {
+				d.Errorf(f.at, "target %q: %s needs protocol tcp-tls", t.Name, f.key)
 			}
 		}
 		return
 	}
-	name, nLine, nWho := pick(rt.TLSServerName, d.TLSServerName, "", rt.line, t.Name)
+	name, nAt, nWho := pick(d, &s.TLSServerName, &ds.TLSServerName, "", t.Name)
 	if _, err := netip.ParseAddr(name); name != "" && err != nil && !hostRE.MatchString(name) {
-		v.errorf(nLine, "%s: tls_server_name %q is not a valid host name", nWho, name)
+		d.Errorf(nAt, "%s: tls_server_name %q is not a valid host name", nWho, name)
 	}
 	t.TLSServerName = name
-	t.TLSInsecureSkipVerify, _, _ = pick(rt.TLSInsecureSkipVerify, d.TLSInsecureSkipVerify, false, rt.line, t.Name)
-	ca, cLine, cWho := pick(rt.TLSCAFile, d.TLSCAFile, "", rt.line, t.Name)
+	t.TLSInsecureSkipVerify, _, _ = pick(d, &s.TLSInsecureSkipVerify, &ds.TLSInsecureSkipVerify, false, t.Name)
+	ca, cAt, cWho := pick(d, &s.TLSCAFile, &ds.TLSCAFile, "", t.Name)
 	if ca == "" {
 		return
 	}
@@ -403,7 +320,7 @@ func (v *validator) tls(t *Target, rt *rawTarget, d *settings) {
 		ca = filepath.Join(filepath.Dir(v.file), ca)
 	}
 	if _, err := LoadCA(ca); err != nil {
-		v.errorf(cLine, "%s: tls_ca_file: %v", cWho, err)
+		d.Errorf(cAt, "%s: tls_ca_file: %v", cWho, err)
 	}
 	t.TLSCAFile = ca
 }
@@ -442,22 +359,6 @@ func ParseAddress(s string, defaultPort uint16) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("address %q has port 0", s)
 	}
 	return ap, nil
-}
-
-// parseService accepts a prefix or a bare address (taken as a host prefix)
-// and returns its canonical text, the form the actuator's routes use.
-func parseService(s string) (string, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()).String(), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return "", fmt.Errorf("service %q is not an IP prefix (e.g. 192.0.2.53/32)", s)
-	}
-	if p.Masked() != p {
-		return "", fmt.Errorf("service %q has host bits set (did you mean %s?)", s, p.Masked())
-	}
-	return p.String(), nil
 }
 
 // CanonicalExpect checks that value is valid RDATA for qtype and returns the
@@ -511,9 +412,9 @@ func CanonicalRdata(rr dns.RR) string {
 func Keys() []string {
 	var keys []string
 	for _, section := range []any{rawConfig{}, settings{}, rawTarget{}} {
-		rt := reflect.TypeOf(section)
-		for i := range rt.NumField() {
-			if key, _, _ := strings.Cut(rt.Field(i).Tag.Get("yaml"), ","); key != "" && key != "-" {
+		t := reflect.TypeOf(section)
+		for i := range t.NumField() {
+			if key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); key != "" {
 				keys = append(keys, key)
 			}
 		}

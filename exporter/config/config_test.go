@@ -57,9 +57,15 @@ func TestInvalid(t *testing.T) {
 		{"syntax.yml", "testdata/syntax.yml:3: did not find expected '-' indicator"},
 		{"target-not-mapping.yml", "testdata/target-not-mapping.yml:4: cannot unmarshal !!str `dns1` into a target (a mapping)"},
 		{"timeout-not-less-than-interval.yml", "testdata/timeout-not-less-than-interval.yml:7: target \"dns1\": timeout 600ms must be less than interval 500ms"},
-		{"unknown-key-defaults.yml", "testdata/unknown-key-defaults.yml:3: unknown key \"frequency\""},
-		{"unknown-key-target.yml", "testdata/unknown-key-target.yml:6: unknown key \"next_hop\""},
-		{"unknown-key-top.yml", "testdata/unknown-key-top.yml:3: unknown key \"target\""},
+		{"unknown-key-defaults.yml", "testdata/unknown-key-defaults.yml:3: unknown field \"frequency\" in defaults"},
+		{"unknown-key-target.yml", "testdata/unknown-key-target.yml:6: unknown field \"next_hop\" in targets[]"},
+		{"null.yml", "testdata/null.yml:1: empty configuration: at least one target is required"},
+		{"name-control-character.yml", "testdata/name-control-character.yml:4: target name \"dns\\n1\" contains a control character"},
+		{"nexthop-ipv4-mapped.yml", "testdata/nexthop-ipv4-mapped.yml:6: target \"dns1\": nexthop \"::ffff:198.51.100.11\" is IPv4-mapped IPv6: write 198.51.100.11"},
+		{"nexthop-zone.yml", "testdata/nexthop-zone.yml:6: target \"dns1\": nexthop \"fe80::1%eth0\" has a zone: nexthops are global addresses"},
+		{"service-ipv4-mapped.yml", "testdata/service-ipv4-mapped.yml:6: target \"dns1\": service \"::ffff:192.0.2.53\" is IPv4-mapped IPv6: write it as IPv4"},
+		{"address-ipv4-mapped.yml", "testdata/address-ipv4-mapped.yml:5: target \"dns1\": nexthop (default: the address's IP) \"::ffff:198.51.100.11\" is IPv4-mapped IPv6: write 198.51.100.11"},
+		{"unknown-key-top.yml", "testdata/unknown-key-top.yml:3: unknown field \"target\""},
 	}
 	files, err := filepath.Glob("testdata/*.yml")
 	if err != nil {
