@@ -18,13 +18,13 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
-	"github.com/slaroute/slaroute/exporter/configkit"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
 	"github.com/slaroute/slaroute/actuator/policy"
 	"github.com/slaroute/slaroute/actuator/reconcile"
 	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/actuator/webhook"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // resolvedRetention keeps resolved alerts so that late stale firings for them
