@@ -103,11 +103,15 @@ func (b *Backend) Close() error {
 // of ours that is not in the form the configured mode installs (another
 // mode, a group edited to contain foreign nexthops, a route pointing at
 // another object) is reported without nexthops, so the reconciler rewrites it.
-func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, error) {
+func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := b.read(unix.AF_INET, unix.AF_INET6)
+	return b.list(unix.AF_INET, unix.AF_INET6)
+}
+
+func (b *Backend) list(fams ...uint8) ([]route.Route, error) {
+	st, err := b.read(fams...)
 	if err != nil {
 		return nil, err
 	}
@@ -124,32 +128,42 @@ func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, er
 	return out, nil
 }
 
-// Apply makes the kernel route for c.Prefix carry exactly c.To (or removes
-// it). It reads the kernel first, so a change already in effect sends nothing.
-func (b *Backend) Apply(ctx context.Context, c route.Change) error {
+// Set makes the kernel route for want.Prefix carry exactly want.Nexthops (or
+// removes it), then reads it back. It reads the kernel first, so a route
+// already in place sends nothing.
+func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return route.Route{}, err
 	}
-	p := c.Prefix.Masked()
-	to := route.Normalize(c.To)
-	if c.Action == route.Delete || len(to) == 0 {
-		return b.remove(p)
-	}
+	want = route.New(want.Prefix, want.Nexthops...)
+	p, to := want.Prefix, want.Nexthops
 	for _, gw := range to {
 		if gw.Is4() != p.Addr().Is4() || gw.Zone() != "" {
-			return fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
+			return route.Route{}, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
 		}
 	}
 	var err error
-	if b.cfg.Mode == "multipath" {
+	switch {
+	case len(to) == 0:
+		err = b.remove(p)
+	case b.cfg.Mode == "multipath":
 		err = b.installMultipath(p, to)
-	} else {
+	default:
 		err = b.installResilient(p, to)
 	}
 	if err != nil {
-		return fmt.Errorf("route %s: %w", p, err)
+		return route.Route{}, fmt.Errorf("route %s: %w", p, err)
 	}
-	return nil
+	rs, err := b.list(family(p.Addr()))
+	if err != nil {
+		return route.Route{}, fmt.Errorf("route %s: read back: %w", p, err)
+	}
+	for _, r := range rs {
+		if r.Prefix == p {
+			return r, nil
+		}
+	}
+	return route.Route{Prefix: p}, nil
 }
 
 // state is what the kernel holds: every nexthop object, and our routes.
