@@ -170,9 +170,6 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
 	want = route.New(want.Prefix, want.Nexthops...)
 	p := want.Prefix
-	if _, err := renderLines(p, nil, want.Nexthops, 0); err != nil {
-		return route.Route{}, err
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	es, err := b.read(ctx)
@@ -181,11 +178,8 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 	}
 	have := nexthopsOf(es, b.cfg.RouteTag, p)
 	lines, err := renderLines(p, have, want.Nexthops, b.cfg.RouteTag)
-	if err != nil {
-		return route.Route{}, err
-	}
-	if len(lines) == 0 {
-		return route.New(p, have...), nil
+	if err != nil || len(lines) == 0 {
+		return route.New(p, have...), err // nothing to send: already as wanted
 	}
 	s, err := b.session(ctx)
 	if err != nil {
@@ -328,21 +322,19 @@ func (b *Backend) session(ctx context.Context) (*session, error) {
 	return b.sess, nil
 }
 
-// loginError names the user, router and methods when the router refused the
-// login: x/crypto/ssh reports a password refused after keyboard-interactive
-// as "unexpected message type 51 (expected 60)" (51 = USERAUTH_FAILURE).
+// loginError names the user, router and methods of a refused login, which
+// x/crypto/ssh may report as "unexpected message type 51 (expected 60)".
 func (b *Backend) loginError(err error) error {
-	msg := err.Error()
-	if !strings.Contains(msg, "unable to authenticate") && !strings.Contains(msg, "unexpected message type 51") {
+	if msg := err.Error(); !strings.Contains(msg, "unable to authenticate") && !strings.Contains(msg, "unexpected message type 51") {
 		return err
 	}
 	var methods []string
-	if b.cfg.PrivateKeyFile != "" {
-		methods = append(methods, "publickey ("+b.cfg.PrivateKeyFile+")")
+	for m, file := range map[string]string{"publickey": b.cfg.PrivateKeyFile, "password": b.cfg.PasswordFile} {
+		if file != "" {
+			methods = append(methods, m+" ("+file+")")
+		}
 	}
-	if b.cfg.PasswordFile != "" {
-		methods = append(methods, "password ("+b.cfg.PasswordFile+")")
-	}
+	slices.Sort(methods)
 	return fmt.Errorf("router %s refused login as user %q with %s: check username and credentials: %w",
 		b.cfg.Address, b.cfg.Username, strings.Join(methods, ", "), err)
 }

@@ -142,14 +142,15 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 			return route.Route{}, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
 		}
 	}
-	var err error
+	st, err := b.read(family(p.Addr()))
 	switch {
+	case err != nil:
 	case len(to) == 0:
-		err = b.remove(p)
+		err = b.remove(st, p)
 	case b.cfg.Mode == "multipath":
-		err = b.installMultipath(p, to)
+		err = b.installMultipath(st, p, to)
 	default:
-		err = b.installResilient(p, to)
+		err = b.installResilient(st, p, to)
 	}
 	if err != nil {
 		return route.Route{}, fmt.Errorf("route %s: %w", p, err)
@@ -232,11 +233,7 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 	return gws, true
 }
 
-func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
-	st, err := b.read(family(p.Addr()))
-	if err != nil {
-		return err
-	}
+func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) error {
 	proto := int(b.proto)
 	members := make([]uint32, len(to))
 	for i, gw := range to {
@@ -320,11 +317,7 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 	return b.gc()
 }
 
-func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
-	st, err := b.read(family(p.Addr()))
-	if err != nil {
-		return err
-	}
+func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) error {
 	ours := st.routesFor(p)
 	if len(ours) > 0 {
 		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
@@ -359,15 +352,8 @@ func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
 
 // remove deletes our routes for p (never another protocol's: the kernel
 // matches rtm_protocol on delete), then our objects nothing uses any more.
-func (b *Backend) remove(p netip.Prefix) error {
-	rs, err := b.routes(b.table, b.proto, family(p.Addr()))
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if r.Prefix != p {
-			continue
-		}
+func (b *Backend) remove(st state, p netip.Prefix) error {
+	for _, r := range st.routesFor(p) {
 		msg := append(routeKey(p, b.table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
 		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {

@@ -43,7 +43,7 @@ type Gate struct {
 	m      *Metrics
 	logger *slog.Logger
 	now    func() time.Time
-	wake   func() // asks for a pass: a restore_delay ran out
+	wake   func() // asks for a pass: a restore_delay ran out (harmless after Close)
 
 	mu        sync.Mutex
 	api       AlertSource
@@ -166,27 +166,22 @@ func (g *Gate) decided(d policy.Decision, in passInput, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.unhealthy = !d.Pipeline.Healthy
-	still := map[pendingKey]time.Time{}
+	delay := time.Duration(g.alerts.RestoreDelay)
+	still, next := map[pendingKey]time.Time{}, time.Duration(-1)
 	for _, rd := range d.Routes {
 		for _, nh := range rd.PendingRestore {
 			k := pendingKey{rd.Prefix, nh}
 			still[k] = g.pending[k]
+			if left := delay - now.Sub(still[k]); next < 0 || left < next {
+				next = left
+			}
 		}
 	}
 	if g.api != nil {
-		if len(still) > 0 && !in.fresh {
-			g.confirm = true
-		}
+		g.confirm = len(still) > 0 && !in.fresh
 		return
 	}
 	g.pending = still
-	delay := time.Duration(g.alerts.RestoreDelay)
-	var next time.Duration = -1
-	for _, since := range still {
-		if left := delay - now.Sub(since); next < 0 || left < next {
-			next = left
-		}
-	}
 	if next >= 0 {
 		if g.timer != nil {
 			g.timer.Stop()
@@ -195,31 +190,11 @@ func (g *Gate) decided(d policy.Decision, in passInput, now time.Time) {
 	}
 }
 
-// awaitsConfirm reports whether held restores wait for an API read.
-func (g *Gate) awaitsConfirm() bool {
+// status reports what the loop must do: read the API for held restores
+// (confirm) or re-check it (see Gate), and the last read's error.
+func (g *Gate) status() (confirm, recheck bool, apiErr string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.api != nil && g.confirm
-}
-
-// needsRecheck reports whether the API should be re-read now (see Gate).
-func (g *Gate) needsRecheck() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.api != nil && (g.stale != "" || g.unhealthy)
-}
-
-// apiError is the last API read's error, "" after a success.
-func (g *Gate) apiError() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.apiErr
-}
-
-func (g *Gate) stop() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+	on := g.api != nil
+	return on && g.confirm, on && (g.stale != "" || g.unhealthy), g.apiErr
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/slaroute/slaroute/actuator/route"
 )
 
-// Metrics are the reconciler's metrics (docs/architecture.md).
+// Metrics are the reconciler's metrics.
 type Metrics struct {
 	nhInstalled, nhDesired              *prometheus.GaugeVec
 	configured, desired, installed      *prometheus.GaugeVec

@@ -162,7 +162,6 @@ func (r *Reconciler) View() View {
 
 // Close releases the backend.
 func (r *Reconciler) Close() error {
-	r.gate.stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.backend.Close()
@@ -192,7 +191,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			case <-r.trigger:
 				_ = r.Reconcile(ctx)
 			case <-recheck.C:
-				if r.gate.needsRecheck() {
+				if _, recheck, _ := r.gate.status(); recheck {
 					_ = r.Recheck(ctx)
 				}
 			case <-t.C:
@@ -231,7 +230,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 // read (without r.mu) and a second pass may release them.
 func (r *Reconciler) reconcile(ctx context.Context, full bool) error {
 	err := r.locked(ctx, full)
-	if r.gate.awaitsConfirm() {
+	if confirm, _, _ := r.gate.status(); confirm {
 		r.gate.Read(ctx)
 		err = r.locked(ctx, false)
 	}
@@ -258,7 +257,7 @@ func (r *Reconciler) Sync(ctx context.Context, version uint64) error {
 		return nil
 	}
 	err := r.pass(ctx, false)
-	if r.gate.awaitsConfirm() {
+	if confirm, _, _ := r.gate.status(); confirm {
 		r.Trigger()
 	}
 	return err
@@ -344,8 +343,7 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		r.logger.Error("Route read back differs from the change applied", "route", c.Prefix, "want", want.Nexthops, "have", got.Nexthops)
 		return fmt.Errorf("verify %s: installed %v, want %v", c.Prefix, got.Nexthops, want.Nexthops)
 	}
-	r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To,
-		"added", minus(c.To, c.From), "removed", minus(c.From, c.To))
+	r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To)
 	return nil
 }
 
@@ -359,10 +357,7 @@ func (r *Reconciler) list(ctx context.Context) error {
 	r.installed = make(map[netip.Prefix][]netip.Addr, len(routes))
 	for _, rt := range routes {
 		rt = route.New(rt.Prefix, rt.Nexthops...)
-		r.installed[rt.Prefix] = append(r.installed[rt.Prefix], rt.Nexthops...)
-	}
-	for p, nhs := range r.installed {
-		r.installed[p] = route.Normalize(nhs)
+		r.installed[rt.Prefix] = rt.Nexthops
 	}
 	r.known = true
 	return nil
@@ -389,16 +384,6 @@ func diff(installed map[netip.Prefix][]netip.Addr, desired []route.Route) []Chan
 		}
 	}
 	slices.SortFunc(out, func(a, b Change) int { return route.ComparePrefix(a.Prefix, b.Prefix) })
-	return out
-}
-
-func minus(a, b []netip.Addr) []netip.Addr {
-	var out []netip.Addr
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
 	return out
 }
 
@@ -452,11 +437,12 @@ func (r *Reconciler) plan(changes []Change) {
 
 func (r *Reconciler) publish(d policy.Decision, plan []Change, err error) {
 	r.m.observe(d, r.installed)
+	_, _, apiErr := r.gate.status()
 	v := View{
 		Decision:  d,
 		Installed: make(map[netip.Prefix][]netip.Addr, len(r.installed)),
 		Listed:    r.installed != nil,
-		APIError:  r.gate.apiError(),
+		APIError:  apiErr,
 		DryRun:    r.dryRun,
 		Plan:      plan,
 	}
