@@ -63,10 +63,6 @@ type pendingKey struct {
 	nexthop netip.Addr
 }
 
-func newGate(store *alertstate.Store, m *Metrics, logger *slog.Logger, now func() time.Time, wake func()) *Gate {
-	return &Gate{store: store, m: m, logger: logger, now: now, wake: wake, pending: map[pendingKey]time.Time{}}
-}
-
 func (g *Gate) setConfig(cfg *config.Config, api AlertSource, first bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -105,7 +105,7 @@ func New(o Options) *Reconciler {
 		now:     o.Now,
 		trigger: make(chan struct{}, 1),
 	}
-	r.gate = newGate(o.Store, o.Metrics, o.Logger, o.Now, r.Trigger)
+	r.gate = &Gate{store: o.Store, m: o.Metrics, logger: o.Logger, now: o.Now, wake: r.Trigger, pending: map[pendingKey]time.Time{}}
 	r.m.dryRun.Set(b2f(o.DryRun))
 	r.setConfig(o.Config, o.Backend, o.API, true)
 	return r
@@ -227,10 +227,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 }
 
 // reconcile is one pass; when it held restores for confirmation, the API is
-// read (without r.mu) and a second pass may release them.
+// read (without r.mu) and a second pass may release them. After a failed
+// pass it does not retry at once: the device may be down.
 func (r *Reconciler) reconcile(ctx context.Context, full bool) error {
 	err := r.locked(ctx, full)
-	if confirm, _, _ := r.gate.status(); confirm {
+	if confirm, _, _ := r.gate.status(); confirm && err == nil {
 		r.gate.Read(ctx)
 		err = r.locked(ctx, false)
 	}
