@@ -142,7 +142,7 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 			return route.Route{}, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
 		}
 	}
-	st, err := b.read(family(p.Addr()))
+	st, err := b.readFor(p, to)
 	switch {
 	case err != nil:
 	case len(to) == 0:
@@ -155,16 +155,82 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 	if err != nil {
 		return route.Route{}, fmt.Errorf("route %s: %w", p, err)
 	}
-	rs, err := b.list(family(p.Addr()))
+	got, err := b.readBack(p)
 	if err != nil {
 		return route.Route{}, fmt.Errorf("route %s: read back: %w", p, err)
 	}
+	return got, nil
+}
+
+// readFor reads our routes for p and, in mode resilient, only the objects
+// they point at or that installing gateways to would use: a dump of every
+// object per change costs more than the few gets.
+func (b *Backend) readFor(p netip.Prefix, to []netip.Addr) (state, error) {
+	rs, err := b.routes(b.table, b.proto, family(p.Addr()))
+	if err != nil {
+		return state{}, err
+	}
+	st := state{nhs: map[uint32]knexthop{}}
+	ids := []uint32{groupID(int(b.proto), int(b.table), p)}
+	for _, gw := range to {
+		ids = append(ids, memberID(int(b.proto), gw))
+	}
 	for _, r := range rs {
 		if r.Prefix == p {
-			return r, nil
+			st.routes = append(st.routes, r)
+			ids = append(ids, r.NHID)
 		}
 	}
-	return route.Route{Prefix: p}, nil
+	for _, id := range ids {
+		if _, ok := st.nhs[id]; !ok && id != 0 && b.cfg.Mode == "resilient" {
+			if err := b.nexthop(st.nhs, id, true); err != nil {
+				return state{}, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// readBack returns the route for p as the kernel holds it.
+func (b *Backend) readBack(p netip.Prefix) (route.Route, error) {
+	st, err := b.readFor(p, nil)
+	if err != nil {
+		return route.Route{}, err
+	}
+	var gws []netip.Addr
+	for _, r := range st.routes {
+		g, _ := b.owned(st, r)
+		gws = append(gws, g...)
+	}
+	return route.New(p, gws...), nil
+}
+
+// nexthop gets object id into nhs (absent: left out) and, with members, the
+// objects of its group.
+func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) error {
+	var n knexthop
+	var perr error
+	err := b.exec(unix.RTM_GETNEXTHOP, 0, nhIDMsg(id), func(m []byte) bool {
+		n, perr = parseNexthop(m)
+		return false
+	}, unix.RTM_NEWNEXTHOP)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
+		return b.wrap(fmt.Sprintf("get nexthop id %d", id), err)
+	case perr != nil:
+		return fmt.Errorf("get nexthop id %d: parse: %w", id, perr)
+	}
+	nhs[id] = n
+	for _, m := range n.Group {
+		if members {
+			if err := b.nexthop(nhs, m, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // state is what the kernel holds: every nexthop object, and our routes.
