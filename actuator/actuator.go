@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
 	"sort"
 	"sync"
@@ -39,7 +38,7 @@ type Options struct {
 	Logger     *slog.Logger
 	// NewBackend builds the backend of a configuration; nil builds the real
 	// one (netlink or ios). Tests inject a fake.
-	NewBackend func(config.Backend) (route.Backend, error)
+	NewBackend func(*config.Config) (route.Backend, error)
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// WebhookMaxBodyBytes bounds webhook bodies (413 above); 0 is webhook.DefaultMaxBodyBytes.
@@ -94,13 +93,13 @@ func New(o Options) (*Actuator, error) {
 	}
 	if o.NewBackend == nil {
 		iosMetrics := ios.NewMetrics(o.Registry)
-		o.NewBackend = func(b config.Backend) (route.Backend, error) { return realBackend(b, iosMetrics, o.Logger) }
+		o.NewBackend = func(c *config.Config) (route.Backend, error) { return realBackend(c, iosMetrics, o.Logger) }
 	}
 	backend, err := newBackend(o, cfg)
 	if err != nil {
 		return nil, err
 	}
-	api, err := apiClient(cfg)
+	api, err := apiClient(cfg, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -127,17 +126,22 @@ func New(o Options) (*Actuator, error) {
 	return a, nil
 }
 
-func apiClient(cfg *config.Config) (reconcile.AlertSource, error) {
+func apiClient(cfg *config.Config, now func() time.Time) (reconcile.AlertSource, error) {
 	if cfg.Alertmanager.URL == "" {
 		return nil, nil
 	}
-	return alertstate.NewAPIClient(cfg.Alertmanager.URL, time.Duration(cfg.Alertmanager.Timeout))
+	c, err := alertstate.NewAPIClient(cfg.Alertmanager.URL, time.Duration(cfg.Alertmanager.Timeout))
+	if err != nil {
+		return nil, err
+	}
+	c.Now = now
+	return c, nil
 }
 
 // newBackend builds cfg's backend with o.NewBackend; with o.DryRun, one
 // that cannot be built is reported and stood in for by unavailable.
 func newBackend(o Options, cfg *config.Config) (route.Backend, error) {
-	backend, err := o.NewBackend(cfg.Backend)
+	backend, err := o.NewBackend(cfg)
 	if err != nil {
 		if !o.DryRun {
 			return nil, fmt.Errorf("starting %s backend: %w", cfg.Backend.Type, err)
@@ -148,12 +152,13 @@ func newBackend(o Options, cfg *config.Config) (route.Backend, error) {
 	return backend, nil
 }
 
-func realBackend(b config.Backend, m *ios.Metrics, logger *slog.Logger) (route.Backend, error) {
+func realBackend(c *config.Config, m *ios.Metrics, logger *slog.Logger) (route.Backend, error) {
+	b := c.Backend
 	switch b.Type {
 	case "netlink":
 		return netlink.New(*b.Netlink, logger.With("backend", "netlink"))
 	case "ios":
-		return ios.New(*b.IOS, m, logger.With("backend", "ios"))
+		return ios.New(*b.IOS, c.Prefixes(), m, logger.With("backend", "ios"))
 	}
 	return nil, fmt.Errorf("unknown backend type %q", b.Type)
 }
@@ -161,11 +166,11 @@ func realBackend(b config.Backend, m *ios.Metrics, logger *slog.Logger) (route.B
 // unavailable stands in for a backend that could not be built (dry run only).
 type unavailable struct{ err error }
 
-func (u unavailable) List(context.Context, []netip.Prefix) ([]route.Route, error) {
+func (u unavailable) List(context.Context) ([]route.Route, error) {
 	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
 }
-func (u unavailable) Apply(context.Context, route.Change) error {
-	return fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
+func (u unavailable) Set(context.Context, route.Route) (route.Route, error) {
+	return route.Route{}, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
 }
 func (u unavailable) Close() error { return nil }
 
@@ -188,7 +193,7 @@ func (a *Actuator) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	api, err := apiClient(cfg)
+	api, err := apiClient(cfg, a.o.Now)
 	if err != nil {
 		return err
 	}

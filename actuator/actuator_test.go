@@ -56,7 +56,7 @@ func newHarness(t *testing.T, dryRun bool, buildErr error) (*harness, error) {
 		t.Fatal(err)
 	}
 	a, err := New(Options{ConfigFile: h.file, DryRun: dryRun, Registry: prometheus.NewPedanticRegistry(), Logger: slog.New(slog.DiscardHandler),
-		NewBackend: func(config.Backend) (route.Backend, error) {
+		NewBackend: func(*config.Config) (route.Backend, error) {
 			h.builds++
 			if buildErr != nil {
 				return nil, buildErr
@@ -113,7 +113,7 @@ func TestReload(t *testing.T) {
 	if h.builds != 2 || !h.fakes[0].Closed() || h.fakes[1].Closed() {
 		t.Errorf("builds %d, old closed %v, new closed %v", h.builds, h.fakes[0].Closed(), h.fakes[1].Closed())
 	}
-	h.fakes[1].Set(route.New(svc, netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")))
+	h.fakes[1].Put(route.New(svc, netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")))
 	if err := h.a.rec.Resync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestWebhookUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake := h.fakes[0]
-	fake.ApplyErr = func(route.Change) error { return fmt.Errorf("%w: ssh session down", route.ErrUnavailable) }
+	fake.SetErr = func(route.Route) error { return fmt.Errorf("%w: ssh session down", route.ErrUnavailable) }
 	hook := h.a.Handlers()["/webhook"]
 	body, err := os.ReadFile("webhook/testdata/heartbeat.json")
 	if err != nil {
@@ -197,14 +197,14 @@ func TestWebhookUnavailable(t *testing.T) {
 	if code := post(); code != http.StatusServiceUnavailable {
 		t.Fatalf("code %d, want 503", code)
 	}
-	applied := len(fake.Applied())
+	applied := len(fake.Sets())
 	if code := post(); code != http.StatusServiceUnavailable {
 		t.Fatalf("retry while still down: code %d, want 503", code)
 	}
-	if len(fake.Applied()) == applied {
+	if len(fake.Sets()) == applied {
 		t.Error("the retried notification did not retry the device")
 	}
-	fake.ApplyErr = nil
+	fake.SetErr = nil
 	if code := post(); code != http.StatusOK {
 		t.Fatalf("code %d after recovery, want 200", code)
 	}
@@ -376,11 +376,11 @@ func TestReloadClosesOldBackendAfterApply(t *testing.T) {
 	}
 	builds := 0
 	a, err := New(Options{ConfigFile: file, Registry: prometheus.NewPedanticRegistry(), Logger: slog.New(slog.DiscardHandler),
-		NewBackend: func(config.Backend) (route.Backend, error) {
+		NewBackend: func(*config.Config) (route.Backend, error) {
 			builds++
 			f := routetest.New(t, map[netip.Prefix]int{svc: 1})
 			if builds == 1 {
-				f.ApplyErr = func(route.Change) error {
+				f.SetErr = func(route.Route) error {
 					log("apply start")
 					close(started)
 					<-release

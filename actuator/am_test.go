@@ -165,7 +165,7 @@ resync_interval: 1h
 	}
 	fake := routetest.New(t, map[netip.Prefix]int{svc: 1})
 	a, err := New(Options{ConfigFile: file, Registry: prometheus.NewPedanticRegistry(), Logger: slog.New(slog.DiscardHandler),
-		NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+		NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +184,8 @@ resync_interval: 1h
 
 	// Start-up: the API, not the lost notifications, says .12 is down.
 	waitRoute(t, fake, "start-up from the API", "198.51.100.11", "198.51.100.13")
-	if n := len(fake.Applied()); n != 1 || fake.Applied()[0].Action != route.Create {
-		t.Errorf("start-up changes %+v, want one create without .12 (no flap)", fake.Applied())
+	if n := len(fake.Sets()); n != 1 || len(fake.Sets()[0].Nexthops) == 0 {
+		t.Errorf("start-up changes %+v, want one create without .12 (no flap)", fake.Sets())
 	}
 
 	// Withdraw through a real notification.
@@ -200,7 +200,7 @@ resync_interval: 1h
 	// arriving now must not restore .11.
 	killProm()
 	time.Sleep(2500 * time.Millisecond)
-	applied := len(fake.Applied())
+	applied := len(fake.Sets())
 	postAlert(t, am, down11, time.Now().Add(-time.Second).UTC(), time.Now().UTC())
 	resolved := func() bool {
 		snap, _ := a.store.Snapshot()
@@ -217,8 +217,8 @@ resync_interval: 1h
 	if !resolved() {
 		t.Fatal("the resolved notification for .11 never arrived")
 	}
-	if n := len(fake.Applied()); n != applied {
-		t.Fatalf("route changed while the heartbeat was stale: %+v", fake.Applied()[applied:])
+	if n := len(fake.Sets()); n != applied {
+		t.Fatalf("route changed while the heartbeat was stale: %+v", fake.Sets()[applied:])
 	}
 	if st := a.State(); st.Pipeline.Healthy {
 		t.Errorf("pipeline healthy with a stale heartbeat: %+v", st.Pipeline)

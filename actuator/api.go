@@ -127,7 +127,7 @@ func (a *Actuator) State() State {
 	}
 	slices.SortFunc(s.Unconfigured, func(x, y RouteNexthops) int { return cmp.Compare(x.Prefix, y.Prefix) })
 	for _, c := range v.Plan {
-		s.Plan = append(s.Plan, PlannedChange{Action: string(c.Action), Prefix: c.Prefix.String(), From: addrs(c.From), To: addrs(c.To)})
+		s.Plan = append(s.Plan, PlannedChange{Action: c.Action, Prefix: c.Prefix.String(), From: addrs(c.From), To: addrs(c.To)})
 	}
 	return s
 }

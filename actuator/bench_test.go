@@ -96,7 +96,7 @@ func webhookBench(b *testing.B) (http.Handler, []byte) {
 	}
 	fake := routetest.New(b, managed)
 	a, err := New(Options{ConfigFile: file, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
-		NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+		NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }})
 	if err != nil {
 		b.Fatal(err)
 	}

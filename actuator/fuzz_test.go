@@ -37,9 +37,9 @@ func FuzzWebhook(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fake := routetest.New(t, map[netip.Prefix]int{svc: 1, svc2: 1})
-		fake.Set(route.New(svc, netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")))
+		fake.Put(route.New(svc, netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")))
 		a, err := New(Options{ConfigFile: file, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
-			NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+			NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,7 @@ func floodActuator(tb testing.TB, log *lines) (*Actuator, *prometheus.Registry) 
 	reg := prometheus.NewPedanticRegistry()
 	fake := routetest.New(tb, map[netip.Prefix]int{svc: 1})
 	a, err := New(Options{ConfigFile: file, Registry: reg, Logger: slog.New(slog.NewTextHandler(log, nil)),
-		NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+		NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 type APIClient struct {
 	URL    *url.URL
 	Client *http.Client
+	Now    func() time.Time // ends alerts; nil is time.Now
 }
 
 // NewAPIClient returns a client for the Alertmanager at base (e.g. http://127.0.0.1:9093).
@@ -58,7 +59,11 @@ func (c *APIClient) Alerts(ctx context.Context) ([]Event, error) {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&raw); err != nil {
 		return nil, fmt.Errorf("decoding alertmanager alerts: %w", err)
 	}
-	return fromAPI(raw, time.Now()), nil
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	return fromAPI(raw, now()), nil
 }
 
 // fromAPI converts API alerts to events, dropping any already ended at now.

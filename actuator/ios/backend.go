@@ -70,7 +70,8 @@ type Backend struct {
 	logger  *slog.Logger
 	host    string
 	timeout time.Duration
-	opts    []util.Option // hold the secrets; never logged
+	opts    []util.Option  // hold the secrets; never logged
+	managed []netip.Prefix // ours without route_tag
 
 	mu     sync.Mutex
 	sess   *session
@@ -82,8 +83,8 @@ var _ route.Backend = (*Backend)(nil)
 
 // New reads the secret files and the known_hosts file and prepares the
 // session options; it does not connect. Call it again on reload to pick up
-// changed files.
-func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
+// changed files. Without route_tag, the routes for managed are ours.
+func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -147,81 +148,80 @@ func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
 	}
 	return &Backend{
 		cfg: cfg, m: m, logger: logger.With("router", hostport),
-		host: host, timeout: timeout, opts: opts,
+		host: host, timeout: timeout, opts: opts, managed: slices.Clone(managed),
 	}, nil
 }
 
 // List returns our routes: with route_tag, every route carrying it; without,
 // the routes for the managed prefixes.
-func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Route, error) {
+func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	es, err := b.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return routesFrom(es, b.cfg.RouteTag, managed), nil
+	return routesFrom(es, b.cfg.RouteTag, b.managed), nil
 }
 
-// Apply reads the route's current nexthops from the device, sends only the
-// lines that differ from c.To (adds before removes), optionally saves, and
-// polls the running config until it shows c.To.
-func (b *Backend) Apply(ctx context.Context, c route.Change) error {
-	want := route.Normalize(c.To)
-	if c.Action == route.Delete {
-		want = nil
-	}
-	if _, err := renderLines(c.Prefix, nil, want, 0); err != nil {
-		return err
-	}
+// Set reads the running config once, sends only the lines that differ from
+// want (adds before removes), optionally saves, and reads the route back.
+// IOS edits one nexthop per line, so the lines come from that one read.
+func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
+	want = route.New(want.Prefix, want.Nexthops...)
+	p := want.Prefix
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	es, err := b.read(ctx)
 	if err != nil {
-		return err
+		return route.Route{}, err
 	}
-	have := nexthopsOf(es, b.cfg.RouteTag, c.Prefix)
-	lines, err := renderLines(c.Prefix, have, want, b.cfg.RouteTag)
+	have := nexthopsOf(es, b.cfg.RouteTag, p)
+	lines, err := renderLines(p, have, want.Nexthops, b.cfg.RouteTag)
 	if err != nil || len(lines) == 0 {
-		return err
+		return route.New(p, have...), err // nothing to send: already as wanted
 	}
 	s, err := b.session(ctx)
 	if err != nil {
-		return err
+		return route.Route{}, err
 	}
 	start := time.Now()
 	err = s.configure(ctx, b.timeout, lines)
 	b.m.CommandDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return b.fail(fmt.Sprintf("configure %s", c.Prefix.Masked()), err)
+		return route.Route{}, b.fail(fmt.Sprintf("configure %s", p), err)
 	}
-	b.logger.Info("Sent IOS route change", "route", c.Prefix.Masked(), "lines", lines)
+	b.logger.Info("Sent IOS route change", "route", p, "lines", lines)
 	if b.cfg.SaveConfig {
 		if _, err := b.command(ctx, "write memory"); err != nil {
-			return err
+			return route.Route{}, err
 		}
 	}
-	return b.verify(ctx, c.Prefix, want)
+	return b.readBack(ctx, want)
 }
 
-// verify polls because the device may apply configuration asynchronously
-// (FRR's vtysh hands it to staticd).
-func (b *Backend) verify(ctx context.Context, p netip.Prefix, want []netip.Addr) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+// readBack reads the route after a change. A device may apply configuration
+// asynchronously (FRR's vtysh hands it to staticd): until it shows want, it
+// reads again for up to the timeout, then returns what it last read.
+func (b *Backend) readBack(parent context.Context, want route.Route) (route.Route, error) {
+	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
 	wait := 2 * time.Millisecond
 	for {
 		es, err := b.read(ctx)
 		if err != nil {
-			return fmt.Errorf("verify %s: %w", p.Masked(), err)
+			return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
 		}
-		have := nexthopsOf(es, b.cfg.RouteTag, p)
-		if slices.Equal(have, want) {
-			return nil
+		have := route.New(want.Prefix, nexthopsOf(es, b.cfg.RouteTag, want.Prefix)...)
+		if have.Equal(want) {
+			return have, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("verify %s: running config has nexthops %v, want %v", p.Masked(), have, want)
+			if err := parent.Err(); err != nil {
+				return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
+			}
+			return have, nil
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 100*time.Millisecond)
@@ -308,6 +308,7 @@ func (b *Backend) session(ctx context.Context) (*session, error) {
 		err = ctx.Err()
 	}
 	if err != nil {
+		err = b.loginError(err)
 		b.logger.Warn("Cannot open IOS session", "err", err)
 		return nil, fmt.Errorf("open session: %w: %w", route.ErrUnavailable, err)
 	}
@@ -319,6 +320,23 @@ func (b *Backend) session(ctx context.Context) (*session, error) {
 	b.m.SessionUp.Set(1)
 	b.logger.Info("Opened IOS session", "duration", time.Since(start))
 	return b.sess, nil
+}
+
+// loginError names the user, router and methods of a refused login, which
+// x/crypto/ssh may report as "unexpected message type 51 (expected 60)".
+func (b *Backend) loginError(err error) error {
+	if msg := err.Error(); !strings.Contains(msg, "unable to authenticate") && !strings.Contains(msg, "unexpected message type 51") {
+		return err
+	}
+	var methods []string
+	for m, file := range map[string]string{"publickey": b.cfg.PrivateKeyFile, "password": b.cfg.PasswordFile} {
+		if file != "" {
+			methods = append(methods, m+" ("+file+")")
+		}
+	}
+	slices.Sort(methods)
+	return fmt.Errorf("router %s refused login as user %q with %s: check username and credentials: %w",
+		b.cfg.Address, b.cfg.Username, strings.Join(methods, ", "), err)
 }
 
 func (b *Backend) drop() error {

@@ -56,7 +56,7 @@ func newHarness(t *testing.T, routes []string, mod func(*Config)) *harness {
 	}
 	h := &harness{fake: f, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := New(cfg, NewMetrics(h.reg), logger)
+	b, err := New(cfg, []netip.Prefix{svc}, NewMetrics(h.reg), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +110,13 @@ func configLines(received []string) []string {
 	return out
 }
 
-func TestListApplyWithEnableSecret(t *testing.T) {
+func TestListSetWithEnableSecret(t *testing.T) {
 	h := newHarness(t, []string{
 		"ip route 0.0.0.0 0.0.0.0 203.0.113.1",
 		"ip route 192.0.2.53 255.255.255.255 198.51.100.11",
 		"ip route 192.0.2.53 255.255.255.255 198.51.100.12",
 	}, nil)
-	got, err := h.b.List(ctx(t), []netip.Prefix{svc})
+	got, err := h.b.List(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +124,8 @@ func TestListApplyWithEnableSecret(t *testing.T) {
 		t.Fatalf("List = %v, want %v", got, want)
 	}
 	// Swap .12 for .13: the add goes first.
-	c := route.Diff(got, []route.Route{route.New(svc, nh11, nh13)})[0]
-	if err := h.b.Apply(ctx(t), c); err != nil {
-		t.Fatal(err)
+	if got, err := h.b.Set(ctx(t), route.New(svc, nh11, nh13)); err != nil || !got.Equal(route.New(svc, nh11, nh13)) {
+		t.Fatalf("Set = %s, %v", got, err)
 	}
 	routes, received, _, sessions := h.fake.state()
 	wantRoutes := []string{
@@ -160,8 +159,7 @@ func TestListApplyWithEnableSecret(t *testing.T) {
 		t.Errorf("command duration observations = %v, want >= 3", n)
 	}
 	// The same change again is already in effect: nothing is configured.
-	c2 := route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh13, nh11}}
-	if err := h.b.Apply(ctx(t), c2); err != nil {
+	if _, err := h.b.Set(ctx(t), route.Route{Prefix: svc, Nexthops: []netip.Addr{nh13, nh11}}); err != nil {
 		t.Fatal(err)
 	}
 	_, received2, _, _ := h.fake.state()
@@ -178,9 +176,9 @@ func TestWrongEnableSecretFails(t *testing.T) {
 		c.EnableSecretFile = writeFile(t, "secret", "not-the-secret")
 		c.Timeout = model.Duration(500 * time.Millisecond)
 	})
-	err := h.b.Apply(ctx(t), route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}})
+	_, err := h.b.Set(ctx(t), route.New(svc, nh11))
 	if !errors.Is(err, route.ErrUnavailable) {
-		t.Fatalf("Apply with wrong enable secret = %v, want ErrUnavailable", err)
+		t.Fatalf("Set with wrong enable secret = %v, want ErrUnavailable", err)
 	}
 	routes, received, _, _ := h.fake.state()
 	if len(routes) != 0 || slices.Contains(received, "configure terminal") {
@@ -200,12 +198,12 @@ func TestHostKeyMismatchSendsNothing(t *testing.T) {
 	b, err := New(Config{
 		Address: f.addr, Username: "slaroute", PasswordFile: writeFile(t, "pw", testPassword),
 		KnownHostsFile: kh, Platform: "cisco_iosxe", Timeout: model.Duration(time.Second),
-	}, nil, nil)
+	}, []netip.Prefix{svc}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	_, err = b.List(ctx(t), []netip.Prefix{svc})
+	_, err = b.List(ctx(t))
 	if !errors.Is(err, route.ErrUnavailable) || !strings.Contains(err.Error(), "key mismatch") {
 		t.Fatalf("List with mismatching host key = %v, want ErrUnavailable with key mismatch", err)
 	}
@@ -225,12 +223,12 @@ func TestHostKeyPinnedTypeIsNegotiated(t *testing.T) {
 		Address: h.fake.addr, Username: "slaroute", PasswordFile: writeFile(t, "pw", testPassword),
 		EnableSecretFile: writeFile(t, "sec", testSecret),
 		KnownHostsFile:   edOnly, Platform: "cisco_iosxe", Timeout: model.Duration(2 * time.Second),
-	}, nil, nil)
+	}, []netip.Prefix{svc}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.List(ctx(t), []netip.Prefix{svc}); err != nil {
+	if _, err := b.List(ctx(t)); err != nil {
 		t.Fatalf("List with ed25519-only known_hosts: %v", err)
 	}
 }
@@ -241,20 +239,20 @@ func TestUnknownHostRefusedAtNew(t *testing.T) {
 	_, err := New(Config{
 		Address: f.addr, Username: "u", PasswordFile: writeFile(t, "pw", testPassword),
 		KnownHostsFile: other.knownHosts(ssh.KeyAlgoED25519), Platform: "cisco_iosxe", Timeout: model.Duration(time.Second),
-	}, nil, nil)
+	}, []netip.Prefix{svc}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "has no key for") {
 		t.Fatalf("New with host missing from known_hosts = %v", err)
 	}
 }
 
-func TestCLIErrorFailsApply(t *testing.T) {
+func TestCLIErrorFailsSet(t *testing.T) {
 	h := newHarness(t, []string{"ip route 192.0.2.53 255.255.255.255 198.51.100.11"}, nil)
 	h.fake.mu.Lock()
 	h.fake.reject = "198.51.100.12"
 	h.fake.mu.Unlock()
-	err := h.b.Apply(ctx(t), route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh11, nh12}})
+	_, err := h.b.Set(ctx(t), route.New(svc, nh11, nh12))
 	if err == nil || !errors.Is(err, errCLI) || errors.Is(err, route.ErrUnavailable) {
-		t.Fatalf("Apply of a rejected line = %v, want a CLI error that is not ErrUnavailable", err)
+		t.Fatalf("Set of a rejected line = %v, want a CLI error that is not ErrUnavailable", err)
 	}
 	if !strings.Contains(err.Error(), "% Invalid input detected at '^' marker.") {
 		t.Errorf("error does not carry the device message: %v", err)
@@ -263,7 +261,7 @@ func TestCLIErrorFailsApply(t *testing.T) {
 		t.Errorf("cli_errors_total = %v, want 1", n)
 	}
 	// The session survives a CLI error and the backend left config mode.
-	if _, err := h.b.List(ctx(t), []netip.Prefix{svc}); err != nil {
+	if _, err := h.b.List(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, sessions := h.fake.state(); sessions != 1 {
@@ -273,12 +271,12 @@ func TestCLIErrorFailsApply(t *testing.T) {
 
 func TestReconnectAfterDrop(t *testing.T) {
 	h := newHarness(t, []string{"ip route 192.0.2.53 255.255.255.255 198.51.100.11"}, nil)
-	if _, err := h.b.List(ctx(t), []netip.Prefix{svc}); err != nil {
+	if _, err := h.b.List(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	h.fake.dropAll()
 	// The next call finds the session dead, reopens it, reads again, and changes.
-	if err := h.b.Apply(ctx(t), route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh11, nh12}}); err != nil {
+	if _, err := h.b.Set(ctx(t), route.New(svc, nh11, nh12)); err != nil {
 		t.Fatal(err)
 	}
 	routes, _, _, sessions := h.fake.state()
@@ -291,7 +289,7 @@ func TestReconnectAfterDrop(t *testing.T) {
 	// Router gone: unavailable, session down.
 	h.fake.ln.Close()
 	h.fake.dropAll()
-	if _, err := h.b.List(ctx(t), nil); !errors.Is(err, route.ErrUnavailable) {
+	if _, err := h.b.List(ctx(t)); !errors.Is(err, route.ErrUnavailable) {
 		t.Fatalf("List against a dead router = %v, want ErrUnavailable", err)
 	}
 	if up := h.metric(t, "route_actuator_ios_session_up"); up != 0 {
@@ -299,20 +297,20 @@ func TestReconnectAfterDrop(t *testing.T) {
 	}
 }
 
-func TestVerifyPollsAndTimesOut(t *testing.T) {
+func TestReadBackPollsAndTimesOut(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.Timeout = model.Duration(600 * time.Millisecond) })
 	h.fake.mu.Lock()
 	h.fake.applyDelay = 150 * time.Millisecond
 	h.fake.mu.Unlock()
-	if err := h.b.Apply(ctx(t), route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}}); err != nil {
-		t.Fatalf("Apply with delayed config: %v", err)
+	if _, err := h.b.Set(ctx(t), route.New(svc, nh11)); err != nil {
+		t.Fatalf("Set with delayed config: %v", err)
 	}
 	h.fake.mu.Lock()
 	h.fake.applyDelay, h.fake.swallow = 0, true
 	h.fake.mu.Unlock()
-	err := h.b.Apply(ctx(t), route.Change{Action: route.Update, Prefix: svc, To: []netip.Addr{nh11, nh12}})
-	if err == nil || !strings.Contains(err.Error(), "verify 192.0.2.53/32: running config has nexthops [198.51.100.11], want [198.51.100.11 198.51.100.12]") {
-		t.Fatalf("Apply that never takes effect = %v", err)
+	got, err := h.b.Set(ctx(t), route.New(svc, nh11, nh12))
+	if err != nil || !got.Equal(route.New(svc, nh11)) {
+		t.Fatalf("Set that never takes effect = %s, %v; want the read-back via [%s] for the caller to compare", got, err, nh11)
 	}
 }
 
@@ -324,7 +322,7 @@ func TestRouteTagOwnership(t *testing.T) {
 		"ip route 192.0.2.54 255.255.255.255 198.51.100.13 tag 53053",
 		"ip route 192.0.2.55 255.255.255.255 198.51.100.13 tag 7",
 	}, func(c *Config) { c.RouteTag = 53053; c.SaveConfig = true })
-	got, err := h.b.List(ctx(t), []netip.Prefix{svc})
+	got, err := h.b.List(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +330,7 @@ func TestRouteTagOwnership(t *testing.T) {
 	if !slices.EqualFunc(got, want, route.Route.Equal) {
 		t.Fatalf("List = %v, want %v (tagged routes only)", got, want)
 	}
-	if err := h.b.Apply(ctx(t), route.Change{Action: route.Delete, Prefix: other, From: []netip.Addr{nh13}}); err != nil {
+	if _, err := h.b.Set(ctx(t), route.New(other)); err != nil {
 		t.Fatal(err)
 	}
 	routes, received, _, _ := h.fake.state()
@@ -352,14 +350,14 @@ func TestCancelledContextDropsSession(t *testing.T) {
 	h.fake.mu.Unlock()
 	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err := h.b.Apply(c, route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}})
+	_, err := h.b.Set(c, route.New(svc, nh11))
 	if err == nil {
-		t.Fatal("Apply past its deadline succeeded")
+		t.Fatal("Set past its deadline succeeded")
 	}
 	h.fake.mu.Lock()
 	h.fake.swallow = false
 	h.fake.mu.Unlock()
-	if err := h.b.Apply(ctx(t), route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{nh11}}); err != nil {
+	if _, err := h.b.Set(ctx(t), route.New(svc, nh11)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -369,13 +367,75 @@ func TestIPv6Address(t *testing.T) {
 	b, err := New(Config{
 		Address: f.addr, Username: "u", PasswordFile: writeFile(t, "pw", testPassword),
 		KnownHostsFile: f.knownHosts(ssh.KeyAlgoED25519), Platform: "cisco_iosxe", Timeout: model.Duration(2 * time.Second),
-	}, nil, nil)
+	}, []netip.Prefix{svc}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	got, err := b.List(ctx(t), []netip.Prefix{svc})
+	got, err := b.List(ctx(t))
 	if err != nil || len(got) != 1 {
 		t.Fatalf("List over [::1] = %v, %v", got, err)
+	}
+}
+
+// reads counts the running-config reads the fake received.
+func (h *harness) reads() int {
+	_, received, _, _ := h.fake.state()
+	n := 0
+	for _, l := range received {
+		if l == showRoutes {
+			n++
+		}
+	}
+	return n
+}
+
+// A change costs one running-config read before and one read-back after;
+// a Set that changes nothing costs the one read.
+func TestRunningConfigReadsPerChange(t *testing.T) {
+	h := newHarness(t, []string{"ip route 192.0.2.53 255.255.255.255 198.51.100.11"}, nil)
+	for _, tc := range []struct {
+		name  string
+		want  route.Route
+		reads int
+	}{
+		{"restore", route.New(svc, nh11, nh12, nh13), 2},
+		{"withdraw", route.New(svc, nh11, nh13), 2},
+		{"unchanged", route.New(svc, nh11, nh13), 1},
+		{"swap", route.New(svc, nh12), 2},
+		{"remove", route.New(svc), 2},
+		{"absent", route.New(svc), 1},
+	} {
+		before := h.reads()
+		got, err := h.b.Set(ctx(t), tc.want)
+		if err != nil || !got.Equal(tc.want) {
+			t.Fatalf("%s: Set = %s, %v, want %s", tc.name, got, err, tc.want)
+		}
+		if n := h.reads() - before; n != tc.reads {
+			t.Errorf("%s: %d running-config reads, want %d", tc.name, n, tc.reads)
+		}
+	}
+}
+
+// A refused login names the user, the router and the methods tried, not
+// only x/crypto's "unexpected message type 51 (expected 60)".
+func TestWrongPasswordNamesUserHostMethod(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config) {
+		c.PasswordFile = writeFile(t, "wrong", "not-the-password\n")
+	})
+	_, err := h.b.List(ctx(t))
+	if !errors.Is(err, route.ErrUnavailable) {
+		t.Fatalf("List with a wrong password = %v, want ErrUnavailable", err)
+	}
+	for _, want := range []string{`refused login as user "slaroute"`, "router " + h.fake.addr, "with password (", "check username and credentials"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "not-the-password") || strings.Contains(h.logs.String(), "not-the-password") {
+		t.Errorf("password in error or logs: %v\n%s", err, h.logs)
+	}
+	if _, _, auths, sessions := h.fake.state(); auths == 0 || sessions != 0 {
+		t.Errorf("auths=%d sessions=%d: want a refused attempt and no session", auths, sessions)
 	}
 }

@@ -100,7 +100,7 @@ func TestNewRejectsBadFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := base
 			tc.mod(&c)
-			if _, err := New(c, nil, nil); err == nil || err.Error() != tc.want {
+			if _, err := New(c, nil, nil, nil); err == nil || err.Error() != tc.want {
 				t.Errorf("New error = %v, want %q", err, tc.want)
 			}
 		})

@@ -78,24 +78,17 @@ func TestFRRWithdrawRestore(t *testing.T) {
 				Address: peer.HostAddr, Username: peer.Username, PrivateKeyFile: peer.PrivateKeyFile,
 				KnownHostsFile: peer.KnownHostsFile, Platform: platform, RouteTag: 53053,
 				Timeout: model.Duration(5 * time.Second),
-			}, m, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			}, []netip.Prefix{svc}, m, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			managed := []netip.Prefix{svc}
 			step := func(desired ...netip.Addr) {
 				t.Helper()
-				have, err := b.List(ctx, managed)
-				if err != nil {
-					t.Fatal(err)
+				if got, err := b.Set(ctx, route.New(svc, desired...)); err != nil || !got.Equal(route.New(svc, desired...)) {
+					t.Fatalf("Set = %s, %v, want via %v", got, err, desired)
 				}
-				for _, c := range route.Diff(have, []route.Route{route.New(svc, desired...)}) {
-					if err := b.Apply(ctx, c); err != nil {
-						t.Fatal(err)
-					}
-				}
-				got, err := b.List(ctx, managed)
+				got, err := b.List(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -103,11 +103,15 @@ func (b *Backend) Close() error {
 // of ours that is not in the form the configured mode installs (another
 // mode, a group edited to contain foreign nexthops, a route pointing at
 // another object) is reported without nexthops, so the reconciler rewrites it.
-func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, error) {
+func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, err := b.read(unix.AF_INET, unix.AF_INET6)
+	return b.list(unix.AF_INET, unix.AF_INET6)
+}
+
+func (b *Backend) list(fams ...uint8) ([]route.Route, error) {
+	st, err := b.read(fams...)
 	if err != nil {
 		return nil, err
 	}
@@ -124,30 +128,107 @@ func (b *Backend) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, er
 	return out, nil
 }
 
-// Apply makes the kernel route for c.Prefix carry exactly c.To (or removes
-// it). It reads the kernel first, so a change already in effect sends nothing.
-func (b *Backend) Apply(ctx context.Context, c route.Change) error {
+// Set makes the kernel route for want.Prefix carry exactly want.Nexthops (or
+// removes it), then reads it back. It reads the kernel first, so a route
+// already in place sends nothing.
+func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return route.Route{}, err
 	}
-	p := c.Prefix.Masked()
-	to := route.Normalize(c.To)
-	if c.Action == route.Delete || len(to) == 0 {
-		return b.remove(p)
-	}
+	want = route.New(want.Prefix, want.Nexthops...)
+	p, to := want.Prefix, want.Nexthops
 	for _, gw := range to {
 		if gw.Is4() != p.Addr().Is4() || gw.Zone() != "" {
-			return fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
+			return route.Route{}, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
 		}
 	}
-	var err error
-	if b.cfg.Mode == "multipath" {
-		err = b.installMultipath(p, to)
-	} else {
-		err = b.installResilient(p, to)
+	st, err := b.readFor(p, to)
+	switch {
+	case err != nil:
+	case len(to) == 0:
+		err = b.remove(st, p)
+	case b.cfg.Mode == "multipath":
+		err = b.installMultipath(st, p, to)
+	default:
+		err = b.installResilient(st, p, to)
 	}
 	if err != nil {
-		return fmt.Errorf("route %s: %w", p, err)
+		return route.Route{}, fmt.Errorf("route %s: %w", p, err)
+	}
+	got, err := b.readBack(p)
+	if err != nil {
+		return route.Route{}, fmt.Errorf("route %s: read back: %w", p, err)
+	}
+	return got, nil
+}
+
+// readFor reads our routes for p and, in mode resilient, only the objects
+// they point at or that installing gateways to would use: a dump of every
+// object per change costs more than the few gets.
+func (b *Backend) readFor(p netip.Prefix, to []netip.Addr) (state, error) {
+	rs, err := b.routes(b.table, b.proto, family(p.Addr()))
+	if err != nil {
+		return state{}, err
+	}
+	st := state{nhs: map[uint32]knexthop{}}
+	ids := []uint32{groupID(int(b.proto), int(b.table), p)}
+	for _, gw := range to {
+		ids = append(ids, memberID(int(b.proto), gw))
+	}
+	for _, r := range rs {
+		if r.Prefix == p {
+			st.routes = append(st.routes, r)
+			ids = append(ids, r.NHID)
+		}
+	}
+	for _, id := range ids {
+		if _, ok := st.nhs[id]; !ok && id != 0 && b.cfg.Mode == "resilient" {
+			if err := b.nexthop(st.nhs, id, true); err != nil {
+				return state{}, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// readBack returns the route for p as the kernel holds it.
+func (b *Backend) readBack(p netip.Prefix) (route.Route, error) {
+	st, err := b.readFor(p, nil)
+	if err != nil {
+		return route.Route{}, err
+	}
+	var gws []netip.Addr
+	for _, r := range st.routes {
+		g, _ := b.owned(st, r)
+		gws = append(gws, g...)
+	}
+	return route.New(p, gws...), nil
+}
+
+// nexthop gets object id into nhs (absent: left out) and, with members, the
+// objects of its group.
+func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) error {
+	var n knexthop
+	var perr error
+	err := b.exec(unix.RTM_GETNEXTHOP, 0, nhIDMsg(id), func(m []byte) bool {
+		n, perr = parseNexthop(m)
+		return false
+	}, unix.RTM_NEWNEXTHOP)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
+		return b.wrap(fmt.Sprintf("get nexthop id %d", id), err)
+	case perr != nil:
+		return fmt.Errorf("get nexthop id %d: parse: %w", id, perr)
+	}
+	nhs[id] = n
+	for _, m := range n.Group {
+		if members {
+			if err := b.nexthop(nhs, m, false); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -218,11 +299,7 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 	return gws, true
 }
 
-func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
-	st, err := b.read(family(p.Addr()))
-	if err != nil {
-		return err
-	}
+func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) error {
 	proto := int(b.proto)
 	members := make([]uint32, len(to))
 	for i, gw := range to {
@@ -306,11 +383,7 @@ func (b *Backend) installResilient(p netip.Prefix, to []netip.Addr) error {
 	return b.gc()
 }
 
-func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
-	st, err := b.read(family(p.Addr()))
-	if err != nil {
-		return err
-	}
+func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) error {
 	ours := st.routesFor(p)
 	if len(ours) > 0 {
 		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
@@ -345,15 +418,8 @@ func (b *Backend) installMultipath(p netip.Prefix, to []netip.Addr) error {
 
 // remove deletes our routes for p (never another protocol's: the kernel
 // matches rtm_protocol on delete), then our objects nothing uses any more.
-func (b *Backend) remove(p netip.Prefix) error {
-	rs, err := b.routes(b.table, b.proto, family(p.Addr()))
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if r.Prefix != p {
-			continue
-		}
+func (b *Backend) remove(st state, p netip.Prefix) error {
+	for _, r := range st.routesFor(p) {
 		msg := append(routeKey(p, b.table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
 		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {

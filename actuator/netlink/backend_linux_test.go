@@ -20,25 +20,43 @@ import (
 
 var modes = []string{"resilient", "multipath"}
 
-// converge lists, diffs against desired and applies, like the reconciler.
+// converge lists, then sets every route that differs from desired (owned
+// routes not desired are removed) and checks the read-back, like the reconciler.
 func converge(t *testing.T, b *Backend, desired ...route.Route) {
 	t.Helper()
 	ctx := context.Background()
-	have, err := b.List(ctx, nil)
+	have, err := b.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range route.Diff(have, desired) {
-		if err := b.Apply(ctx, c); err != nil {
-			t.Fatalf("apply %+v: %v", c, err)
+	for _, h := range have {
+		if !slices.ContainsFunc(desired, func(d route.Route) bool { return d.Prefix == h.Prefix }) {
+			set(t, b, route.New(h.Prefix))
+		}
+	}
+	for _, d := range desired {
+		if !slices.ContainsFunc(have, d.Equal) {
+			set(t, b, d)
 		}
 	}
 	wantList(t, b, desired...)
 }
 
+// set calls Set and checks that the read-back is want.
+func set(t *testing.T, b *Backend, want route.Route) {
+	t.Helper()
+	got, err := b.Set(context.Background(), want)
+	if err != nil {
+		t.Fatalf("Set %s: %v", want, err)
+	}
+	if !got.Equal(want) {
+		t.Fatalf("Set %s read back %s", want, got)
+	}
+}
+
 func wantList(t *testing.T, b *Backend, want ...route.Route) {
 	t.Helper()
-	got, err := b.List(context.Background(), nil)
+	got, err := b.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,13 +161,8 @@ func TestLifecycle(t *testing.T) {
 			}
 
 			// Re-applying a change already in effect sends nothing.
-			for _, c := range []route.Change{
-				{Action: route.Update, Prefix: svc, From: allGW, To: allGW},
-				{Action: route.Create, Prefix: svc, To: allGW},
-			} {
-				if err := b.Apply(ctx, c); err != nil {
-					t.Fatal(err)
-				}
+			for range 2 {
+				set(t, b, route.New(svc, allGW...))
 			}
 			if ev := mon.drain(); len(ev) != 0 {
 				t.Fatalf("idempotent re-apply changed the kernel: %v", ev)
@@ -168,7 +181,7 @@ func TestLifecycle(t *testing.T) {
 			if out := l.ip("nexthop", "show"); strings.Contains(out, "proto 250") {
 				t.Fatalf("after delete, nexthops left: %q", out)
 			}
-			if err := b.Apply(ctx, route.Change{Action: route.Delete, Prefix: svc, From: allGW}); err != nil {
+			if _, err := b.Set(ctx, route.New(svc)); err != nil {
 				t.Fatalf("delete of an absent route: %v", err)
 			}
 			if ev := mon.drain(); slices.ContainsFunc(ev, func(s string) bool { return strings.Contains(s, "NEW") }) {
@@ -281,7 +294,7 @@ func TestReplacedByForeignRoute(t *testing.T) {
 			converge(t, b, route.New(svc, allGW...))
 			l.ip("route", "replace", "192.0.2.53/32", "via", "198.51.100.11", "proto", "static")
 			wantList(t, b)
-			err := b.Apply(context.Background(), route.Change{Action: route.Create, Prefix: svc, To: allGW})
+			_, err := b.Set(context.Background(), route.New(svc, allGW...))
 			if !errors.Is(err, ErrConflict) || errors.Is(err, route.ErrUnavailable) {
 				t.Fatalf("apply over a foreign route: %v, want ErrConflict", err)
 			}
@@ -349,10 +362,10 @@ func TestIDConflict(t *testing.T) {
 	id := fmt.Sprint(memberID(250, gw11))
 	l.ip("nexthop", "add", "id", id, "via", "198.51.100.11", "dev", "veth0", "proto", "static")
 	before := l.ip("nexthop", "show")
-	err := b.Apply(context.Background(), route.Change{Action: route.Create, Prefix: svc, To: allGW})
+	_, err := b.Set(context.Background(), route.New(svc, allGW...))
 	want := "route 192.0.2.53/32: not owned by this route_actuator: nexthop id " + id + " (for gateway 198.51.100.11) exists with protocol 4"
 	if !errors.Is(err, ErrConflict) || err.Error() != want {
-		t.Fatalf("Apply = %v, want %q", err, want)
+		t.Fatalf("Set = %v, want %q", err, want)
 	}
 	if after := l.ip("nexthop", "show"); after != before {
 		t.Fatalf("nexthops changed:\n%s\n%s", before, after)
@@ -390,13 +403,13 @@ func TestErrors(t *testing.T) {
 		{[]netip.Addr{netip.MustParseAddr("192.0.2.99")}, "route 192.0.2.53/32: look up gateway 192.0.2.99: network is unreachable"},
 		{[]netip.Addr{netip.MustParseAddr("2001:db8::1")}, "route 192.0.2.53/32: nexthop 2001:db8::1: must be an unscoped address of the prefix's family"},
 	} {
-		err := b.Apply(ctx, route.Change{Action: route.Create, Prefix: svc, To: tc.to})
+		_, err := b.Set(ctx, route.Route{Prefix: svc, Nexthops: tc.to})
 		if err == nil || err.Error() != tc.want || errors.Is(err, route.ErrUnavailable) {
-			t.Errorf("Apply(%v) = %v, want %q (not ErrUnavailable)", tc.to, err, tc.want)
+			t.Errorf("Set(%v) = %v, want %q (not ErrUnavailable)", tc.to, err, tc.want)
 		}
 	}
 	b.Close()
-	if _, err := b.List(ctx, nil); !errors.Is(err, route.ErrUnavailable) {
+	if _, err := b.List(ctx); !errors.Is(err, route.ErrUnavailable) {
 		t.Errorf("List on a closed socket = %v, want ErrUnavailable", err)
 	}
 }
@@ -412,14 +425,14 @@ func BenchmarkList(b *testing.B) {
 			for i := 1; i <= 33; i++ {
 				want = append(want, route.New(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)), allGW...))
 			}
-			for _, c := range route.Diff(nil, want) {
-				if err := be.Apply(context.Background(), c); err != nil {
+			for _, r := range want {
+				if _, err := be.Set(context.Background(), r); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := be.List(context.Background(), nil); err != nil {
+				if _, err := be.List(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -459,7 +472,7 @@ func TestOtherTable(t *testing.T) {
 	}
 }
 
-// BenchmarkApply measures one Apply that withdraws or restores a nexthop
+// BenchmarkApply measures one Set that withdraws or restores a nexthop
 // (read the kernel, replace the group or route, collect garbage).
 func BenchmarkApply(b *testing.B) {
 	for _, mode := range modes {
@@ -467,7 +480,7 @@ func BenchmarkApply(b *testing.B) {
 			l := newLab(b)
 			be := l.backend(mode)
 			ctx := context.Background()
-			if err := be.Apply(ctx, route.Change{Action: route.Create, Prefix: svc, To: allGW}); err != nil {
+			if _, err := be.Set(ctx, route.New(svc, allGW...)); err != nil {
 				b.Fatal(err)
 			}
 			i := 0
@@ -477,7 +490,7 @@ func BenchmarkApply(b *testing.B) {
 					to = []netip.Addr{gw11, gw13}
 				}
 				i++
-				if err := be.Apply(ctx, route.Change{Action: route.Update, Prefix: svc, To: to}); err != nil {
+				if _, err := be.Set(ctx, route.New(svc, to...)); err != nil {
 					b.Fatal(err)
 				}
 			}

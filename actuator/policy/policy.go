@@ -66,8 +66,8 @@ type Input struct {
 	Restorable func(netip.Prefix, netip.Addr) bool
 	// APIStale, when set, says why the last read of the Alertmanager API did
 	// not confirm the pipeline (APIConfirms): the pipeline is then unhealthy
-	// and every route frozen until a read confirms it again. A dead Prometheus
-	// shows here seconds before Alertmanager resolves its alerts.
+	// and every route frozen. When the API is read is reconcile.Gate's, whose
+	// doc is the one place that explains the heartbeat rules.
 	APIStale string
 }
 

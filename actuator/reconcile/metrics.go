@@ -11,7 +11,7 @@ import (
 	"github.com/slaroute/slaroute/actuator/route"
 )
 
-// Metrics are the reconciler's metrics (docs/architecture.md).
+// Metrics are the reconciler's metrics.
 type Metrics struct {
 	nhInstalled, nhDesired              *prometheus.GaugeVec
 	configured, desired, installed      *prometheus.GaugeVec
@@ -33,7 +33,7 @@ type routeSeries struct {
 
 var (
 	guardReasons = []string{policy.GuardMinNexthops, policy.GuardFailOpen}
-	actions      = []route.Action{route.Create, route.Update, route.Delete}
+	actions      = []string{Create, Update, Delete}
 	results      = []string{"success", "error", "dry_run"}
 	operations   = []string{"list", "apply", "verify"}
 )
@@ -83,7 +83,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.amRequests, m.applyDuration)
 	for _, a := range actions {
 		for _, r := range results {
-			m.changes.WithLabelValues(string(a), r)
+			m.changes.WithLabelValues(a, r)
 		}
 	}
 	for _, op := range operations {

@@ -153,13 +153,13 @@ func (e *env) counter(name string, labels ...string) float64 {
 
 func TestStartupDoesNotFlap(t *testing.T) {
 	e := newEnv(t, false, nil, nil)
-	e.fake.Set(route.New(svc, all...))
+	e.fake.Put(route.New(svc, all...))
 	e.heartbeat()
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.fake.Applied()); n != 0 {
-		t.Fatalf("%d changes on a device that is already right: %v", n, e.fake.Applied())
+	if n := len(e.fake.Sets()); n != 0 {
+		t.Fatalf("%d changes on a device that is already right: %v", n, e.fake.Sets())
 	}
 	if !e.rec.Ready() {
 		t.Error("not ready after reading the device")
@@ -316,9 +316,15 @@ func TestPrometheusDiedOutOfOrderResolves(t *testing.T) {
 	// Alertmanager still lists the heartbeat (it resolves a moment later), no longer .12's alert.
 	apiAlerts(api, death)
 	e.event(alertstate.Resolved, "d"+nh2.String(), down(nh2))
+	calls := api.calls
 	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
 		t.Fatal(err)
 	}
+	e.want(nh1, nh3) // held: the webhook never waits for the API read a restore needs
+	if api.calls != calls {
+		t.Errorf("Sync read the API %d times, want 0 (the read is Run's)", api.calls-calls)
+	}
+	_ = e.rec.Reconcile(t.Context()) // what Run does on the trigger Sync left
 	e.want(nh1, nh3)
 	v := e.rec.View()
 	if v.Decision.Pipeline.Healthy || len(v.Decision.FrozenAll) == 0 || !strings.Contains(v.Decision.Pipeline.Reason, "heartbeat_max_age 3s") {
@@ -335,8 +341,8 @@ func TestPrometheusDiedOutOfOrderResolves(t *testing.T) {
 		_ = e.rec.Recheck(t.Context())
 		e.want(nh1, nh3)
 	}
-	if n := len(e.fake.Applied()); n != 1 {
-		t.Errorf("applied %+v, want only the start-up create", e.fake.Applied())
+	if n := len(e.fake.Sets()); n != 1 {
+		t.Errorf("applied %+v, want only the start-up create", e.fake.Sets())
 	}
 }
 
@@ -378,7 +384,7 @@ func TestDriftRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.fake.Remove(svc)
-	e.fake.Set(route.New(old, nh1)) // an owned route no longer configured
+	e.fake.Put(route.New(old, nh1)) // an owned route no longer configured
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +392,7 @@ func TestDriftRepair(t *testing.T) {
 	if _, ok := e.fake.Get(old); ok {
 		t.Error("unconfigured owned route not deleted")
 	}
-	e.fake.Set(route.New(svc, nh1)) // someone removed two nexthops by hand
+	e.fake.Put(route.New(svc, nh1)) // someone removed two nexthops by hand
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -400,12 +406,12 @@ func TestDriftRepair(t *testing.T) {
 
 func TestFrozenAllKeepsUnconfigured(t *testing.T) {
 	e := newEnv(t, false, nil, nil)
-	e.fake.Set(route.New(old, nh1))
+	e.fake.Put(route.New(old, nh1))
 	if err := e.rec.Resync(t.Context()); err != nil { // no heartbeat: frozen
 		t.Fatal(err)
 	}
-	if _, ok := e.fake.Get(old); !ok || len(e.fake.Applied()) != 0 {
-		t.Errorf("changes while frozen: %v", e.fake.Applied())
+	if _, ok := e.fake.Get(old); !ok || len(e.fake.Sets()) != 0 {
+		t.Errorf("changes while frozen: %v", e.fake.Sets())
 	}
 }
 
@@ -431,7 +437,7 @@ func TestUnavailable(t *testing.T) {
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e.fake.ApplyErr = func(route.Change) error {
+	e.fake.SetErr = func(route.Route) error {
 		return fmt.Errorf("%w: %w", route.ErrUnavailable, errors.New("session down"))
 	}
 	e.event(alertstate.Firing, "d2", down(nh2))
@@ -449,7 +455,7 @@ func TestUnavailable(t *testing.T) {
 	if got := e.counter("route_actuator_backend_errors_total", "operation", "verify"); got != 0 {
 		t.Errorf("verify errors = %v after failed applies, want 0 (only applied changes are verified)", got)
 	}
-	e.fake.ApplyErr = nil
+	e.fake.SetErr = nil
 	if err := e.rec.Resync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -468,13 +474,13 @@ func TestDryRun(t *testing.T) {
 	e := newEnv(t, true, nil, nil)
 	e.heartbeat()
 	e.event(alertstate.Firing, "d2", down(nh2))
-	e.fake.Set(route.New(svc, all...))
+	e.fake.Put(route.New(svc, all...))
 	for range 3 {
 		if err := e.rec.Resync(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := len(e.fake.Applied()); n != 0 {
+	if n := len(e.fake.Sets()); n != 0 {
 		t.Fatalf("dry run applied %d changes", n)
 	}
 	if got := e.counter("route_actuator_changes_total", "action", "update", "result", "dry_run"); got != 1 {
@@ -653,8 +659,8 @@ func TestNothingBeforeFirstAPIRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.want(nh1, nh3)
-	if n := len(e.fake.Applied()); n != 1 {
-		t.Errorf("applied %+v, want one create without .12 (no flap)", e.fake.Applied())
+	if n := len(e.fake.Sets()); n != 1 {
+		t.Errorf("applied %+v, want one create without .12 (no flap)", e.fake.Sets())
 	}
 }
 
@@ -729,4 +735,111 @@ func waitRoute(t *testing.T, e *env, nhs ...netip.Addr) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestDiff(t *testing.T) {
+	p := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+	inst := func(nhs ...netip.Addr) map[netip.Prefix][]netip.Addr {
+		return map[netip.Prefix][]netip.Addr{svc: nhs}
+	}
+	for _, tc := range []struct {
+		name      string
+		installed map[netip.Prefix][]netip.Addr
+		desired   []route.Route
+		want      []Change
+	}{
+		{"equal is no-op", inst(nh1, nh2), []route.Route{route.New(svc, nh2, nh1)}, nil},
+		{"create", nil, []route.Route{route.New(svc, nh1)}, []Change{{Action: Create, Prefix: svc, To: []netip.Addr{nh1}}}},
+		{"withdraw one", inst(nh1, nh2), []route.Route{route.New(svc, nh2)},
+			[]Change{{Action: Update, Prefix: svc, From: []netip.Addr{nh1, nh2}, To: []netip.Addr{nh2}}}},
+		{"not desired deletes", inst(nh1), nil, []Change{{Action: Delete, Prefix: svc, From: []netip.Addr{nh1}}}},
+		{"ordered by prefix", nil, []route.Route{route.New(p("203.0.113.53/32"), nh1), route.New(svc, nh1), route.New(p("192.0.2.0/24"), nh1)},
+			[]Change{
+				{Action: Create, Prefix: p("192.0.2.0/24"), To: []netip.Addr{nh1}},
+				{Action: Create, Prefix: svc, To: []netip.Addr{nh1}},
+				{Action: Create, Prefix: p("203.0.113.53/32"), To: []netip.Addr{nh1}},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := diff(tc.installed, tc.desired); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("diff\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// slowAPI answers like fakeAPI, but blocks every read while held.
+type slowAPI struct {
+	fakeAPI
+	hmu     sync.Mutex
+	held    chan struct{} // closed: reads proceed
+	waiting chan struct{} // receives when a read starts blocking
+}
+
+func (s *slowAPI) hold() chan struct{} {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.held = make(chan struct{})
+	return s.held
+}
+
+func (s *slowAPI) Alerts(ctx context.Context) ([]alertstate.Event, error) {
+	s.hmu.Lock()
+	held := s.held
+	s.hmu.Unlock()
+	select {
+	case <-held:
+	default:
+		s.waiting <- struct{}{}
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.fakeAPI.Alerts(ctx)
+}
+
+// A slow Alertmanager API holds up only the restore that waits for it: a
+// webhook that withdraws a nexthop meanwhile is applied at once.
+func TestWebhookNotBlockedBySlowAPI(t *testing.T) {
+	api := &slowAPI{held: make(chan struct{}), waiting: make(chan struct{}, 1)}
+	close(api.held)
+	apiAlerts(&api.fakeAPI, t0.Add(-time.Second), nh2)
+	e := newEnv(t, false, api, func(c *config.Config) { c.Alertmanager.Timeout = model.Duration(time.Hour) })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.rec.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitRoute(t, e, nh1, nh3)
+
+	held := api.hold() // Alertmanager stops answering
+	apiAlerts(&api.fakeAPI, t0.Add(-time.Second), nh3)
+	e.event(alertstate.Resolved, "d"+nh2.String(), down(nh2))
+	// webhook runs Sync as the webhook handler does, failing if it waits.
+	webhook := func(what string) {
+		t.Helper()
+		synced := make(chan error, 1)
+		go func() { synced <- e.rec.Sync(t.Context(), e.store.Version()) }()
+		select {
+		case err := <-synced:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			close(held)
+			t.Fatalf("a %s webhook waited for the Alertmanager API", what)
+		}
+	}
+	webhook("resolve")
+	select { // Run now reads the API to confirm the restore of .12, and hangs
+	case <-api.waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no API read to confirm the restore")
+	}
+	e.event(alertstate.Firing, "d"+nh3.String(), down(nh3))
+	webhook("withdraw")
+	e.want(nh1)
+	close(held) // the API answers: .12 confirmed back, .13 down
+	waitRoute(t, e, nh1, nh2)
 }

@@ -46,7 +46,7 @@ func startActuator(t *testing.T, timeouts daemon.Timeouts, args ...string) (stri
 	logger := slog.New(slog.DiscardHandler)
 	o := options()
 	o.Registry, o.Logger = reg, logger
-	o.NewBackend = func(config.Backend) (route.Backend, error) {
+	o.NewBackend = func(*config.Config) (route.Backend, error) {
 		return routetest.New(t, map[netip.Prefix]int{netip.MustParsePrefix("192.0.2.53/32"): 1}), nil
 	}
 	a, err := actuator.New(o)

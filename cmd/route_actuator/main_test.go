@@ -81,7 +81,7 @@ func TestServeWebhooks(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	logger := slog.New(slog.DiscardHandler)
 	a, err := actuator.New(actuator.Options{ConfigFile: *flags.ConfigFile, Registry: reg, Logger: logger,
-		NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+		NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,18 +137,18 @@ func TestServeWebhooks(t *testing.T) {
 		{"bad status", "bad-status.json", c, 400, []string{"198.51.100.12", "198.51.100.13"}},
 	}
 	for _, s := range steps {
-		applied := len(fake.Applied())
+		applied := len(fake.Sets())
 		if code := s.client.post(s.fixture); code != s.code {
 			t.Fatalf("%s: code %d, want %d", s.name, code, s.code)
 		}
 		if s.route == nil {
-			if _, ok := fake.Get(svc); ok || len(fake.Applied()) != applied {
+			if _, ok := fake.Get(svc); ok || len(fake.Sets()) != applied {
 				t.Fatalf("%s: the route changed", s.name)
 			}
 			continue
 		}
 		want(s.route...) // the reply came after the change: no waiting
-		if s.code != 200 && len(fake.Applied()) != applied {
+		if s.code != 200 && len(fake.Sets()) != applied {
 			t.Fatalf("%s: backend called on bad input", s.name)
 		}
 	}

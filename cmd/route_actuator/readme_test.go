@@ -35,7 +35,7 @@ func TestREADMEDocumentsActuator(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	fake := routetest.New(t, map[netip.Prefix]int{})
 	if _, err := actuator.New(actuator.Options{ConfigFile: "testdata/route_actuator.yml", Registry: reg, Logger: slog.New(slog.DiscardHandler),
-		NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }}); err != nil {
+		NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }}); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

@@ -29,7 +29,7 @@ func TestStatusAgainstTodaysActuator(t *testing.T) {
 	svc := netip.MustParsePrefix("192.0.2.53/32")
 	fake := routetest.New(t, map[netip.Prefix]int{svc: 1})
 	a, err := actuator.New(actuator.Options{ConfigFile: "../route_actuator/testdata/route_actuator.yml", Registry: prometheus.NewRegistry(),
-		Logger: slog.New(slog.DiscardHandler), NewBackend: func(config.Backend) (route.Backend, error) { return fake, nil }})
+		Logger: slog.New(slog.DiscardHandler), NewBackend: func(*config.Config) (route.Backend, error) { return fake, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

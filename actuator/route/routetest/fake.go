@@ -1,8 +1,9 @@
 // Package routetest is a fake route.Backend for unit tests. It keeps routes
-// in memory, records every call and fails the test when the caller breaks
-// the backend contract: a Change whose From is not the current state, Add or
-// Remove inconsistent with From and To, fewer nexthops than a route's
-// minimum, a prefix outside the managed set, or concurrent use.
+// in memory, records every Set and fails the test when the caller breaks the
+// backend contract (metallb's strict fake): a route not in normal form
+// (unmasked prefix, unsorted or duplicate nexthops), a nexthop of another
+// family, a prefix outside the managed set, fewer nexthops than a route's
+// minimum (zero removes), use after Close, or concurrent use.
 package routetest
 
 import (
@@ -18,19 +19,19 @@ import (
 
 // Backend is the fake. Its zero value is not usable: call New.
 type Backend struct {
-	t       testing.TB
-	mu      sync.Mutex
-	busy    atomic.Bool
-	routes  map[netip.Prefix]route.Route
-	min     map[netip.Prefix]int
-	applied []route.Change
-	closed  bool
+	t      testing.TB
+	mu     sync.Mutex
+	busy   atomic.Bool
+	routes map[netip.Prefix]route.Route
+	min    map[netip.Prefix]int
+	sets   []route.Route
+	closed bool
 
-	// ListErr and ApplyErr, when set, are returned instead of doing the call.
-	ListErr  func() error
-	ApplyErr func(route.Change) error
-	// Ignore makes Apply report success without changing anything, so that
-	// the caller's read-back verification must notice.
+	// ListErr and SetErr, when set, are returned instead of doing the call.
+	ListErr func() error
+	SetErr  func(route.Route) error
+	// Ignore makes Set leave the device as it is and return what it holds,
+	// so that the caller's read-back verification must notice.
 	Ignore bool
 }
 
@@ -49,7 +50,7 @@ func (b *Backend) enter(op string) func() {
 }
 
 // List returns every route held, like a backend listing what it owns.
-func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Route, error) {
+func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	defer b.enter("List")()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -69,63 +70,50 @@ func (b *Backend) List(ctx context.Context, managed []netip.Prefix) ([]route.Rou
 	return out, nil
 }
 
-// Apply checks the change against the contract and performs it.
-func (b *Backend) Apply(ctx context.Context, c route.Change) error {
-	defer b.enter("Apply")()
+// Set checks want against the contract, installs it and returns what is held.
+func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
+	defer b.enter("Set")()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		b.t.Errorf("routetest: Apply after Close")
+		b.t.Errorf("routetest: Set after Close")
 	}
-	b.check(c)
-	b.applied = append(b.applied, c)
-	if b.ApplyErr != nil {
-		if err := b.ApplyErr(c); err != nil {
-			return err
+	b.check(want)
+	b.sets = append(b.sets, route.Route{Prefix: want.Prefix, Nexthops: slices.Clone(want.Nexthops)})
+	if b.SetErr != nil {
+		if err := b.SetErr(want); err != nil {
+			return route.Route{}, err
 		}
 	}
-	if b.Ignore {
-		return nil
+	if !b.Ignore {
+		if len(want.Nexthops) == 0 {
+			delete(b.routes, want.Prefix)
+		} else {
+			b.routes[want.Prefix] = route.New(want.Prefix, want.Nexthops...)
+		}
 	}
-	if c.Action == route.Delete {
-		delete(b.routes, c.Prefix)
-	} else {
-		b.routes[c.Prefix] = route.New(c.Prefix, c.To...)
+	if r, ok := b.routes[want.Prefix]; ok {
+		return r, nil
 	}
-	return nil
+	return route.Route{Prefix: want.Prefix}, nil
 }
 
-func (b *Backend) check(c route.Change) {
+func (b *Backend) check(want route.Route) {
 	t := b.t
-	min, ok := b.min[c.Prefix]
+	if want.Prefix != want.Prefix.Masked() || !slices.Equal(want.Nexthops, route.Normalize(want.Nexthops)) {
+		t.Errorf("routetest: Set %s is not in normal form (route.New)", want)
+	}
+	for _, nh := range want.Nexthops {
+		if nh.Is4() != want.Prefix.Addr().Is4() {
+			t.Errorf("routetest: Set %s: nexthop %s of another family", want.Prefix, nh)
+		}
+	}
+	min, ok := b.min[want.Prefix]
 	if !ok {
-		t.Errorf("routetest: %s touches unmanaged prefix %s", c.Action, c.Prefix)
+		t.Errorf("routetest: Set touches unmanaged prefix %s", want.Prefix)
 	}
-	cur, present := b.routes[c.Prefix]
-	switch c.Action {
-	case route.Create:
-		if present {
-			t.Errorf("routetest: create %s but it exists as %s", c.Prefix, cur)
-		}
-	case route.Update, route.Delete:
-		if !present {
-			t.Errorf("routetest: %s %s but it is absent", c.Action, c.Prefix)
-		} else if !slices.Equal(route.Normalize(c.From), cur.Nexthops) {
-			t.Errorf("routetest: %s %s From %v does not match installed %v", c.Action, c.Prefix, c.From, cur.Nexthops)
-		}
-	default:
-		t.Errorf("routetest: unknown action %q", c.Action)
-	}
-	if c.Action != route.Delete && ok && len(route.Normalize(c.To)) < min {
-		t.Errorf("routetest: %s %s installs %d nexthops %v, fewer than min_nexthops %d", c.Action, c.Prefix, len(c.To), c.To, min)
-	}
-	if c.Action == route.Delete && len(c.To) != 0 {
-		t.Errorf("routetest: delete %s with To %v", c.Prefix, c.To)
-	}
-	// An empty From diffs as an update from nothing: its Add and Remove are a create's.
-	want := route.Diff([]route.Route{route.New(c.Prefix, c.From...)}, []route.Route{route.New(c.Prefix, c.To...)})
-	if len(want) == 1 && (!slices.Equal(route.Normalize(want[0].Add), route.Normalize(c.Add)) || !slices.Equal(route.Normalize(want[0].Remove), route.Normalize(c.Remove))) {
-		t.Errorf("routetest: change %+v has Add/Remove inconsistent with From/To", c)
+	if n := len(want.Nexthops); ok && n > 0 && n < min {
+		t.Errorf("routetest: Set %s installs %d nexthops, fewer than min_nexthops %d", want, n, min)
 	}
 }
 
@@ -137,8 +125,8 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// Set installs r directly, as drift or a pre-existing route would.
-func (b *Backend) Set(r route.Route) {
+// Put installs r directly, as drift or a pre-existing route would.
+func (b *Backend) Put(r route.Route) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.routes[r.Prefix] = route.New(r.Prefix, r.Nexthops...)
@@ -159,11 +147,11 @@ func (b *Backend) Get(p netip.Prefix) (route.Route, bool) {
 	return r, ok
 }
 
-// Applied returns the changes applied so far (including failed ones).
-func (b *Backend) Applied() []route.Change {
+// Sets returns the routes handed to Set so far (including failed calls).
+func (b *Backend) Sets() []route.Route {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.applied)
+	return slices.Clone(b.sets)
 }
 
 // Closed reports whether Close was called.

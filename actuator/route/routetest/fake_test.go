@@ -24,63 +24,63 @@ var (
 	other = netip.MustParsePrefix("192.0.2.99/32")
 	a     = netip.MustParseAddr("198.51.100.11")
 	b     = netip.MustParseAddr("198.51.100.12")
+	v6    = netip.MustParseAddr("2001:db8::11")
 )
-
-func change(act route.Action, from, to []netip.Addr) route.Change {
-	out := route.Diff([]route.Route{route.New(svc, from...)}, []route.Route{route.New(svc, to...)})
-	if len(from) == 0 {
-		out = route.Diff(nil, []route.Route{route.New(svc, to...)})
-	}
-	c := out[0]
-	c.Action = act
-	return c
-}
 
 func TestInvariants(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		installed []netip.Addr
-		change    route.Change
-		want      string // "" = no complaint
+		name string
+		min  int
+		want route.Route
+		err  string // "" = no complaint
 	}{
-		{"valid create", nil, change(route.Create, nil, []netip.Addr{a, b}), ""},
-		{"valid update", []netip.Addr{a, b}, change(route.Update, []netip.Addr{a, b}, []netip.Addr{a, b}[:1]), ""},
-		{"create over an existing route", []netip.Addr{a}, change(route.Create, nil, []netip.Addr{a, b}), "create 192.0.2.53/32 but it exists"},
-		{"From does not match", []netip.Addr{a}, change(route.Update, []netip.Addr{a, b}, []netip.Addr{b}), "does not match installed"},
-		{"below min_nexthops", []netip.Addr{a, b}, change(route.Update, []netip.Addr{a, b}, []netip.Addr{a}), "fewer than min_nexthops 2"},
-		{"unmanaged prefix", nil, route.Change{Action: route.Create, Prefix: other, To: []netip.Addr{a}, Add: []netip.Addr{a}}, "unmanaged prefix"},
-		{"Add inconsistent", nil, route.Change{Action: route.Create, Prefix: svc, To: []netip.Addr{a, b}, Add: []netip.Addr{a}}, "inconsistent"},
+		{"valid create", 1, route.New(svc, a, b), ""},
+		{"valid remove", 2, route.New(svc), ""},
+		{"below min_nexthops", 2, route.New(svc, a), "fewer than min_nexthops 2"},
+		{"unmanaged prefix", 1, route.New(other, a), "unmanaged prefix"},
+		{"unsorted nexthops", 1, route.Route{Prefix: svc, Nexthops: []netip.Addr{b, a}}, "normal form"},
+		{"unmasked prefix", 1, route.Route{Prefix: netip.MustParsePrefix("192.0.2.53/24"), Nexthops: []netip.Addr{a}}, "normal form"},
+		{"other family", 1, route.New(svc, v6), "another family"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{TB: t}
-			min := 1
-			if tc.name == "below min_nexthops" {
-				min = 2
-			}
-			f := New(rec, map[netip.Prefix]int{svc: min})
-			if tc.installed != nil {
-				f.Set(route.New(svc, tc.installed...))
-			}
-			_ = f.Apply(t.Context(), tc.change)
+			f := New(rec, map[netip.Prefix]int{svc: tc.min})
+			f.Put(route.New(svc, a, b))
+			_, _ = f.Set(t.Context(), tc.want)
 			got := strings.Join(rec.errs, "; ")
-			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
-				t.Errorf("complaints %q, want %q", got, tc.want)
+			if tc.err == "" && got != "" || tc.err != "" && !strings.Contains(got, tc.err) {
+				t.Errorf("complaints %q, want %q", got, tc.err)
 			}
 		})
+	}
+}
+
+func TestSetReturnsReadBack(t *testing.T) {
+	f := New(t, map[netip.Prefix]int{svc: 1})
+	got, err := f.Set(t.Context(), route.New(svc, a))
+	if err != nil || !got.Equal(route.New(svc, a)) {
+		t.Fatalf("Set = %s, %v", got, err)
+	}
+	if got, _ := f.Set(t.Context(), route.New(svc)); len(got.Nexthops) != 0 {
+		t.Fatalf("Set of no nexthops left %s", got)
+	}
+	if _, ok := f.Get(svc); ok {
+		t.Error("route still held after removal")
 	}
 }
 
 func TestIgnoreAndErrors(t *testing.T) {
 	f := New(t, map[netip.Prefix]int{svc: 1})
 	f.Ignore = true
-	if err := f.Apply(t.Context(), change(route.Create, nil, []netip.Addr{a})); err != nil {
+	got, err := f.Set(t.Context(), route.New(svc, a))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.Get(svc); ok || len(f.Applied()) != 1 {
-		t.Error("Ignore must record the change but not perform it")
+	if _, ok := f.Get(svc); ok || len(f.Sets()) != 1 || len(got.Nexthops) != 0 {
+		t.Error("Ignore must record the Set, not perform it, and return the unchanged route")
 	}
 	f.ListErr = func() error { return route.ErrUnavailable }
-	if _, err := f.List(t.Context(), nil); err != route.ErrUnavailable {
+	if _, err := f.List(t.Context()); err != route.ErrUnavailable {
 		t.Errorf("List err = %v", err)
 	}
 }

@@ -57,38 +57,37 @@ func run(trials int, platform string) error {
 
 	var open []time.Duration
 	for range trials {
-		b, err := ios.New(cfg, m, logger)
+		b, err := ios.New(cfg, managed, m, logger)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		if _, err := b.List(ctx, managed); err != nil {
+		if _, err := b.List(ctx); err != nil {
 			return err
 		}
 		open = append(open, time.Since(start))
 		b.Close()
 	}
 
-	b, err := ios.New(cfg, m, logger)
+	b, err := ios.New(cfg, managed, m, logger)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	create := route.Change{Action: route.Create, Prefix: svc, To: all}
-	if err := b.Apply(ctx, create); err != nil {
+	if _, err := b.Set(ctx, route.New(svc, all...)); err != nil {
 		return err
 	}
 	var list, withdraw, restore, kernel []time.Duration
 	survivors := []netip.Addr{all[0], all[2]}
 	for range trials {
 		start := time.Now()
-		if _, err := b.List(ctx, managed); err != nil {
+		if _, err := b.List(ctx); err != nil {
 			return err
 		}
 		list = append(list, time.Since(start))
 
 		start = time.Now()
-		if err := b.Apply(ctx, route.Change{Action: route.Update, Prefix: svc, From: all, To: survivors, Remove: all[1:2]}); err != nil {
+		if _, err := b.Set(ctx, route.New(svc, survivors...)); err != nil {
 			return err
 		}
 		withdraw = append(withdraw, time.Since(start))
@@ -97,7 +96,7 @@ func run(trials int, platform string) error {
 		}
 
 		start = time.Now()
-		if err := b.Apply(ctx, route.Change{Action: route.Update, Prefix: svc, From: survivors, To: all, Add: all[1:2]}); err != nil {
+		if _, err := b.Set(ctx, route.New(svc, all...)); err != nil {
 			return err
 		}
 		restore = append(restore, time.Since(start))
