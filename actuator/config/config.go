@@ -244,7 +244,7 @@ func (b *Backend) UnmarshalYAML(n *yaml.Node) error {
 	if err := knownFields(keyNode(n, "ios"), "backend.ios", ios.Config{}); err != nil {
 		return err
 	}
-	if err := checkDurations(keyNode(n, "netlink"), "idle_timer"); err != nil {
+	if err := checkDurations(keyNode(n, "netlink"), "idle_timer", "unbalanced_timer"); err != nil {
 		return err
 	}
 	if err := checkDurations(keyNode(n, "ios"), "timeout"); err != nil {
