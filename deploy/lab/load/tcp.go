@@ -377,7 +377,9 @@ func (x *Transfers) one(ctx context.Context, id int, src netip.Addr) Transfer {
 			}
 		}
 	}
+	x.mu.Lock()
 	t.Complete = true
+	x.mu.Unlock()
 	return finish(nil)
 }
 
