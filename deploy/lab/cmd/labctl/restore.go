@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,7 +37,11 @@ func parseNetlinkConfig(s string) (netlinkConfig, error) {
 		if !ok || k == "" {
 			return netlinkConfig{}, fmt.Errorf("restore config %q: want shipped, old, multipath or key=value,... (backend.netlink keys)", s)
 		}
-		o[k] = v
+		if n, err := strconv.Atoi(v); err == nil {
+			o[k] = n // YAML would quote a numeric string
+		} else {
+			o[k] = v
+		}
 	}
 	return netlinkConfig{name: s, overrides: o}, nil
 }
