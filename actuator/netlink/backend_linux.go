@@ -332,14 +332,15 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) er
 
 	gid := groupID(proto, int(b.table), p)
 	dropped := false // whether an object may have become unused
-	idle := uint32(time.Duration(b.cfg.IdleTimer) / (time.Second / userHZ))
+	timers := resTimers{idle: clockT(b.cfg.IdleTimer), unbalanced: clockT(b.cfg.UnbalancedTimer)}
 	switch g, ok := st.nhs[gid]; {
 	case !ok:
-		msg := groupMsg(gid, b.proto, members, uint16(b.cfg.Buckets), idle)
+		msg := groupMsg(gid, b.proto, members, uint16(b.cfg.Buckets), timers)
 		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg, nil); err != nil {
 			return b.wrap(fmt.Sprintf("create nexthop group id %d", gid), err)
 		}
-		b.logger.Info("created resilient nexthop group", "route", p, "id", gid, "nexthops", to, "buckets", b.cfg.Buckets)
+		b.logger.Info("created resilient nexthop group", "route", p, "id", gid, "nexthops", to, "buckets", b.cfg.Buckets,
+			"idle_timer", b.cfg.IdleTimer, "unbalanced_timer", b.cfg.UnbalancedTimer)
 	case !b.ours(g):
 		return fmt.Errorf("%w: nexthop id %d (group for %s) exists with protocol %d", ErrConflict, gid, p, g.Protocol)
 	case !g.isGroup() || g.GroupType != nexthopGrpTypeRes:
@@ -350,13 +351,13 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) er
 			b.logger.Warn("resilient group keeps its bucket count: the kernel cannot change it in place; delete the route to apply the new one",
 				"route", p, "id", gid, "buckets", g.Buckets, "configured", b.cfg.Buckets)
 		}
-		if slices.Equal(g.Group, members) && g.IdleTimer == idle {
+		if slices.Equal(g.Group, members) && (resTimers{g.IdleTimer, g.UnbalancedTimer}) == timers {
 			break
 		}
 		dropped = slices.ContainsFunc(g.Group, func(id uint32) bool { return !slices.Contains(members, id) })
 		// One atomic replace of the membership: the route keeps pointing at
 		// the group, and surviving members keep their buckets.
-		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, idle), nil); err != nil {
+		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, timers), nil); err != nil {
 			return b.wrap(fmt.Sprintf("replace nexthop group id %d", gid), err)
 		}
 		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)

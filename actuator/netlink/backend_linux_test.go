@@ -82,9 +82,9 @@ func (l *lab) groupMembers(t *testing.T) []string {
 	t.Helper()
 	gid := groupID(250, 254, svc)
 	line := strings.TrimSpace(l.ip("nexthop", "show", "id", fmt.Sprint(gid)))
-	m := regexp.MustCompile(`^id \d+ group (\S+) type resilient buckets 128 idle_timer 0 .*proto 250`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`^id \d+ group (\S+) type resilient buckets 4096 idle_timer 1 unbalanced_timer 20 .*proto 250`).FindStringSubmatch(line)
 	if m == nil {
-		t.Fatalf("ip nexthop show id %d = %q, want a resilient group of 128 buckets, idle_timer 0, proto 250", gid, line)
+		t.Fatalf("ip nexthop show id %d = %q, want a resilient group with the default 4096 buckets, idle_timer 1, unbalanced_timer 20, proto 250", gid, line)
 	}
 	var gws []string
 	for _, id := range strings.Split(m[1], "/") {
@@ -201,7 +201,12 @@ func TestFlowsSurviveWithdraw(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			l := newLab(t)
-			b := l.backend(mode)
+			// idle_timer 0: each round's restore hands the returning member its
+			// buckets at once (`ip route get` keeps buckets busy, so with the
+			// default 1 s it would get them only after the lookups pause).
+			cfg := DefaultConfig
+			cfg.Mode, cfg.IdleTimer, cfg.UnbalancedTimer = mode, 0, 0
+			b := l.backendWith(cfg)
 			for _, gone := range allGW {
 				converge(t, b, route.New(svc, allGW...))
 				before := l.lookups(250)
@@ -469,6 +474,36 @@ func TestOtherTable(t *testing.T) {
 				t.Fatalf("after delete: %q", got)
 			}
 		})
+	}
+}
+
+// TestGroupTimers: the kernel group carries the configured buckets and
+// timers (read back with `ip nexthop show`); a new configuration changes the
+// timers in place on the next apply, while the bucket count stays (the kernel
+// cannot resize a group).
+func TestGroupTimers(t *testing.T) {
+	l := newLab(t)
+	show := func() string {
+		return strings.TrimSpace(l.ip("nexthop", "show", "id", fmt.Sprint(groupID(250, 254, svc))))
+	}
+	cfg := DefaultConfig
+	cfg.Buckets, cfg.IdleTimer, cfg.UnbalancedTimer = 256, model.Duration(2500*time.Millisecond), model.Duration(30*time.Second)
+	converge(t, l.backendWith(cfg), route.New(svc, allGW...))
+	if g := show(); !strings.Contains(g, " type resilient buckets 256 idle_timer 2.5 unbalanced_timer 30 ") {
+		t.Fatalf("group = %q, want buckets 256 idle_timer 2.5 unbalanced_timer 30", g)
+	}
+	cfg.Buckets, cfg.IdleTimer, cfg.UnbalancedTimer = 512, model.Duration(100*time.Millisecond), 0
+	b := l.backendWith(cfg)
+	converge(t, b, route.New(svc, gw11, gw13))
+	if g := show(); !strings.Contains(g, " type resilient buckets 256 idle_timer 0.1 unbalanced_timer 0 ") {
+		t.Fatalf("group after reconfiguration = %q, want buckets 256 (kept), idle_timer 0.1, unbalanced_timer 0", g)
+	}
+	nhs, err := b.nexthops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := nhs[groupID(250, 254, svc)]; g.Buckets != 256 || g.IdleTimer != 10 || g.UnbalancedTimer != 0 || len(g.Group) != 2 {
+		t.Fatalf("dumped group = %+v", g)
 	}
 }
 

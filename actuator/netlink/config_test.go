@@ -29,19 +29,23 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, _ := c.TableID(); id != 100 || c.Protocol != 250 || c.Mode != "resilient" || c.Buckets != 128 || time.Duration(c.IdleTimer) != time.Second {
+	if id, _ := c.TableID(); id != 100 || c.Protocol != 250 || c.Mode != "resilient" || c.Buckets != 4096 ||
+		time.Duration(c.IdleTimer) != time.Second || time.Duration(c.UnbalancedTimer) != 20*time.Second {
 		t.Fatalf("config = %+v", c)
 	}
 }
 
 func TestConfigInvalid(t *testing.T) {
 	for file, want := range map[string]string{
-		"bad-table.yml":      `:2: netlink table "mian" is not "main" or a table number (1..2^32-1, not 255)`,
-		"zero-table.yml":     `:2: netlink table "0" is not "main" or a table number (1..2^32-1, not 255)`,
-		"bad-protocol.yml":   `:2: netlink protocol 4 out of range 5..255`,
-		"bad-mode.yml":       `:2: netlink mode "ecmp" is not one of resilient, multipath`,
-		"bad-buckets.yml":    `:2: netlink buckets 0 out of range 1..65535`,
-		"bad-idle-timer.yml": `:2: netlink idle_timer 500d out of range`,
+		"bad-table.yml":             `:2: netlink table "mian" is not "main" or a table number (1..2^32-1, not 255)`,
+		"zero-table.yml":            `:2: netlink table "0" is not "main" or a table number (1..2^32-1, not 255)`,
+		"bad-protocol.yml":          `:2: netlink protocol 4 out of range 5..255`,
+		"bad-mode.yml":              `:2: netlink mode "ecmp" is not one of resilient, multipath`,
+		"bad-buckets.yml":           `:2: netlink buckets 0 out of range 1..65535`,
+		"bad-idle-timer.yml":        `:2: netlink idle_timer 50d out of range 0s..49d17h2m47s`,
+		"bad-unbalanced-timer.yml":  `:2: netlink unbalanced_timer 50d out of range 0s..49d17h2m47s`,
+		"bad-timer-unit.yml":        `:2: netlink idle_timer 50ms is not a multiple of 100ms (the kernel rounds finer values to its tick)`,
+		"unbalanced-below-idle.yml": `:3: netlink unbalanced_timer 1s is shorter than idle_timer 2s: busy buckets would move before idle ones (0s disables it)`,
 	} {
 		path := filepath.Join("testdata", file)
 		b, err := os.ReadFile(path)

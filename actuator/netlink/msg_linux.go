@@ -19,9 +19,10 @@ const (
 	nhaResGroup          = 12 // NHA_RES_GROUP: nested resilient group attributes
 	nhaResGroupBuckets   = 1  // NHA_RES_GROUP_BUCKETS: u16
 	nhaResGroupIdleTimer = 2  // NHA_RES_GROUP_IDLE_TIMER: u32 clock_t (1/100 s)
-	nexthopGrpTypeRes    = 1  // NEXTHOP_GRP_TYPE_RES
-	userHZ               = 100
-	nlaTypeMask          = ^uint16(unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+	// NHA_RES_GROUP_UNBALANCED_TIMER: u32 clock_t, 0 = never force a migration.
+	nhaResGroupUnbalancedTimer = 3
+	nexthopGrpTypeRes          = 1 // NEXTHOP_GRP_TYPE_RES
+	nlaTypeMask                = ^uint16(unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
 )
 
 var native = nl.NativeEndian()
@@ -49,6 +50,8 @@ type knexthop struct {
 	GroupType uint16
 	Buckets   uint16 // resilient groups
 	IdleTimer uint32 // resilient groups, clock_t
+	// UnbalancedTimer is a resilient group's, clock_t.
+	UnbalancedTimer uint32
 }
 
 func (n knexthop) isGroup() bool { return n.Group != nil }
@@ -89,9 +92,12 @@ func memberMsg(id uint32, protocol uint8, gw netip.Addr, oif uint32) []nl.Netlin
 	}
 }
 
+// resTimers are a resilient group's timers in clock_t.
+type resTimers struct{ idle, unbalanced uint32 }
+
 // groupMsg builds the attributes of RTM_NEWNEXTHOP for a resilient group.
 // buckets is omitted (0) on replace: the kernel cannot change it in place.
-func groupMsg(id uint32, protocol uint8, members []uint32, buckets uint16, idleTimer uint32) []nl.NetlinkRequestData {
+func groupMsg(id uint32, protocol uint8, members []uint32, buckets uint16, t resTimers) []nl.NetlinkRequestData {
 	grp := make([]byte, 0, len(members)*unix.SizeofNexthopGrp)
 	for _, m := range members {
 		// struct nexthop_grp: id, weight-1, resvd1, resvd2.
@@ -102,7 +108,8 @@ func groupMsg(id uint32, protocol uint8, members []uint32, buckets uint16, idleT
 	if buckets > 0 {
 		res.AddRtAttr(nhaResGroupBuckets, u16(buckets))
 	}
-	res.AddRtAttr(nhaResGroupIdleTimer, u32(idleTimer))
+	res.AddRtAttr(nhaResGroupIdleTimer, u32(t.idle))
+	res.AddRtAttr(nhaResGroupUnbalancedTimer, u32(t.unbalanced))
 	return []nl.NetlinkRequestData{
 		nhmsgHeader(unix.AF_UNSPEC, protocol),
 		nl.NewRtAttr(unix.NHA_ID, u32(id)),
@@ -279,6 +286,8 @@ func parseNexthop(b []byte) (knexthop, error) {
 					n.Buckets = u16At(v)
 				case nhaResGroupIdleTimer:
 					n.IdleTimer = u32At(v)
+				case nhaResGroupUnbalancedTimer:
+					n.UnbalancedTimer = u32At(v)
 				}
 				return nil
 			})

@@ -33,19 +33,19 @@ func TestMessagesRoundTrip(t *testing.T) {
 		t.Errorf("member = %+v", m)
 	}
 
-	g, err := parseNexthop(serialize(groupMsg(9, 250, []uint32{7, 8}, 128, 0)))
+	g, err := parseNexthop(serialize(groupMsg(9, 250, []uint32{7, 8}, 128, resTimers{})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.ID != 9 || !slices.Equal(g.Group, []uint32{7, 8}) || g.GroupType != nexthopGrpTypeRes || g.Buckets != 128 || g.IdleTimer != 0 {
+	if g.ID != 9 || !slices.Equal(g.Group, []uint32{7, 8}) || g.GroupType != nexthopGrpTypeRes || g.Buckets != 128 || g.IdleTimer != 0 || g.UnbalancedTimer != 0 {
 		t.Errorf("group = %+v", g)
 	}
 	// Replace omits the bucket count: the kernel refuses to change it.
-	g, err = parseNexthop(serialize(groupMsg(9, 250, []uint32{7}, 0, 150)))
+	g, err = parseNexthop(serialize(groupMsg(9, 250, []uint32{7}, 0, resTimers{idle: 150, unbalanced: 2000})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Buckets != 0 || g.IdleTimer != 150 || !slices.Equal(g.Group, []uint32{7}) {
+	if g.Buckets != 0 || g.IdleTimer != 150 || g.UnbalancedTimer != 2000 || !slices.Equal(g.Group, []uint32{7}) {
 		t.Errorf("replace group = %+v", g)
 	}
 

@@ -24,6 +24,12 @@ const (
 	ProbeName  = "health.example.test." // exporter's probe name (A)
 	ProbeValue = "192.0.2.1"
 	WhoamiName = "whoami.example.test." // TXT naming the server
+	// XfrZone is served by knotd on XfrPort of the service address, for
+	// zone transfers (dnsmasq's auth-zone stops an AXFR after one message).
+	// Its SOA's MNAME is <server>.XfrZone, so a transfer names its server.
+	XfrZone    = "xfr.example.test."
+	XfrPort    = 5353
+	xfrRecords = 30000 // ~680 KB per transfer
 )
 
 // rootAnchor is the IANA root KSK-2017 DS. The front dnsmasq validates
@@ -42,9 +48,9 @@ type Server struct {
 	dir  string
 	log  *slog.Logger
 
-	front, upstream *Proc
-	stopped         bool // front SIGSTOPped
-	upstreamStopped bool // upstream SIGSTOPped
+	front, upstream, xfr *Proc
+	stopped              bool // front SIGSTOPped
+	upstreamStopped      bool // upstream SIGSTOPped
 }
 
 func (s *Server) hostsDir() string { return filepath.Join(s.dir, s.Name+"-hosts") }
@@ -81,6 +87,13 @@ func (s *Server) Start() error {
 		}
 	}
 	s.stopped = false
+	if s.xfr == nil || !s.xfr.Running() {
+		p, err := s.startXfr()
+		if err != nil {
+			return err
+		}
+		s.xfr = p
+	}
 	if s.front == nil || !s.front.Running() {
 		p, err := startProc(s.dir, s.NS, s.Name, "dnsmasq", "--keep-in-foreground",
 			"--conf-file=/dev/null", "--pid-file=", "--user=root", "--group=root", "--port=53",
@@ -160,8 +173,58 @@ func (s *Server) PID() int {
 	return s.front.PID()
 }
 
+// startXfr writes the transfer zone and knotd's configuration and starts it.
+// A long tcp-io-timeout lets a slow reader (the lab's throttled secondary)
+// keep its transfer open.
+func (s *Server) startXfr() (*Proc, error) {
+	dir := filepath.Join(s.dir, s.Name+"-knot")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var z strings.Builder
+	fmt.Fprintf(&z, "$ORIGIN %s\n$TTL 600\n@ SOA %s hostmaster 1 1200 180 1209600 600\n@ NS %[2]s\n%[2]s A %s\n",
+		XfrZone, s.Name, ServiceAddr)
+	for i := range xfrRecords {
+		fmt.Fprintf(&z, "h%d A 10.%d.%d.%d\n", i, i>>16, i>>8&255, i&255)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "xfr.zone"), []byte(z.String()), 0o644); err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf(`server:
+    rundir: %[1]s
+    listen: %[2]s@%[3]d
+    tcp-io-timeout: 30000
+    tcp-idle-timeout: 60
+    udp-workers: 1
+    tcp-workers: 2
+    background-workers: 1
+database:
+    storage: %[1]s
+log:
+  - target: stderr
+    any: notice
+acl:
+  - id: xfr
+    action: transfer
+template:
+  - id: default
+    storage: %[1]s
+    acl: xfr
+    semantic-checks: off
+    journal-content: none
+zone:
+  - domain: %[4]s
+    file: xfr.zone
+`, dir, ServiceAddr, XfrPort, XfrZone)
+	cf := filepath.Join(dir, "knot.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	return startProc(s.dir, s.NS, s.Name+"-knotd", "knotd", "-c", cf)
+}
+
 func (s *Server) stopAll() {
-	for _, p := range []*Proc{s.front, s.upstream} {
+	for _, p := range []*Proc{s.front, s.upstream, s.xfr} {
 		if p != nil {
 			p.Stop(2 * time.Second)
 		}

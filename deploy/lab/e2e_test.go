@@ -190,6 +190,11 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("restore-keeps-flows", func(t *testing.T) {
+		healthy(t, e)
+		testRestoreKeepsFlows(t, e)
+	})
+
 	for _, m := range Modes {
 		t.Run("withdraw-restore/"+string(m), func(t *testing.T) {
 			healthy(t, e)

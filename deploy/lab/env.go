@@ -263,6 +263,8 @@ type Failover struct {
 	// servers, and the share of load flows the failed server had.
 	LoadSent, LoadLost, LoadLostSurvivors int
 	LoadShare                             float64
+	// Restored is the restore observed under FailoverOpts.Traffic.
+	Restored *Restore
 }
 
 // FailoverOpts bounds one Failover.
@@ -274,6 +276,10 @@ type FailoverOpts struct {
 	// before the failure until shortly after the withdraw.
 	Load *Clients
 	Rate float64
+	// Traffic, when set, is running load under which the restore is
+	// observed for at most TrafficMax (Failover.Restored).
+	Traffic    *Traffic
+	TrafficMax time.Duration
 }
 
 // RunFailover fails s in mode m, waits for the withdraw, samples the clients,
@@ -367,6 +373,10 @@ func (e *Env) RunFailover(c *Clients, s *Server, m Mode, o FailoverOpts) (Failov
 		return f, fmt.Errorf("%s %s: restore: %w", s.Name, m, err)
 	}
 	f.RestoredAt, f.Restore = at, at.Sub(f.RecoveredAt)
+	if o.Traffic != nil {
+		r := e.ObserveRestore(o.Traffic, s, f.RecoveredAt, f.RestoredAt, o.TrafficMax)
+		f.Restored = &r
+	}
 	return f, nil
 }
 

@@ -13,7 +13,7 @@ import (
 func requireLab(t testing.TB, tools ...string) {
 	t.Helper()
 	testenv.RequireRoot(t, "network namespaces")
-	for _, tool := range append([]string{"ip", "dnsmasq", "sysctl"}, tools...) {
+	for _, tool := range append([]string{"ip", "dnsmasq", "knotd", "sysctl"}, tools...) {
 		testenv.RequireTool(t, tool)
 	}
 }

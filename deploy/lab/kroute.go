@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -230,4 +231,26 @@ func Exactly(want ...netip.Addr) func([]netip.Addr) bool {
 	w := slices.Clone(want)
 	slices.SortFunc(w, func(a, b netip.Addr) int { return a.Compare(b) })
 	return func(gws []netip.Addr) bool { return slices.Equal(gws, w) }
+}
+
+// NexthopGroup returns the sizing part of `ip nexthop show` for the group
+// the service route uses ("type resilient buckets ... idle_timer ..."), or ""
+// when the route uses no group (multipath).
+func (l *Lab) NexthopGroup() (string, error) {
+	out, err := ip("-n", l.Router, "route", "show", ServicePrefix.String())
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(out)
+	i := slices.Index(f, "nhid")
+	if i < 0 || i+1 >= len(f) {
+		return "", nil
+	}
+	g, err := ip("-n", l.Router, "nexthop", "show", "id", f[i+1])
+	if err != nil {
+		return "", err
+	}
+	_, rest, _ := strings.Cut(g, " type ")
+	rest, _, _ = strings.Cut(rest, " unbalanced_time ")
+	return "type " + strings.TrimSpace(rest), nil
 }

@@ -36,6 +36,9 @@ type StackConfig struct {
 	// IOS, when set, replaces the shipped netlink backend with this
 	// `backend.ios` section.
 	IOS map[string]any
+	// Netlink, when set, overrides keys of the shipped `backend.netlink`
+	// section (the bench compares the shipped sizing with others).
+	Netlink map[string]any
 }
 
 // Stack is the monitoring chain running in the router namespace.
@@ -281,6 +284,15 @@ func (s *Stack) writeActuatorConfig() error {
 		act["backend"] = map[string]any{"type": "ios", "ios": s.cfg.IOS}
 	} else if be, _ := act["backend"].(map[string]any); be == nil || be["type"] != "netlink" {
 		return fmt.Errorf("%s: the lab expects backend.type netlink", shipped)
+	} else if len(s.cfg.Netlink) > 0 {
+		nl, _ := be["netlink"].(map[string]any)
+		if nl == nil {
+			nl = map[string]any{}
+			be["netlink"] = nl
+		}
+		for k, v := range s.cfg.Netlink {
+			nl[k] = v
+		}
 	}
 	return s.writeYAML(Actuator, "route_actuator.yml", act)
 }
@@ -289,6 +301,24 @@ func (s *Stack) writeActuatorConfig() error {
 func (s *Stack) UseIOS(ios map[string]any) error {
 	s.StopOne(Actuator)
 	s.cfg.IOS = ios
+	if err := s.writeActuatorConfig(); err != nil {
+		return err
+	}
+	return s.Start(Actuator)
+}
+
+// UseNetlink restarts the actuator with these `backend.netlink` overrides
+// (nil: the shipped section) after removing its route and nexthop objects,
+// since a resilient group keeps its bucket count for life.
+func (s *Stack) UseNetlink(overrides map[string]any) error {
+	s.StopOne(Actuator)
+	if _, err := ip("-n", s.l.Router, "route", "del", ServicePrefix.String(), "proto", "250"); err != nil {
+		return err
+	}
+	if _, err := ip("-n", s.l.Router, "nexthop", "flush"); err != nil {
+		return err
+	}
+	s.cfg.Netlink = overrides
 	if err := s.writeActuatorConfig(); err != nil {
 		return err
 	}

@@ -35,6 +35,17 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 	fmt.Printf("%d client flows (%d source addresses x ports) asking whoami.example.test TXT at %s:\n  %s\n",
 		len(sample.Flows), len(e.ClientAddrs()), lab.ServiceAddr, spreadText(sp))
 
+	// Realistic load during every failover, so each restore reports what it
+	// did to live TCP sessions and zone transfers.
+	tr, err := e.StartTraffic(lab.TrafficConfig{Rate: demoRate})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tr.Stop() }()
+	fmt.Printf("background load: %.0f UDP queries/s from fresh random source ports, 24 TCP DNS sessions (a query every 200 ms each), 6 zone transfers (AXFR of %s)\n",
+		demoRate, lab.XfrZone)
+	var restores []lab.Restore
+
 	victim := e.Servers[1]
 	for i, m := range lab.Modes {
 		if ctx.Err() != nil {
@@ -43,7 +54,7 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 		section(fmt.Sprintf("Failure %d: %s (%s) - %s", i+1, victim.Name, victim.Addr, modeText[m]))
 		f, err := e.RunFailover(sample, victim, m, lab.FailoverOpts{
 			WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second,
-			Load: load, Rate: demoRate,
+			Load: load, Rate: demoRate, Traffic: tr, TrafficMax: 5 * time.Second,
 			During: func() error {
 				showRoute(e)
 				return nil
@@ -60,6 +71,23 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 		fmt.Printf("  client flows after the withdraw: %s; flows of the surviving servers that moved: %d of %d\n",
 			spreadText(lab.Spread(f.AfterWithdraw)), f.Moved, f.Survivors)
 		fmt.Printf("  %s repaired: nexthop back in the route %s later\n", victim.Name, secs(f.Restore))
+		if r := f.Restored; r != nil {
+			fmt.Printf("  restore under load: TCP sessions broken on the surviving servers %d of %d, zone transfers %d of %d;\n    %s's share of new UDP queries per 0.5 s: %s\n",
+				r.SessionsBroken, r.Sessions, r.TransfersBroken, r.Transfers, victim.Name, r.SharesText())
+			restores = append(restores, *r)
+		}
+	}
+	section("Summary of the restores under load")
+	for i, r := range restores {
+		fair := "not within the observation"
+		if r.FairAfter >= 0 {
+			fair = "after " + secs(r.FairAfter)
+		}
+		fmt.Printf("  %-13s TCP sessions broken on survivors %d/%d, transfers %d/%d, %s at >= 90%% of its fair share %s\n",
+			lab.Modes[i], r.SessionsBroken, r.Sessions, r.TransfersBroken, r.Transfers, r.Server, fair)
+	}
+	if err := tr.Stop(); err != nil {
+		return err
 	}
 
 	section("Guard: every server fails at once")

@@ -40,6 +40,9 @@ func main() {
 		modeNames = append(modeNames, string(m))
 	}
 	modes := bench.Flag("mode", "Failure modes to measure (repeatable).").Default(modeNames...).Enums(modeNames...)
+	restoreRates := bench.Flag("restore-rate", "UDP query rates (queries/s) of the restore-under-load phase (repeatable; none: skip it).").Default("400", "4000", "20000").Float64List()
+	restoreCfgs := bench.Flag("restore-config", "backend.netlink variants of the restore phase (repeatable): shipped, old (128 buckets, idle 0), multipath, or key=value,... overriding the shipped section.").Default("shipped", "old", "multipath").Strings()
+	restoreMax := bench.Flag("restore-max", "Longest observation of one restore.").Default("25s").Duration()
 
 	down := app.Command("down", "Remove labs left behind by killed runs.")
 	prefix := down.Flag("prefix", "Remove the lab with this namespace prefix (default: every stale slab<pid> lab).").String()
@@ -94,7 +97,12 @@ func main() {
 	case up.FullCommand():
 		wait(e)
 	case bench.FullCommand():
-		err = runBench(ctx, e, *trials, *rate, *modes)
+		if len(*restoreRates) > 0 {
+			err = runRestoreBench(ctx, e, *restoreCfgs, *restoreRates, *restoreMax)
+		}
+		if err == nil && *trials > 0 {
+			err = runBench(ctx, e, *trials, *rate, *modes)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "labctl:", err)
