@@ -15,7 +15,7 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 E2E_TIMEOUT ?= 12m
 
 .PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e \
-        style vet bench bench-exporter bench-actuator bench-ios bench-failover demo clean deps fuzz
+        style vet bench bench-exporter bench-actuator bench-ios bench-failover bench-scale demo clean deps fuzz
 
 all: build test
 
@@ -88,6 +88,10 @@ bench-failover: build
 FUZZTIME ?= 30s
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./deploy/fuzz.sh
+
+# Prometheus cost per target, BASELINE=<rev>'s configuration beside the tree's.
+bench-scale:
+	BASELINE=$(BASELINE) ./deploy/bench/scale/bench.sh
 
 # Newcomer's first command: the whole system in network namespaces.
 demo: build

@@ -1,15 +1,22 @@
 // Package exporter glues the dns_sla_exporter together: configuration,
-// metrics and the probe scheduler. The web server lives in the main.
+// metrics, the probe scheduler and the subsets of /metrics Prometheus
+// scrapes at different intervals. The web server lives in the main.
 package exporter
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/slaroute/slaroute/exporter/config"
 	"github.com/slaroute/slaroute/exporter/metrics"
@@ -33,6 +40,9 @@ type Exporter struct {
 	mu     sync.Mutex
 	cfg    *config.Config
 	loaded atomic.Bool
+	// verdict gathers metrics.VerdictFamilies alone: the fast scrape
+	// never computes the histograms and counters it does not serve.
+	verdict *prometheus.Registry
 }
 
 // New registers the metrics; probing starts with the first successful Reload.
@@ -44,7 +54,9 @@ func New(o Options) (*Exporter, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := metrics.New(o.Registry)
-	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger)}, nil
+	verdict := prometheus.NewRegistry()
+	verdict.MustRegister(m.Verdict())
+	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict}, nil
 }
 
 // Reload reads the configuration file and applies it; on any error the
@@ -85,4 +97,108 @@ func (e *Exporter) Run(ctx context.Context) error {
 	<-ctx.Done()
 	e.sched.Stop()
 	return nil
+}
+
+// Subsets of the exposition, named in collect[] or exclude[] URL parameters
+// (node_exporter's convention) so that Prometheus scrapes what drives routes
+// often and the rest at the usual pace, in two jobs:
+//
+//	verdict   dns_sla_up, dns_sla_consecutive_failures, dns_sla_consecutive_successes
+//	probes    dns_sla_probes_total, dns_sla_probe_duration_seconds, dns_sla_last_success_timestamp_seconds
+//	exporter  everything else: dns_sla_targets, scheduling lag, reload, build, Go and process metrics
+const (
+	SubsetVerdict  = "verdict"
+	SubsetProbes   = "probes"
+	SubsetExporter = "exporter"
+)
+
+// Subsets are the names collect[] and exclude[] accept.
+var Subsets = []string{SubsetVerdict, SubsetProbes, SubsetExporter}
+
+func subsetOf(family string) string {
+	switch {
+	case slices.Contains(metrics.VerdictFamilies, family):
+		return SubsetVerdict
+	case slices.Contains(metrics.ProbeFamilies, family):
+		return SubsetProbes
+	}
+	return SubsetExporter
+}
+
+// MetricsHandler serves full (the whole registry) on a request without
+// parameters and a subset with collect[] or exclude[]. An unknown name, both
+// parameters, or a selection of nothing is a 400, never a silent full scrape.
+// opts are the daemon's handler options, so every variant has the same
+// error handling and limits.
+func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
+	handlers := map[string]http.Handler{}
+	// Every non-empty selection, keyed by its names in Subsets order.
+	for bits := 1; bits < 1<<len(Subsets); bits++ {
+		var sel []string
+		for i, name := range Subsets {
+			if bits&(1<<i) != 0 {
+				sel = append(sel, name)
+			}
+		}
+		var g prometheus.Gatherer = filtered{full, sel}
+		switch {
+		case len(sel) == len(Subsets):
+			g = full
+		case len(sel) == 1 && sel[0] == SubsetVerdict:
+			g = e.verdict
+		}
+		handlers[strings.Join(sel, ",")] = promhttp.HandlerFor(g, opts)
+	}
+	whole := promhttp.HandlerFor(full, opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		collect, exclude := q["collect[]"], q["exclude[]"]
+		if len(collect) == 0 && len(exclude) == 0 {
+			whole.ServeHTTP(w, r)
+			return
+		}
+		key, err := selection(collect, exclude)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		handlers[key].ServeHTTP(w, r)
+	})
+}
+
+// selection resolves collect[] or exclude[] to a key of MetricsHandler's handlers.
+func selection(collect, exclude []string) (string, error) {
+	if len(collect) > 0 && len(exclude) > 0 {
+		return "", errors.New("combined collect[] and exclude[] queries are not allowed")
+	}
+	named := map[string]bool{}
+	for _, n := range append(collect, exclude...) {
+		if !slices.Contains(Subsets, n) {
+			return "", fmt.Errorf("unknown subset %q in collect[] or exclude[] (known: %s)", n, strings.Join(Subsets, ", "))
+		}
+		named[n] = true
+	}
+	var sel []string
+	for _, n := range Subsets {
+		if named[n] == (len(collect) > 0) {
+			sel = append(sel, n)
+		}
+	}
+	if len(sel) == 0 {
+		return "", errors.New("exclude[] leaves nothing to collect")
+	}
+	return strings.Join(sel, ","), nil
+}
+
+// filtered gathers g and keeps the families of the selected subsets.
+type filtered struct {
+	g   prometheus.Gatherer
+	sel []string
+}
+
+func (f filtered) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := f.g.Gather()
+	return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool {
+		return !slices.Contains(f.sel, subsetOf(mf.GetName()))
+	}), err
 }

@@ -2,13 +2,17 @@ package exporter
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/slaroute/slaroute/exporter/config"
@@ -77,4 +81,54 @@ func start(t *testing.T, o Options) (*Exporter, func() bool) {
 	}
 	t.Cleanup(func() { stop() })
 	return e, stop
+}
+
+// collect[] and exclude[] select subsets of /metrics; a typo or a
+// contradiction is a 400, never a silent full scrape.
+func TestMetricsHandlerSubsets(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dns_sla_exporter.yml")
+	os.WriteFile(file, []byte("defaults:\n  query_name: h.example.test.\ntargets:\n  - name: a\n    address: 127.0.0.1\n"), 0o644)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collectors.NewGoCollector())
+	e, _ := start(t, Options{ConfigFile: file, Registry: reg,
+		NewProber: func(config.Target) (scheduler.Prober, error) { return nopProber{}, nil }})
+	if err := e.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h := e.MetricsHandler(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	families := func(query string) (int, []string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics"+query, nil))
+		var names []string
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+				names = append(names, strings.Fields(f)[0])
+			}
+		}
+		return rec.Code, names
+	}
+	has := func(names []string, prefix string) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, prefix) })
+	}
+	code, all := families("")
+	if code != 200 || !has(all, "dns_sla_up") || !has(all, "dns_sla_probes_total") || !has(all, "go_") {
+		t.Fatalf("full scrape: %d %v", code, all)
+	}
+	code, got := families("?collect[]=verdict")
+	if want := []string{"dns_sla_consecutive_failures", "dns_sla_consecutive_successes", "dns_sla_up"}; code != 200 || !slices.Equal(got, want) {
+		t.Errorf("collect[]=verdict: %d %v, want %v", code, got, want)
+	}
+	code, got = families("?exclude[]=verdict")
+	if code != 200 || len(got) != len(all)-3 || has(got, "dns_sla_up") || has(got, "dns_sla_consecutive") || !has(got, "go_") || !has(got, "dns_sla_probe_duration_seconds") {
+		t.Errorf("exclude[]=verdict: %d %v", code, got)
+	}
+	code, got = families("?collect[]=probes&collect[]=verdict")
+	if code != 200 || len(got) != 6 || has(got, "go_") || has(got, "dns_sla_targets") {
+		t.Errorf("collect[]=probes&collect[]=verdict: %d %v", code, got)
+	}
+	for _, q := range []string{"?collect[]=verdikt", "?collect[]=verdict&exclude[]=probes", "?exclude[]=verdict&exclude[]=probes&exclude[]=exporter"} {
+		if code, _ := families(q); code != 400 {
+			t.Errorf("%s: status %d, want 400", q, code)
+		}
+	}
 }

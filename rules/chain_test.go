@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,8 +28,10 @@ import (
 // (exact control over what each scrape returns) and a webhook receiver in
 // place of route_actuator. Latencies are logged, not asserted.
 
-// fakeExporter serves dns_sla_* series for three targets; every scrape
-// stands for one probe of each target.
+// fakeExporter serves dns_sla_* series for three targets, split like the
+// real exporter: collect[]=verdict (the fast job) serves the verdict gauges
+// and every such scrape stands for one probe of each target; any other scrape
+// (the dns_sla job, exclude[]=verdict) serves the probe counters.
 type fakeExporter struct {
 	mu        sync.Mutex
 	down      bool
@@ -69,9 +72,25 @@ func (f *fakeExporter) scrapedAt(name string) time.Time {
 	return f.firstSeen[name]
 }
 
-func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !slices.Equal(r.URL.Query()["collect[]"], []string{"verdict"}) {
+		if f.down {
+			http.Error(w, "exporter down", http.StatusServiceUnavailable)
+			return
+		}
+		var b bytes.Buffer
+		b.WriteString("# TYPE dns_sla_probes_total counter\n")
+		for tg, nh := range nexthops {
+			for res, n := range f.probes[tg] {
+				fmt.Fprintf(&b, "dns_sla_probes_total{target=%q,nexthop=%q,service=\"192.0.2.53/32\",result=%q} %d\n", tg, nh, res, n)
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = w.Write(b.Bytes())
+		return
+	}
 	if f.pending != "" {
 		f.firstSeen[f.pending] = time.Now()
 		f.pending = ""
@@ -81,7 +100,7 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	b.WriteString("# TYPE dns_sla_up gauge\n# TYPE dns_sla_consecutive_failures gauge\n# TYPE dns_sla_consecutive_successes gauge\n# TYPE dns_sla_probes_total counter\n")
+	b.WriteString("# TYPE dns_sla_up gauge\n# TYPE dns_sla_consecutive_failures gauge\n# TYPE dns_sla_consecutive_successes gauge\n")
 	for tg, nh := range nexthops {
 		up := 1
 		if f.failing[tg] {
@@ -97,9 +116,6 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		l := fmt.Sprintf(`target=%q,nexthop=%q,service="192.0.2.53/32"`, tg, nh)
 		fmt.Fprintf(&b, "dns_sla_up{%s} %d\ndns_sla_consecutive_failures{%s} %d\ndns_sla_consecutive_successes{%s} %d\n",
 			l, up, l, f.failures[tg], l, f.successes[tg])
-		for res, n := range f.probes[tg] {
-			fmt.Fprintf(&b, "dns_sla_probes_total{%s,result=%q} %d\n", l, res, n)
-		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(b.Bytes())
@@ -274,10 +290,10 @@ func TestShippedChain(t *testing.T) {
 			"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr, "--log.level=warn")...)
 
 	dns1 := map[string]string{"alertname": "DNSServerDown", "target": "dns1", "nexthop": "198.51.100.11", "service": "192.0.2.53/32"}
-	missingExporter := map[string]string{"alertname": "DNSSLAProbesMissing", "job": "dns_sla", "target": ""}
+	missingExporter := map[string]string{"alertname": "DNSSLAProbesMissing", "job": "dns_sla_verdict", "target": ""}
 	t0 := time.Now()
 	rcv.wait(t, t0, 20*time.Second, "firing", map[string]string{"alertname": "DNSSLAWatchdog"})
-	// Until the first scrape, absent(up{job="dns_sla"}) may fire DNSSLAProbesMissing; let it settle.
+	// Until the first scrape, absent(up{job="dns_sla_verdict"}) may fire DNSSLAProbesMissing; let it settle.
 	time.Sleep(3 * time.Second)
 
 	// A failing probe fires DNSServerDown, carrying nexthop and service.

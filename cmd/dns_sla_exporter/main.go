@@ -5,10 +5,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/slaroute/slaroute/cmd/internal/daemon"
 	"github.com/slaroute/slaroute/exporter"
@@ -42,6 +44,8 @@ func main() {
 			Logger:      logger,
 			Registry:    reg,
 			Ready:       e.Ready,
+			// collect[]=verdict for the fast job, the rest at the usual pace.
+			Telemetry: func(o promhttp.HandlerOpts) http.Handler { return e.MetricsHandler(reg, o) },
 		}, reloader)
 	}))
 }

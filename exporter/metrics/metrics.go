@@ -88,9 +88,10 @@ func New(reg prometheus.Registerer) *Metrics {
 // Target is one target's state; Record is called by one goroutine at a
 // time, scrapes read concurrently.
 type Target struct {
-	labels      []string
-	pairs       []*dto.LabelPair                   // sorted: nexthop, service, target
-	resultPairs [probe.NumResults][]*dto.LabelPair // sorted: nexthop, result, service, target
+	labels      []string                           // in LabelNames order
+	sortKey     []string                           // labels in exposition (name) order
+	pairs       []*dto.LabelPair                   // sorted by label name
+	resultPairs [probe.NumResults][]*dto.LabelPair // the same with result inserted
 	probes      [probe.NumResults]atomic.Uint64
 	fails       atomic.Int64
 	succs       atomic.Int64
@@ -106,8 +107,20 @@ var resultPair = func() (p [probe.NumResults]*dto.LabelPair) {
 	return p
 }()
 
-// Target returns the state of the target with these label values (target,
-// nexthop, service), creating it with every series at 0 if needed.
+// byName is LabelNames' indices in label-name order, the order of label
+// pairs in the exposition; resultAt is where "result" sorts among them.
+var byName, resultAt = func() ([]int, int) {
+	idx := make([]int, len(LabelNames))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(LabelNames[a], LabelNames[b]) })
+	at, _ := slices.BinarySearchFunc(idx, "result", func(i int, name string) int { return strings.Compare(LabelNames[i], name) })
+	return idx, at
+}()
+
+// Target returns the state of the target with these label values (in
+// LabelNames order), creating it with every series at 0 if needed.
 func (m *Metrics) Target(labels []string) *Target {
 	key := strings.Join(labels, "\xff")
 	m.mu.Lock()
@@ -115,16 +128,13 @@ func (m *Metrics) Target(labels []string) *Target {
 	if t, ok := m.targets[key]; ok {
 		return t
 	}
-	target := &dto.LabelPair{Name: proto.String("target"), Value: proto.String(labels[0])}
-	nexthop := &dto.LabelPair{Name: proto.String("nexthop"), Value: proto.String(labels[1])}
-	service := &dto.LabelPair{Name: proto.String("service"), Value: proto.String(labels[2])}
-	t := &Target{
-		labels:   slices.Clone(labels),
-		pairs:    []*dto.LabelPair{nexthop, service, target},
-		duration: m.duration.WithLabelValues(labels...),
+	t := &Target{labels: slices.Clone(labels), duration: m.duration.WithLabelValues(labels...)}
+	for _, i := range byName {
+		t.sortKey = append(t.sortKey, labels[i])
+		t.pairs = append(t.pairs, &dto.LabelPair{Name: proto.String(LabelNames[i]), Value: proto.String(labels[i])})
 	}
 	for r := range probe.NumResults {
-		t.resultPairs[r] = []*dto.LabelPair{nexthop, resultPair[r], service, target}
+		t.resultPairs[r] = slices.Insert(slices.Clone(t.pairs), resultAt, resultPair[r])
 	}
 	m.targets[key] = t
 	m.sorted = nil
@@ -163,12 +173,38 @@ func (t *Target) Record(o probe.Outcome, now time.Time) {
 
 // Describe implements prometheus.Collector for the per-target gauges and counters.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- m.upDesc
-	ch <- m.failDesc
-	ch <- m.succDesc
-	ch <- m.lastDesc
-	ch <- m.probesDesc
+	for _, d := range []*prometheus.Desc{m.upDesc, m.failDesc, m.succDesc, m.lastDesc, m.probesDesc} {
+		ch <- d
+	}
 }
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	ts := m.ordered()
+	m.collectVerdict(ch, ts)
+	m.collectProbes(ch, ts)
+}
+
+// VerdictFamilies are the families of the route-driving probe verdict, the
+// cheap subset Prometheus scrapes fast (collect[]=verdict): three small
+// gauges per target, no histograms or counters by result.
+var VerdictFamilies = []string{"dns_sla_up", "dns_sla_consecutive_failures", "dns_sla_consecutive_successes"}
+
+// ProbeFamilies are the per-target counters, histograms and timestamps:
+// dashboards and SLO rules, scraped at the usual pace.
+var ProbeFamilies = []string{"dns_sla_last_success_timestamp_seconds", "dns_sla_probes_total", "dns_sla_probe_duration_seconds"}
+
+// Verdict is a collector of VerdictFamilies alone, over the same state.
+func (m *Metrics) Verdict() prometheus.Collector { return verdict{m} }
+
+type verdict struct{ m *Metrics }
+
+func (v verdict) Describe(ch chan<- *prometheus.Desc) {
+	ch <- v.m.upDesc
+	ch <- v.m.failDesc
+	ch <- v.m.succDesc
+}
+func (v verdict) Collect(ch chan<- prometheus.Metric) { v.m.collectVerdict(ch, v.m.ordered()) }
 
 // resultOrder is the results sorted by name, the exposition order.
 var resultOrder = func() []probe.Result {
@@ -180,9 +216,9 @@ var resultOrder = func() []probe.Result {
 	return rs
 }()
 
-// ordered returns the targets sorted by label values in label-name order
-// (nexthop, service, target). Collecting in the order the registry sorts
-// into makes that sort linear: it is most of a large scrape otherwise.
+// ordered returns the targets sorted by label values in label-name order.
+// Collecting in the order the registry sorts into makes that sort linear: it
+// is most of a large scrape otherwise.
 func (m *Metrics) ordered() []*Target {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -191,22 +227,12 @@ func (m *Metrics) ordered() []*Target {
 		for _, t := range m.targets {
 			m.sorted = append(m.sorted, t)
 		}
-		slices.SortFunc(m.sorted, func(a, b *Target) int {
-			if c := strings.Compare(a.labels[1], b.labels[1]); c != 0 {
-				return c
-			}
-			if c := strings.Compare(a.labels[2], b.labels[2]); c != 0 {
-				return c
-			}
-			return strings.Compare(a.labels[0], b.labels[0])
-		})
+		slices.SortFunc(m.sorted, func(a, b *Target) int { return slices.Compare(a.sortKey, b.sortKey) })
 	}
 	return m.sorted
 }
 
-// Collect implements prometheus.Collector.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	ts := m.ordered()
+func (m *Metrics) collectVerdict(ch chan<- prometheus.Metric, ts []*Target) {
 	for _, t := range ts {
 		ch <- &sample{desc: m.upDesc, labels: t.pairs, v: float64(min(t.succs.Load(), 1))}
 	}
@@ -216,13 +242,17 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range ts {
 		ch <- &sample{desc: m.succDesc, labels: t.pairs, v: float64(t.succs.Load())}
 	}
+}
+
+func (m *Metrics) collectProbes(ch chan<- prometheus.Metric, ts []*Target) {
 	for _, t := range ts {
 		ch <- &sample{desc: m.lastDesc, labels: t.pairs, v: math.Float64frombits(t.lastSuccess.Load())}
 	}
-	// probes_total sorts by nexthop, result, service, target.
+	// probes_total sorts by the labels before result, then result, then the
+	// rest: one run of every result per group of targets equal before it.
 	for i := 0; i < len(ts); {
 		j := i + 1
-		for j < len(ts) && ts[j].labels[1] == ts[i].labels[1] {
+		for j < len(ts) && slices.Equal(ts[j].sortKey[:resultAt], ts[i].sortKey[:resultAt]) {
 			j++
 		}
 		for _, r := range resultOrder {

@@ -269,3 +269,30 @@ func TestCollectOrder(t *testing.T) {
 		}
 	}
 }
+
+// Label pairs follow the label names, whatever their order in LabelNames:
+// every series carries each name once, sorted, with its value.
+func TestLabelPairsFromNames(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	vals := []string{"dns1", "198.51.100.11", "192.0.2.53/32"}
+	tm := m.Target(vals)
+	var names []string
+	for _, p := range tm.pairs {
+		names = append(names, p.GetName())
+		if i := slices.Index(LabelNames, p.GetName()); i < 0 || vals[i] != p.GetValue() {
+			t.Errorf("pair %s=%s does not match the target's labels", p.GetName(), p.GetValue())
+		}
+	}
+	if !slices.IsSorted(names) || len(names) != len(LabelNames) {
+		t.Errorf("label pairs %v, want each of %v once, sorted", names, LabelNames)
+	}
+	for r := range probe.NumResults {
+		names = names[:0]
+		for _, p := range tm.resultPairs[r] {
+			names = append(names, p.GetName())
+		}
+		if !slices.IsSorted(names) || !slices.Contains(names, "result") {
+			t.Errorf("result %s: label pairs %v not sorted or without result", r, names)
+		}
+	}
+}

@@ -105,6 +105,9 @@ type Program struct {
 	Registry *prometheus.Registry
 	// Ready reports whether the program can do its work (GET /-/ready).
 	Ready func() bool
+	// Telemetry, when set, builds the telemetry path's handler from the
+	// options the default one uses (e.g. to serve subsets of Registry).
+	Telemetry func(promhttp.HandlerOpts) http.Handler
 	// Handlers are extra endpoints by pattern, e.g. "POST /webhook".
 	Handlers map[string]http.Handler
 	// Landing replaces the default landing page when set.
@@ -181,12 +184,17 @@ func NewLogger(f *Flags, name string) *slog.Logger {
 // reload, the program's own endpoints and the landing page.
 func Mux(f *Flags, p Program, reload func(context.Context) error) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(*f.TelemetryPath, promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{
+	opts := promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(p.Logger.Handler(), slog.LevelError),
 		ErrorHandling:     promhttp.ContinueOnError,
 		Registry:          p.Registry,
 		EnableOpenMetrics: true,
-	}))
+	}
+	telemetry := promhttp.HandlerFor(p.Registry, opts)
+	if p.Telemetry != nil {
+		telemetry = p.Telemetry(opts)
+	}
+	mux.Handle(*f.TelemetryPath, telemetry)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})

@@ -1,0 +1,383 @@
+// Command scale is `make bench-scale`: the cost of the alert path in one
+// Prometheus as the number of targets grows, for a baseline commit's shipped
+// prometheus.yml and rules and for the working tree's, side by side in one run.
+//
+// The targets are a real exporter (exporter.New: the real metrics, scheduler
+// and /metrics handler with its collect[] subsets) whose probers answer
+// in-process instead of over the network: every scrape has exactly the
+// series, labels and update pattern of N probed servers (1% of them failing,
+// so DNSServerDown and its hold are active), while the bench measures
+// Prometheus, not N DNS servers. Prometheus is Debian's, started with the
+// config's rule files and --rules.* flags from prometheus.default.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/exporter"
+	"github.com/slaroute/slaroute/exporter/config"
+	"github.com/slaroute/slaroute/exporter/probe"
+	"github.com/slaroute/slaroute/exporter/scheduler"
+)
+
+type prober struct{ fail bool }
+
+func (p prober) Probe(context.Context) probe.Outcome {
+	if p.fail {
+		return probe.Outcome{Result: probe.Timeout}
+	}
+	return probe.Outcome{Result: probe.Success, Responded: true, RTT: 800 * time.Microsecond}
+}
+func (prober) Close() error { return nil }
+
+type setup struct {
+	name  string
+	files map[string][]byte // prometheus.yml, prometheus.default, rules/*.yml
+}
+
+func main() {
+	baseline := flag.String("baseline", "", "git revision of the old configuration (empty: only the working tree)")
+	sizes := flag.String("sizes", "500 2000 5000", "target counts")
+	warmup := flag.Duration("warmup", 15*time.Second, "time before measuring")
+	window := flag.Duration("window", 30*time.Second, "measured window per run")
+	flag.Parse()
+	log.SetFlags(0)
+
+	var setups []setup
+	if *baseline != "" {
+		setups = append(setups, load("old ("+*baseline+")", *baseline))
+	}
+	setups = append(setups, load("new (tree)", ""))
+	fmt.Printf("load average before: %s", loadavg())
+	fmt.Printf("%-8s %-22s %10s %14s %26s %8s %30s\n", "targets", "config", "prom CPU", "CPU/1k targets", "fast group eval avg/max", "missed", "scrape max / timeout (job)")
+	for _, f := range strings.Fields(*sizes) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			log.Fatalf("sizes: %v", err)
+		}
+		for _, s := range setups {
+			r, err := run(s, n, *warmup, *window)
+			if err != nil {
+				log.Fatalf("%s, %d targets: %v", s.name, n, err)
+			}
+			fmt.Printf("%-8d %-22s %10.3f %14.3f %26s %8s %30s\n", n, s.name, r.cpu, r.cpu*1000/float64(n), r.eval, r.missed, r.scrape)
+		}
+	}
+	fmt.Printf("load average after: %s", loadavg())
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return string(b)
+}
+
+// load reads the shipped Prometheus files at rev (empty: the working tree).
+func load(name, rev string) setup {
+	s := setup{name: name, files: map[string][]byte{}}
+	read := func(p string) []byte {
+		if rev == "" {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				log.Fatal(err)
+			}
+			return b
+		}
+		b, err := exec.Command("git", "show", rev+":"+p).Output()
+		if err != nil {
+			log.Fatalf("git show %s:%s: %v", rev, p, err)
+		}
+		return b
+	}
+	s.files["prometheus.yml"] = read("deploy/prometheus/prometheus.yml")
+	s.files["prometheus.default"] = read("deploy/prometheus/prometheus.default")
+	var list []string
+	if rev == "" {
+		list, _ = filepath.Glob("rules/*.yml")
+	} else {
+		out, err := exec.Command("git", "ls-tree", "--name-only", rev, "rules/").Output()
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, p := range strings.Fields(string(out)) {
+			if strings.HasSuffix(p, ".yml") {
+				list = append(list, p)
+			}
+		}
+	}
+	for _, p := range list {
+		s.files["rules/"+filepath.Base(p)] = read(p)
+	}
+	return s
+}
+
+type result struct {
+	cpu                  float64
+	eval, missed, scrape string
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func run(s setup, n int, warmup, window time.Duration) (result, error) {
+	dir, err := os.MkdirTemp("", "bench-scale")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// The exporter: n targets on loopback addresses that are never contacted.
+	var cfg strings.Builder
+	cfg.WriteString("defaults:\n  interval: 1s\n  timeout: 500ms\n  query_name: health.example.test.\ntargets:\n")
+	for i := range n {
+		fmt.Fprintf(&cfg, "  - name: dns%05d\n    address: 127.1.%d.%d\n    service: 192.0.2.%d/32\n", i, i/250, i%250+1, i%200)
+	}
+	cfgFile := filepath.Join(dir, "dns_sla_exporter.yml")
+	os.WriteFile(cfgFile, []byte(cfg.String()), 0o644)
+	reg := prometheus.NewRegistry()
+	e, err := exporter.New(exporter.Options{ConfigFile: cfgFile, Registry: reg, Logger: slog.New(slog.DiscardHandler),
+		NewProber: func(t config.Target) (scheduler.Prober, error) {
+			return prober{fail: strings.HasSuffix(t.Name, "00")}, nil
+		}})
+	if err != nil {
+		return result{}, err
+	}
+	if err := e.Reload(ctx); err != nil {
+		return result{}, err
+	}
+	go e.Run(ctx)
+	expAddr := freeAddr()
+	srv := &http.Server{Addr: expAddr, Handler: e.MetricsHandler(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})}
+	go srv.ListenAndServe()
+	defer srv.Close()
+
+	// Prometheus: the setup's config with the exporter's address, no
+	// Alertmanager or actuator (notifications are not what is measured).
+	promAddr := freeAddr()
+	var pc map[string]any
+	if err := yaml.Unmarshal(s.files["prometheus.yml"], &pc); err != nil {
+		return result{}, err
+	}
+	delete(pc, "alerting")
+	pc["rule_files"] = []any{filepath.Join(dir, "rules", "*.yml")}
+	timeouts := map[string]string{}
+	var jobs []any
+	for _, j := range pc["scrape_configs"].([]any) {
+		jm := j.(map[string]any)
+		b, _ := yaml.Marshal(jm["static_configs"])
+		if !strings.Contains(string(b), "127.0.0.1:9753") {
+			continue
+		}
+		jm["static_configs"] = []any{map[string]any{"targets": []any{expAddr}}}
+		jobs = append(jobs, jm)
+		to, _ := jm["scrape_timeout"].(string)
+		if to == "" {
+			to = "10s"
+		}
+		timeouts[jm["job_name"].(string)] = to
+	}
+	pc["scrape_configs"] = jobs
+	b, _ := yaml.Marshal(pc)
+	os.MkdirAll(filepath.Join(dir, "rules"), 0o755)
+	os.WriteFile(filepath.Join(dir, "prometheus.yml"), b, 0o644)
+	for name, content := range s.files {
+		if strings.HasPrefix(name, "rules/") {
+			os.WriteFile(filepath.Join(dir, name), content, 0o644)
+		}
+	}
+	args := []string{"--config.file=" + filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path=" + filepath.Join(dir, "tsdb"),
+		"--web.listen-address=" + promAddr, "--log.level=error"}
+	for _, line := range strings.Split(string(s.files["prometheus.default"]), "\n") {
+		if strings.HasPrefix(line, "ARGS=") {
+			args = append(args, regexp.MustCompile(`--rules\.[^ "]+`).FindAllString(line, -1)...)
+		}
+	}
+	cmd := exec.Command("prometheus", args...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	time.Sleep(warmup)
+	// Rule group durations are sampled from Prometheus' own gauges every 100ms.
+	groups := map[string]*struct {
+		sum, max, interval float64
+		n                  int
+		missed0, missed1   float64
+	}{}
+	ticks0 := cpuTicks(cmd.Process.Pid)
+	start := time.Now()
+	first := true
+	for time.Since(start) < window {
+		m, err := scrapeSelf(promAddr)
+		if err == nil {
+			for g, v := range m {
+				st := groups[g]
+				if st == nil {
+					st = &struct {
+						sum, max, interval float64
+						n                  int
+						missed0, missed1   float64
+					}{missed0: v[2]}
+					groups[g] = st
+				}
+				if first {
+					st.missed0 = v[2]
+				}
+				st.sum += v[0]
+				st.n++
+				st.max = max(st.max, v[0])
+				st.interval = v[1]
+				st.missed1 = v[2]
+			}
+			first = false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	ticks1 := cpuTicks(cmd.Process.Pid)
+	r := result{cpu: float64(ticks1-ticks0) / 100 / elapsed.Seconds()}
+	// The fast groups: those with the shortest interval.
+	fastest := 1e9
+	for _, st := range groups {
+		fastest = min(fastest, st.interval)
+	}
+	var evals, missed []string
+	for g, st := range groups {
+		if st.interval == fastest && st.n > 0 {
+			evals = append(evals, fmt.Sprintf("%.0f/%.0f ms of %.0f", st.sum/float64(st.n)*1000, st.max*1000, st.interval*1000))
+			missed = append(missed, fmt.Sprintf("%.0f", st.missed1-st.missed0))
+			_ = g
+		}
+	}
+	r.eval, r.missed = strings.Join(evals, ", "), strings.Join(missed, ",")
+	var scr []string
+	for job, to := range timeouts {
+		q := fmt.Sprintf(`max_over_time(scrape_duration_seconds{job=%q}[%ds])`, job, int((elapsed + warmup).Seconds()))
+		v, err := query(promAddr, q)
+		if err != nil {
+			return r, err
+		}
+		d, _ := time.ParseDuration(to)
+		scr = append(scr, fmt.Sprintf("%.0f ms / %s = %.0f%% (%s)", v*1000, to, v/d.Seconds()*100, job))
+	}
+	r.scrape = strings.Join(scr, "; ")
+	if os.Getenv("RULES") != "" {
+		resp, err := http.Get("http://" + promAddr + "/api/v1/rules")
+		if err == nil {
+			var rr struct {
+				Data struct {
+					Groups []struct {
+						Name  string
+						Rules []struct {
+							Name           string
+							EvaluationTime float64
+						}
+					}
+				}
+			}
+			json.NewDecoder(resp.Body).Decode(&rr)
+			resp.Body.Close()
+			for _, g := range rr.Data.Groups {
+				for _, ru := range g.Rules {
+					fmt.Fprintf(os.Stderr, "  %s %s %.1fms\n", g.Name, ru.Name, ru.EvaluationTime*1000)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+// scrapeSelf returns per rule group: last duration, interval, missed iterations.
+func scrapeSelf(addr string) (map[string][3]float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string][3]float64{}
+	re := regexp.MustCompile(`^prometheus_rule_group_(last_duration_seconds|interval_seconds|iterations_missed_total)\{rule_group="([^"]+)"\} (\S+)`)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		m := re.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[3], 64)
+		g := out[m[2]]
+		switch m[1] {
+		case "last_duration_seconds":
+			g[0] = v
+		case "interval_seconds":
+			g[1] = v
+		default:
+			g[2] = v
+		}
+		out[m[2]] = g
+	}
+	return out, sc.Err()
+}
+
+func query(addr, q string) (float64, error) {
+	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, err
+	}
+	if len(r.Data.Result) == 0 {
+		return 0, fmt.Errorf("no result for %s", q)
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	return strconv.ParseFloat(s, 64)
+}
