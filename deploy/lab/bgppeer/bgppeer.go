@@ -1,0 +1,314 @@
+//go:build linux
+
+// Package bgppeer runs a real BGP router for tests and benchmarks: FRR's
+// zebra, staticd and bgpd in a fresh network namespace (the router), joined
+// by a bridge to a namespace holding the DNS servers' addresses (the
+// nexthops) and one for the BGP speaker (route_actuator). All addresses are
+// documentation ranges:
+//
+//	router  br0      198.51.100.1/24  2001:db8:100::1/64   AS 65000, passive
+//	servers srv0     198.51.100.11-13 2001:db8:100::11-13
+//	speaker spk0     198.51.100.2     2001:db8:100::2      AS 65001
+//
+// The router holds floating static routes (distance 250, worse than eBGP's
+// 20) for the service prefixes to every server: the fail-open pattern.
+// Everything it starts is stopped by PID and namespace name in Stop.
+// Only tests and benchmarks import it.
+package bgppeer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+)
+
+// Lab addressing.
+var (
+	RouterAddr   = netip.MustParseAddr("198.51.100.1")
+	RouterAddr6  = netip.MustParseAddr("2001:db8:100::1")
+	SpeakerAddr  = netip.MustParseAddr("198.51.100.2")
+	SpeakerAddr6 = netip.MustParseAddr("2001:db8:100::2")
+	Service      = netip.MustParsePrefix("192.0.2.53/32")
+	Service6     = netip.MustParsePrefix("2001:db8:53::53/128")
+	Nexthops     = []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("198.51.100.13")}
+	Nexthops6    = []netip.Addr{netip.MustParseAddr("2001:db8:100::11"), netip.MustParseAddr("2001:db8:100::12"), netip.MustParseAddr("2001:db8:100::13")}
+)
+
+const (
+	RouterAS  = 65000
+	SpeakerAS = 65001
+	// StaticDistance is the floating statics' administrative distance.
+	StaticDistance = 250
+)
+
+// Options shape the router.
+type Options struct {
+	// NoStatics leaves out the floating static routes.
+	NoStatics bool
+	// HoldTime and Keepalive are the router's timers for the speaker (9s, 3s).
+	HoldTime, Keepalive time.Duration
+}
+
+// Peer is a running FRR router with its server and speaker namespaces.
+type Peer struct {
+	Namespace        string // router: zebra, staticd, bgpd, the kernel routes
+	ServerNamespace  string // holds the nexthops
+	SpeakerNamespace string // where the BGP speaker runs
+	// FRR runs the daemons in Namespace (nil in a process from Attach).
+	FRR *frrpeer.Peer
+
+	vtySocketDir string
+	ownNS        []string
+}
+
+// Missing returns the first required tool or privilege that is absent, or "".
+func Missing() string {
+	if m := frrpeer.Missing(); m != "" {
+		return m
+	}
+	if _, err := exec.LookPath(frrpeer.Bgpd); err != nil {
+		return frrpeer.Bgpd
+	}
+	return ""
+}
+
+// Start brings up the router and returns once bgpd answers vtysh and the
+// floating statics are in the kernel. On error everything is stopped.
+func Start(ctx context.Context, o Options) (p *Peer, err error) {
+	if m := Missing(); m != "" {
+		return nil, fmt.Errorf("bgppeer: %s is required", m)
+	}
+	if o.HoldTime == 0 {
+		o.HoldTime, o.Keepalive = 9*time.Second, 3*time.Second
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	sfx := strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b)
+	p = &Peer{}
+	defer func() {
+		if err != nil {
+			_ = p.Stop()
+			p = nil
+		}
+	}()
+	if err = p.namespaces(ctx, sfx); err != nil {
+		return p, err
+	}
+	p.FRR, err = frrpeer.Start(ctx, frrpeer.Options{Namespace: p.Namespace, NoSSH: true, Daemons: []string{frrpeer.Bgpd}, Config: Config(o)})
+	if err != nil {
+		return p, err
+	}
+	p.vtySocketDir = p.FRR.VtySocketDir
+	if o.NoStatics {
+		return p, nil
+	}
+	_, err = p.WaitKernel(ctx, 10*time.Second, Service, "static", Nexthops...)
+	return p, err
+}
+
+func (p *Peer) namespaces(ctx context.Context, sfx string) error {
+	p.Namespace, p.ServerNamespace, p.SpeakerNamespace = "slrbgp-r-"+sfx, "slrbgp-s-"+sfx, "slrbgp-a-"+sfx
+	for _, ns := range []string{p.Namespace, p.ServerNamespace, p.SpeakerNamespace} {
+		if err := ip(ctx, "netns", "add", ns); err != nil {
+			return err
+		}
+		p.ownNS = append(p.ownNS, ns)
+	}
+	r, s, a := p.Namespace, p.ServerNamespace, p.SpeakerNamespace
+	cmds := [][]string{
+		{"-n", r, "link", "set", "lo", "up"},
+		{"-n", s, "link", "set", "lo", "up"},
+		{"-n", a, "link", "set", "lo", "up"},
+		{"-n", r, "link", "add", "br0", "type", "bridge"},
+		{"-n", r, "link", "add", "rsrv", "type", "veth", "peer", "name", "srv0", "netns", s},
+		{"-n", r, "link", "add", "rspk", "type", "veth", "peer", "name", "spk0", "netns", a},
+		{"-n", r, "link", "set", "rsrv", "master", "br0", "up"},
+		{"-n", r, "link", "set", "rspk", "master", "br0", "up"},
+		{"-n", r, "addr", "add", RouterAddr.String() + "/24", "dev", "br0"},
+		{"-n", r, "addr", "add", RouterAddr6.String() + "/64", "dev", "br0", "nodad"},
+		{"-n", r, "link", "set", "br0", "up"},
+		{"-n", a, "addr", "add", SpeakerAddr.String() + "/24", "dev", "spk0"},
+		{"-n", a, "addr", "add", SpeakerAddr6.String() + "/64", "dev", "spk0", "nodad"},
+		{"-n", a, "link", "set", "spk0", "up"},
+		{"-n", s, "link", "set", "srv0", "up"},
+	}
+	for i := range Nexthops {
+		cmds = append(cmds,
+			[]string{"-n", s, "addr", "add", Nexthops[i].String() + "/24", "dev", "srv0"},
+			[]string{"-n", s, "addr", "add", Nexthops6[i].String() + "/64", "dev", "srv0", "nodad"})
+	}
+	for _, c := range cmds {
+		if err := ip(ctx, c...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Config is the router's FRR configuration for opts.
+func Config(o Options) string {
+	var b strings.Builder
+	b.WriteString("hostname rtr1\n")
+	if !o.NoStatics {
+		for i := range Nexthops {
+			fmt.Fprintf(&b, "ip route %s %s %d\n", Service, Nexthops[i], StaticDistance)
+			fmt.Fprintf(&b, "ipv6 route %s %s %d\n", Service6, Nexthops6[i], StaticDistance)
+		}
+	}
+	nb := SpeakerAddr.String()
+	fmt.Fprintf(&b, `router bgp %d
+ bgp router-id %s
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor %s remote-as %d
+ neighbor %s passive
+ neighbor %s timers %d %d
+ address-family ipv4 unicast
+  maximum-paths 16
+  neighbor %s activate
+ exit-address-family
+ address-family ipv6 unicast
+  maximum-paths 16
+  neighbor %s activate
+ exit-address-family
+`, RouterAS, RouterAddr, nb, SpeakerAS, nb, nb, int(o.Keepalive/time.Second), int(o.HoldTime/time.Second), nb, nb)
+	return b.String()
+}
+
+// Vtysh runs vtysh -c for each command inside the router.
+func (p *Peer) Vtysh(ctx context.Context, cmds ...string) (string, error) {
+	args := []string{"netns", "exec", p.Namespace, frrpeer.Vtysh, "--vty_socket", p.vtySocketDir}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	out, err := exec.CommandContext(ctx, frrpeer.IP, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("vtysh %s: %w: %s", strings.Join(cmds, "; "), err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
+
+// KernelRoute is the router's kernel route for a prefix.
+type KernelRoute struct {
+	Proto    string // "bgp", "static", "" when absent
+	Nexthops []netip.Addr
+}
+
+func (r KernelRoute) String() string { return fmt.Sprintf("proto %s via %v", r.Proto, r.Nexthops) }
+
+// KernelRoute reads `ip route show PREFIX` in the router namespace.
+func (p *Peer) KernelRoute(ctx context.Context, prefix netip.Prefix) (KernelRoute, error) {
+	args := []string{"-n", p.Namespace}
+	if prefix.Addr().Is6() {
+		args = append(args, "-6")
+	}
+	b, err := exec.CommandContext(ctx, frrpeer.IP, append(args, "route", "show", prefix.String())...).Output()
+	if err != nil {
+		return KernelRoute{}, fmt.Errorf("ip route show %s: %w", prefix, err)
+	}
+	out := string(b)
+	var r KernelRoute
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "proto":
+			r.Proto = f[i+1]
+		case "via":
+			a, err := netip.ParseAddr(f[i+1])
+			if err != nil {
+				return r, fmt.Errorf("ip route show %s: %q: %w", prefix, out, err)
+			}
+			r.Nexthops = append(r.Nexthops, a)
+		}
+	}
+	slices.SortFunc(r.Nexthops, netip.Addr.Compare)
+	return r, nil
+}
+
+// WaitKernel polls until the kernel route for prefix has proto and exactly
+// nexthops, and returns how long that took.
+func (p *Peer) WaitKernel(ctx context.Context, timeout time.Duration, prefix netip.Prefix, proto string, nexthops ...netip.Addr) (time.Duration, error) {
+	start := time.Now()
+	want := KernelRoute{Proto: proto, Nexthops: slices.Clone(nexthops)}
+	slices.SortFunc(want.Nexthops, netip.Addr.Compare)
+	deadline := start.Add(timeout)
+	for {
+		got, err := p.KernelRoute(ctx, prefix)
+		if err == nil && got.Proto == want.Proto && slices.Equal(got.Nexthops, want.Nexthops) {
+			return time.Since(start), nil
+		}
+		if err == nil {
+			err = fmt.Errorf("kernel route %s: %s, want %s", prefix, got, want)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return time.Since(start), err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Stop stops FRR (by PID), kills whatever else runs in the namespaces
+// (a speaker a test started there), and deletes them. Safe to call twice.
+func (p *Peer) Stop() error {
+	var errs []error
+	if p.FRR != nil {
+		errs = append(errs, p.FRR.Stop())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, ns := range p.ownNS {
+		if out, err := exec.CommandContext(ctx, frrpeer.IP, "netns", "pids", ns).Output(); err == nil {
+			for _, f := range strings.Fields(string(out)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		errs = append(errs, ip(ctx, "netns", "del", ns))
+	}
+	p.ownNS = nil
+	return errors.Join(errs...)
+}
+
+func ip(ctx context.Context, args ...string) error {
+	if out, err := exec.CommandContext(ctx, frrpeer.IP, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// envVar carries a Peer to a process run inside SpeakerNamespace (the BGP
+// speaker must run there, and Go cannot move a whole process between
+// namespaces, so tests and the benchmark re-execute themselves).
+const envVar = "SLAROUTE_BGPPEER"
+
+// InSpeaker returns a command running name inside SpeakerNamespace with
+// the environment Attach reads.
+func (p *Peer) InSpeaker(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(frrpeer.IP, append([]string{"netns", "exec", p.SpeakerNamespace, name}, args...)...)
+	cmd.Env = append(os.Environ(), envVar+"="+p.Namespace+"|"+p.vtySocketDir)
+	return cmd
+}
+
+// Attach returns the Peer a parent process started (for reading the
+// router's state; Stop stays with the parent), or false outside InSpeaker.
+func Attach() (*Peer, bool) {
+	ns, dir, ok := strings.Cut(os.Getenv(envVar), "|")
+	if !ok {
+		return nil, false
+	}
+	return &Peer{Namespace: ns, vtySocketDir: dir}, true
+}

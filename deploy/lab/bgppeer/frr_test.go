@@ -1,0 +1,212 @@
+//go:build linux
+
+package bgppeer_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+
+	"github.com/slaroute/slaroute/actuator/bgp"
+	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/deploy/lab/bgppeer"
+	"github.com/slaroute/slaroute/deploy/lab/testenv"
+)
+
+var (
+	svc, svc6        = bgppeer.Service, bgppeer.Service6
+	nh11, nh12, nh13 = bgppeer.Nexthops[0], bgppeer.Nexthops[1], bgppeer.Nexthops[2]
+	nh611, nh612     = bgppeer.Nexthops6[0], bgppeer.Nexthops6[1]
+)
+
+// speakerConfig is the backend config of the lab's speaker.
+func speakerConfig() bgp.Config {
+	return bgp.Config{LocalAS: bgppeer.SpeakerAS, RouterID: bgppeer.SpeakerAddr, LocalAddress: bgppeer.SpeakerAddr,
+		Neighbors: []bgp.Neighbor{{Address: bgppeer.RouterAddr, PeerAS: bgppeer.RouterAS, Port: 179,
+			HoldTime: model.Duration(9 * time.Second), Keepalive: model.Duration(3 * time.Second), ConnectRetry: model.Duration(time.Second)}}}
+}
+
+func startPeer(t *testing.T) *bgppeer.Peer {
+	t.Helper()
+	if m := bgppeer.Missing(); m != "" {
+		testenv.Missing(t, "bgppeer: %s is required", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := bgppeer.Start(ctx, bgppeer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// speaker runs this test binary's TestSpeakerProcess inside the speaker
+// namespace in mode, and returns once it printed READY (or exited, for "scenarios").
+func speaker(t *testing.T, p *bgppeer.Peer, mode string) (*testenv.Proc, *bufio.Scanner) {
+	t.Helper()
+	cmd := p.InSpeaker(os.Args[0], "-test.run=^TestSpeakerProcess$", "-test.v", "-test.count=1")
+	cmd.Env = append(cmd.Env, "SPEAKER_MODE="+mode)
+	r, w := io.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	proc := testenv.Start(t, cmd)
+	sc := bufio.NewScanner(r)
+	t.Cleanup(func() { w.Close() })
+	return proc, sc
+}
+
+// TestBackendAgainstFRR drives the BGP backend against FRR's bgpd: ECMP by
+// ADD-PATH, withdraw and restore of one nexthop, IPv6 by MP_REACH, and
+// withdrawing every path falls back to the floating statics.
+func TestBackendAgainstFRR(t *testing.T) {
+	p := startPeer(t)
+	proc, sc := speaker(t, p, "scenarios")
+	var out strings.Builder
+	for sc.Scan() {
+		fmt.Fprintln(&out, sc.Text())
+		if strings.HasPrefix(sc.Text(), "--- FAIL") || sc.Text() == "FAIL" {
+			break
+		}
+		if sc.Text() == "PASS" || strings.HasPrefix(sc.Text(), "ok") {
+			break
+		}
+	}
+	err := proc.Cmd.Wait()
+	if err != nil || !strings.Contains(out.String(), "--- PASS: TestSpeakerProcess") {
+		t.Fatalf("speaker process: %v\n%s", err, out.String())
+	}
+	t.Logf("speaker process:\n%s", out.String())
+}
+
+// TestFailOpen kills the speaker with SIGKILL: the router must fall back to
+// the floating statics (all servers, never none), and a restarted speaker
+// must take over again.
+func TestFailOpen(t *testing.T) {
+	p := startPeer(t)
+	ctx := context.Background()
+	for round := range 2 {
+		proc, sc := speaker(t, p, "hold")
+		ready := make(chan struct{})
+		go func() {
+			for sc.Scan() {
+				if sc.Text() == "READY" {
+					close(ready)
+				}
+			}
+		}()
+		select {
+		case <-ready:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: speaker not ready:\n%s", round, proc.Output())
+		}
+		if d, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh13); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		} else {
+			t.Logf("round %d: kernel route by bgp via %v, %v after the speaker was ready", round, []netip.Addr{nh11, nh13}, d)
+		}
+		kill := time.Now()
+		if err := proc.Cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.WaitKernel(ctx, 15*time.Second, svc, "static", bgppeer.Nexthops...); err != nil {
+			t.Fatalf("round %d: after kill -9: %v", round, err)
+		}
+		t.Logf("round %d: kill -9 -> floating statics via all servers in %v", round, time.Since(kill))
+		_ = proc.Cmd.Wait()
+	}
+}
+
+// TestSpeakerProcess is the speaker side, run by the tests above inside the
+// speaker namespace (bgppeer.Attach); on its own it does nothing.
+func TestSpeakerProcess(t *testing.T) {
+	p, ok := bgppeer.Attach()
+	if !ok {
+		return // a helper process, not a test by itself
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	b, err := bgp.New(speakerConfig(), bgp.NewMetrics(reg), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	set := func(r route.Route) {
+		t.Helper()
+		got, err := b.Set(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(r) {
+			t.Fatalf("Set(%v) = %v", r, got)
+		}
+	}
+	switch os.Getenv("SPEAKER_MODE") {
+	case "hold":
+		set(route.New(svc, nh11, nh13))
+		fmt.Println("READY")
+		<-ctx.Done()
+		return
+	case "scenarios":
+	default:
+		t.Fatalf("SPEAKER_MODE=%q", os.Getenv("SPEAKER_MODE"))
+	}
+	step := func(want route.Route, proto string, kernelNH ...netip.Addr) {
+		t.Helper()
+		set(want)
+		got, err := b.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantList []route.Route
+		if len(want.Nexthops) > 0 {
+			wantList = append(wantList, want)
+		}
+		others := slices.DeleteFunc(slices.Clone(got), func(r route.Route) bool { return r.Prefix == want.Prefix })
+		got = slices.DeleteFunc(got, func(r route.Route) bool { return r.Prefix != want.Prefix })
+		if !slices.EqualFunc(got, wantList, route.Route.Equal) {
+			t.Fatalf("List for %s = %v, want %v (others %v)", want.Prefix, got, wantList, others)
+		}
+		d, err := p.WaitKernel(ctx, 10*time.Second, want.Prefix, proto, kernelNH...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%v: kernel route %s via %v after %v", want, proto, kernelNH, d)
+	}
+	step(route.New(svc, nh11, nh12, nh13), "bgp", nh11, nh12, nh13)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP route_actuator_bgp_session_state BGP session state per neighbor: 1 for the current state (idle, connect, active, opensent, openconfirm, established), 0 for the others.
+# TYPE route_actuator_bgp_session_state gauge
+route_actuator_bgp_session_state{neighbor="198.51.100.1",state="active"} 0
+route_actuator_bgp_session_state{neighbor="198.51.100.1",state="connect"} 0
+route_actuator_bgp_session_state{neighbor="198.51.100.1",state="established"} 1
+route_actuator_bgp_session_state{neighbor="198.51.100.1",state="idle"} 0
+route_actuator_bgp_session_state{neighbor="198.51.100.1",state="openconfirm"} 0
+route_actuator_bgp_session_state{neighbor="198.51.100.1",state="opensent"} 0
+`)); err != nil {
+		t.Error(err)
+	}
+	step(route.New(svc, nh11, nh13), "bgp", nh11, nh13) // withdraw .12
+	step(route.New(svc, nh11, nh12, nh13), "bgp", nh11, nh12, nh13)
+	step(route.New(svc, nh11, nh12, nh13), "bgp", nh11, nh12, nh13) // unchanged: changes nothing
+	step(route.New(svc6, nh611, nh612), "bgp", nh611, nh612)
+	step(route.New(svc6), "static", bgppeer.Nexthops6...)
+	// Withdrawing every path leaves the floating statics: all servers, never none.
+	step(route.New(svc), "static", nh11, nh12, nh13)
+}
