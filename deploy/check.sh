@@ -17,7 +17,7 @@ done
 for b in dns_sla_exporter route_actuator; do
 	[ -x "$BIN/$b" ] || fail "$BIN/$b missing: run make build"
 done
-for f in deploy/examples/dns_sla_exporter.yml deploy/examples/route_actuator.yml deploy/examples/route_actuator_ios.yml deploy/examples/web-config.yml \
+for f in deploy/examples/dns_sla_exporter.yml deploy/examples/route_actuator.yml deploy/examples/route_actuator_ios.yml deploy/examples/route_actuator_bgp.yml deploy/examples/web-config.yml \
 	deploy/alertmanager/route_actuator.password deploy/prometheus/prometheus.yml deploy/alertmanager/alertmanager.yml; do
 	[ -f "$f" ] || fail "$f missing"
 done
@@ -40,6 +40,7 @@ step "example configs: --config.check"
 "$BIN/dns_sla_exporter" --config.check --config.file=deploy/examples/dns_sla_exporter.yml
 "$BIN/route_actuator" --config.check --config.file=deploy/examples/route_actuator.yml
 "$BIN/route_actuator" --config.check --config.file=deploy/examples/route_actuator_ios.yml
+"$BIN/route_actuator" --config.check --config.file=deploy/examples/route_actuator_bgp.yml
 
 # The same webhook user and password must be in alertmanager.yml (username,
 # password_file) and in web-config.yml (bcrypt hash): start the actuator with

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/slaroute/slaroute/actuator/bgp"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
 )
@@ -37,7 +38,11 @@ type Backend struct {
 	Type    string          `yaml:"type"`
 	Netlink *netlink.Config `yaml:"netlink,omitempty"`
 	IOS     *ios.Config     `yaml:"ios,omitempty"`
+	BGP     *bgp.Config     `yaml:"bgp,omitempty"`
 }
+
+// backendTypes are the values of backend.type, each also its section's key.
+var backendTypes = []string{"netlink", "ios", "bgp"}
 
 // Route is one service prefix and the nexthops that may carry it.
 type Route struct {
@@ -250,12 +255,12 @@ func (b *Backend) UnmarshalYAML(n *yaml.Node) error {
 	if err := checkDurations(keyNode(n, "ios"), "timeout"); err != nil {
 		return err
 	}
-	typ := keyNode(n, "type")
-	switch {
-	case typ != nil && typ.Value == "netlink" && hasKey(n, "ios"):
-		return lineErr(valueLine(n, "ios"), "backend ios section given but backend type is netlink")
-	case typ != nil && typ.Value == "ios" && hasKey(n, "netlink"):
-		return lineErr(valueLine(n, "netlink"), "backend netlink section given but backend type is ios")
+	if typ := keyNode(n, "type"); typ != nil && slices.Contains(backendTypes, typ.Value) {
+		for _, other := range backendTypes {
+			if other != typ.Value && hasKey(n, other) {
+				return lineErr(valueLine(n, other), "backend %s section given but backend type is %s", other, typ.Value)
+			}
+		}
 	}
 	if err := n.Decode((*plain)(b)); err != nil {
 		return err
@@ -271,10 +276,14 @@ func (b *Backend) UnmarshalYAML(n *yaml.Node) error {
 		if b.IOS == nil {
 			return lineErr(line, "backend type ios needs a backend.ios section")
 		}
+	case "bgp":
+		if b.BGP == nil {
+			return lineErr(line, "backend type bgp needs a backend.bgp section")
+		}
 	case "":
-		return lineErr(line, "backend type must be set (netlink or ios)")
+		return lineErr(line, "backend type must be set (one of %s)", strings.Join(backendTypes, ", "))
 	default:
-		return lineErr(line, "backend type %q is not one of netlink, ios", b.Type)
+		return lineErr(line, "backend type %q is not one of %s", b.Type, strings.Join(backendTypes, ", "))
 	}
 	return nil
 }
