@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -32,7 +33,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
 )
 
 // Lab addressing.
@@ -72,6 +77,7 @@ type Peer struct {
 
 	vtySocketDir string
 	ownNS        []string
+	nl           *netlink.Handle // in Namespace, opened by KernelRoute
 }
 
 // Missing returns the first required tool or privilege that is absent, or "".
@@ -209,30 +215,43 @@ type KernelRoute struct {
 
 func (r KernelRoute) String() string { return fmt.Sprintf("proto %s via %v", r.Proto, r.Nexthops) }
 
-// KernelRoute reads `ip route show PREFIX` in the router namespace.
+// FRR's kernel route protocol numbers (/etc/iproute2/rt_protos.d/frr.conf).
+var protoNames = map[netlink.RouteProtocol]string{186: "bgp", 196: "static"}
+
+// KernelRoute reads the router namespace's main table over netlink (cheap
+// enough to poll every millisecond, which the benchmark does).
 func (p *Peer) KernelRoute(ctx context.Context, prefix netip.Prefix) (KernelRoute, error) {
-	args := []string{"-n", p.Namespace}
-	if prefix.Addr().Is6() {
-		args = append(args, "-6")
-	}
-	b, err := exec.CommandContext(ctx, frrpeer.IP, append(args, "route", "show", prefix.String())...).Output()
-	if err != nil {
-		return KernelRoute{}, fmt.Errorf("ip route show %s: %w", prefix, err)
-	}
-	out := string(b)
-	var r KernelRoute
-	f := strings.Fields(out)
-	for i := 0; i+1 < len(f); i++ {
-		switch f[i] {
-		case "proto":
-			r.Proto = f[i+1]
-		case "via":
-			a, err := netip.ParseAddr(f[i+1])
-			if err != nil {
-				return r, fmt.Errorf("ip route show %s: %q: %w", prefix, out, err)
-			}
-			r.Nexthops = append(r.Nexthops, a)
+	if p.nl == nil {
+		ns, err := netns.GetFromName(p.Namespace)
+		if err != nil {
+			return KernelRoute{}, err
 		}
+		defer ns.Close()
+		if p.nl, err = netlink.NewHandleAt(ns); err != nil {
+			return KernelRoute{}, err
+		}
+	}
+	family := netlink.FAMILY_V4
+	if prefix.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
+	dst := &net.IPNet{IP: prefix.Addr().AsSlice(), Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen())}
+	rs, err := p.nl.RouteListFiltered(family, &netlink.Route{Dst: dst, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil || len(rs) == 0 {
+		return KernelRoute{}, err
+	}
+	r := KernelRoute{Proto: protoNames[rs[0].Protocol]}
+	if r.Proto == "" {
+		r.Proto = rs[0].Protocol.String()
+	}
+	add := func(ip net.IP) {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			r.Nexthops = append(r.Nexthops, a.Unmap())
+		}
+	}
+	add(rs[0].Gw)
+	for _, nh := range rs[0].MultiPath {
+		add(nh.Gw)
 	}
 	slices.SortFunc(r.Nexthops, netip.Addr.Compare)
 	return r, nil
@@ -264,6 +283,10 @@ func (p *Peer) WaitKernel(ctx context.Context, timeout time.Duration, prefix net
 // (a speaker a test started there), and deletes them. Safe to call twice.
 func (p *Peer) Stop() error {
 	var errs []error
+	if p.nl != nil {
+		p.nl.Close()
+		p.nl = nil
+	}
 	if p.FRR != nil {
 		errs = append(errs, p.FRR.Stop())
 	}
