@@ -1,4 +1,4 @@
-# slaroute: `make build` builds both binaries, `make test` runs every test.
+# slaroute: `make build` builds the binaries, `make test` runs every test.
 SHELL := /bin/bash
 GO        ?= go
 BIN       := bin
@@ -10,7 +10,7 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
-BINARIES  := dns_sla_exporter route_actuator
+BINARIES  := dns_sla_exporter route_actuator slaroutectl
 # The e2e tests and the demo need root, network namespaces and Debian's daemons.
 E2E_TIMEOUT ?= 12m
 
