@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/bgp"
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
@@ -76,7 +77,8 @@ func New(o Options) (*Actuator, error) {
 	}
 	if o.NewBackend == nil {
 		iosMetrics := ios.NewMetrics(o.Registry)
-		o.NewBackend = func(b config.Backend) (route.Backend, error) { return realBackend(b, iosMetrics, o.Logger) }
+		bgpMetrics := bgp.NewMetrics(o.Registry)
+		o.NewBackend = func(b config.Backend) (route.Backend, error) { return realBackend(b, iosMetrics, bgpMetrics, o.Logger) }
 	}
 	backend, err := newBackend(o, cfg)
 	if err != nil {
@@ -128,14 +130,34 @@ func newBackend(o Options, cfg *config.Config) (route.Backend, error) {
 	return backend, nil
 }
 
-func realBackend(b config.Backend, m *ios.Metrics, logger *slog.Logger) (route.Backend, error) {
+func realBackend(b config.Backend, m *ios.Metrics, bm *bgp.Metrics, logger *slog.Logger) (route.Backend, error) {
 	switch b.Type {
 	case "netlink":
 		return netlink.New(*b.Netlink, logger.With("backend", "netlink"))
 	case "ios":
 		return ios.New(*b.IOS, m, logger.With("backend", "ios"))
+	case "bgp":
+		be, err := bgp.New(*b.BGP, bm, logger.With("backend", "bgp"))
+		if err != nil {
+			return nil, err
+		}
+		return bgpChanges{be}, nil
 	}
 	return nil, fmt.Errorf("unknown backend type %q", b.Type)
+}
+
+// bgpChanges drives the BGP backend, which implements the declarative
+// List/Set contract (CONTRACT.md), through today's List/Apply interface.
+// TODO(hbgp): drop it when the reconciler moves to List/Set.
+type bgpChanges struct{ *bgp.Backend }
+
+func (b bgpChanges) List(ctx context.Context, _ []netip.Prefix) ([]route.Route, error) {
+	return b.Backend.List(ctx)
+}
+
+func (b bgpChanges) Apply(ctx context.Context, c route.Change) error {
+	_, err := b.Set(ctx, route.New(c.Prefix, c.To...))
+	return err
 }
 
 // unavailable stands in for a backend that could not be built (dry run only).

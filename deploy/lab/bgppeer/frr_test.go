@@ -38,6 +38,18 @@ func speakerConfig() bgp.Config {
 			HoldTime: model.Duration(9 * time.Second), Keepalive: model.Duration(3 * time.Second), ConnectRetry: model.Duration(time.Second)}}}
 }
 
+func addrs(t *testing.T, ss ...string) []netip.Addr {
+	t.Helper()
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		var err error
+		if out[i], err = netip.ParseAddr(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 func startPeer(t *testing.T) *bgppeer.Peer {
 	t.Helper()
 	if m := bgppeer.Missing(); m != "" {
