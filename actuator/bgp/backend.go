@@ -43,6 +43,7 @@ type Backend struct {
 	logger    *slog.Logger
 	s         *server.BgpServer // started by the first List or Set
 	stopWatch context.CancelFunc
+	warned    map[string]bool // neighbors whose ADD-PATH was checked this session
 }
 
 // New reads the password files; it does not start the speaker (a reload
@@ -51,7 +52,10 @@ func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	b := &Backend{cfg: cfg, passwords: map[netip.Addr]string{}, metrics: m, logger: logger}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{cfg: cfg, passwords: map[netip.Addr]string{}, metrics: m, logger: logger, warned: map[string]bool{}}
 	for _, nb := range cfg.Neighbors {
 		if nb.PasswordFile == "" {
 			continue
@@ -101,6 +105,9 @@ func (b *Backend) start(ctx context.Context) error {
 	wait := time.Duration(0)
 	for _, nb := range b.cfg.Neighbors {
 		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
+		for _, f := range families {
+			b.metrics.addPath.WithLabelValues(nb.Address.String(), familyName(f)).Set(0)
+		}
 		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: b.peer(nb)}); err != nil {
 			return fmt.Errorf("adding BGP neighbor %s: %w", nb.Address, err)
 		}
@@ -147,15 +154,60 @@ func (b *Backend) peer(nb Neighbor) *api.Peer {
 
 func seconds[D ~int64](d D) uint64 { return uint64(time.Duration(d) / time.Second) }
 
-// established reports whether any neighbor's session is up.
+// established reports whether any neighbor's session is up, and records
+// (and warns once per session) which families lack ADD-PATH receive.
 func (b *Backend) established(ctx context.Context) bool {
 	up := false
 	_ = b.s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
-		if p.State != nil && p.State.SessionState == api.PeerState_ESTABLISHED {
-			up = true
+		if p.State == nil {
+			return
 		}
+		nb := p.State.NeighborAddress
+		if p.State.SessionState != api.PeerState_ESTABLISHED {
+			delete(b.warned, nb)
+			return
+		}
+		up = true
+		rx := addPathReceive(p.State.RemoteCap)
+		for _, f := range families {
+			name := familyName(f)
+			v := 0.0
+			if rx[name] {
+				v = 1
+			} else if !b.warned[nb] {
+				b.logger.Warn("Router does not receive ADD-PATH: it keeps one path per prefix, no ECMP", "neighbor", nb, "family", name)
+			}
+			b.metrics.addPath.WithLabelValues(nb, name).Set(v)
+		}
+		b.warned[nb] = true
 	})
 	return up
+}
+
+func familyName(f *api.Family) string {
+	if f.Afi == api.Family_AFI_IP6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// addPathReceive lists the unicast families for which the router's OPEN
+// offered to receive several paths.
+func addPathReceive(caps []*anypb.Any) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range caps {
+		var ap api.AddPathCapability
+		if !c.MessageIs(&ap) || c.UnmarshalTo(&ap) != nil {
+			continue
+		}
+		for _, t := range ap.Tuples {
+			if t.Family != nil && t.Family.Safi == api.Family_SAFI_UNICAST &&
+				(t.Mode == api.AddPathCapabilityTuple_RECEIVE || t.Mode == api.AddPathCapabilityTuple_BOTH) {
+				out[familyName(t.Family)] = true
+			}
+		}
+	}
+	return out
 }
 
 // ready starts the speaker if needed and fails with ErrUnavailable while no
@@ -277,7 +329,11 @@ func (b *Backend) Close() error {
 	b.s = nil
 	for _, nb := range b.cfg.Neighbors {
 		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
+		for _, f := range families {
+			b.metrics.addPath.WithLabelValues(nb.Address.String(), familyName(f)).Set(0)
+		}
 	}
+	clear(b.warned)
 	return nil
 }
 

@@ -10,7 +10,8 @@ import (
 // Metrics are the BGP backend's collectors, registered once and shared by
 // the backends a reload builds.
 type Metrics struct {
-	state *prometheus.GaugeVec
+	state   *prometheus.GaugeVec
+	addPath *prometheus.GaugeVec
 }
 
 // sessionStates are the BGP FSM states (RFC 4271 8.2.2), lower case.
@@ -24,9 +25,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "route_actuator_bgp_session_state",
 		Help: "BGP session state per neighbor: 1 for the current state (idle, connect, active, opensent, openconfirm, established), 0 for the others.",
-	}, []string{"neighbor", "state"})}
+	}, []string{"neighbor", "state"}),
+		addPath: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "route_actuator_bgp_add_path_receive",
+			Help: "1 if the neighbor's established session negotiated ADD-PATH receive for the family (ipv4, ipv6), else 0: without it the router keeps one path per prefix, no ECMP.",
+		}, []string{"neighbor", "family"}),
+	}
 	if reg != nil {
-		reg.MustRegister(m.state)
+		reg.MustRegister(m.state, m.addPath)
 	}
 	return m
 }

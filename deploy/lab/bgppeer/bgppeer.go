@@ -63,6 +63,8 @@ const (
 type Options struct {
 	// NoStatics leaves out the floating static routes.
 	NoStatics bool
+	// NoAddPath makes the router refuse ADD-PATH (disable-addpath-rx).
+	NoAddPath bool
 	// HoldTime and Keepalive are the router's timers for the speaker (9s, 3s).
 	HoldTime, Keepalive time.Duration
 }
@@ -182,15 +184,14 @@ func Config(o Options) string {
  neighbor %s remote-as %d
  neighbor %s passive
  neighbor %s timers %d %d
- address-family ipv4 unicast
-  maximum-paths 16
-  neighbor %s activate
- exit-address-family
- address-family ipv6 unicast
-  maximum-paths 16
-  neighbor %s activate
- exit-address-family
-`, RouterAS, RouterAddr, nb, SpeakerAS, nb, nb, int(o.Keepalive/time.Second), int(o.HoldTime/time.Second), nb, nb)
+`, RouterAS, RouterAddr, nb, SpeakerAS, nb, nb, int(o.Keepalive/time.Second), int(o.HoldTime/time.Second))
+	for _, af := range []string{"ipv4", "ipv6"} {
+		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 16\n  neighbor %s activate\n", af, nb)
+		if o.NoAddPath {
+			fmt.Fprintf(&b, "  neighbor %s disable-addpath-rx\n", nb)
+		}
+		b.WriteString(" exit-address-family\n")
+	}
 	return b.String()
 }
 

@@ -5,6 +5,7 @@ package bgppeer_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,14 +51,18 @@ func addrs(t *testing.T, ss ...string) []netip.Addr {
 	return out
 }
 
-func startPeer(t *testing.T) *bgppeer.Peer {
+func startPeer(t *testing.T, opts ...bgppeer.Options) *bgppeer.Peer {
 	t.Helper()
+	var o bgppeer.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if m := bgppeer.Missing(); m != "" {
 		testenv.Missing(t, "bgppeer: %s is required", m)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := bgppeer.Start(ctx, bgppeer.Options{})
+	p, err := bgppeer.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,19 +88,14 @@ func speaker(t *testing.T, p *bgppeer.Peer, mode string) (*testenv.Proc, *bufio.
 	return proc, sc
 }
 
-// TestBackendAgainstFRR drives the BGP backend against FRR's bgpd: ECMP by
-// ADD-PATH, withdraw and restore of one nexthop, IPv6 by MP_REACH, and
-// withdrawing every path falls back to the floating statics.
-func TestBackendAgainstFRR(t *testing.T) {
-	p := startPeer(t)
-	proc, sc := speaker(t, p, "scenarios")
+// runSpeaker runs TestSpeakerProcess in mode to its end and fails unless it passed.
+func runSpeaker(t *testing.T, p *bgppeer.Peer, mode string) {
+	t.Helper()
+	proc, sc := speaker(t, p, mode)
 	var out strings.Builder
 	for sc.Scan() {
 		fmt.Fprintln(&out, sc.Text())
-		if strings.HasPrefix(sc.Text(), "--- FAIL") || sc.Text() == "FAIL" {
-			break
-		}
-		if sc.Text() == "PASS" || strings.HasPrefix(sc.Text(), "ok") {
+		if l := sc.Text(); l == "PASS" || l == "FAIL" || strings.HasPrefix(l, "ok") {
 			break
 		}
 	}
@@ -104,6 +104,19 @@ func TestBackendAgainstFRR(t *testing.T) {
 		t.Fatalf("speaker process: %v\n%s", err, out.String())
 	}
 	t.Logf("speaker process:\n%s", out.String())
+}
+
+// TestWithoutAddPath: a router that refuses ADD-PATH keeps one path, and
+// the backend says so in route_actuator_bgp_add_path_receive.
+func TestWithoutAddPath(t *testing.T) {
+	runSpeaker(t, startPeer(t, bgppeer.Options{NoAddPath: true}), "noaddpath")
+}
+
+// TestBackendAgainstFRR drives the BGP backend against FRR's bgpd: ECMP by
+// ADD-PATH, withdraw and restore of one nexthop, IPv6 by MP_REACH, and
+// withdrawing every path falls back to the floating statics.
+func TestBackendAgainstFRR(t *testing.T) {
+	runSpeaker(t, startPeer(t), "scenarios")
 }
 
 // TestFailOpen kills the speaker with SIGKILL: the router must fall back to
@@ -175,6 +188,28 @@ func TestSpeakerProcess(t *testing.T) {
 		fmt.Println("READY")
 		<-ctx.Done()
 		return
+	case "noaddpath":
+		// The router keeps one of the three paths.
+		set(route.New(svc, nh11, nh12, nh13))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r, err := p.KernelRoute(ctx, svc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Proto == "bgp" && len(r.Nexthops) == 1 {
+				t.Logf("without ADD-PATH: kernel route %s", r)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("without ADD-PATH: kernel route %s, want bgp with one nexthop", r)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(addPathMetrics(0)), "route_actuator_bgp_add_path_receive"); err != nil {
+			t.Error(err)
+		}
+		return
 	case "scenarios":
 	default:
 		t.Fatalf("SPEAKER_MODE=%q", os.Getenv("SPEAKER_MODE"))
@@ -211,14 +246,53 @@ route_actuator_bgp_session_state{neighbor="198.51.100.1",state="established"} 1
 route_actuator_bgp_session_state{neighbor="198.51.100.1",state="idle"} 0
 route_actuator_bgp_session_state{neighbor="198.51.100.1",state="openconfirm"} 0
 route_actuator_bgp_session_state{neighbor="198.51.100.1",state="opensent"} 0
-`)); err != nil {
+`+addPathMetrics(1))); err != nil {
 		t.Error(err)
 	}
+	before := updatesReceived(ctx, t, p)
 	step(route.New(svc, nh11, nh13), "bgp", nh11, nh13) // withdraw .12
+	if after := updatesReceived(ctx, t, p); after <= before {
+		t.Errorf("the router counted no UPDATE for a withdraw (%d -> %d)", before, after)
+	}
 	step(route.New(svc, nh11, nh12, nh13), "bgp", nh11, nh12, nh13)
+	before = updatesReceived(ctx, t, p)
 	step(route.New(svc, nh11, nh12, nh13), "bgp", nh11, nh12, nh13) // unchanged: changes nothing
+	time.Sleep(200 * time.Millisecond)
+	if after := updatesReceived(ctx, t, p); after != before {
+		t.Errorf("an unchanged Set sent %d UPDATE messages to the router", after-before)
+	}
 	step(route.New(svc6, nh611, nh612), "bgp", nh611, nh612)
 	step(route.New(svc6), "static", bgppeer.Nexthops6...)
 	// Withdrawing every path leaves the floating statics: all servers, never none.
 	step(route.New(svc), "static", nh11, nh12, nh13)
+}
+
+func addPathMetrics(v int) string {
+	return fmt.Sprintf(`# HELP route_actuator_bgp_add_path_receive 1 if the neighbor's established session negotiated ADD-PATH receive for the family (ipv4, ipv6), else 0: without it the router keeps one path per prefix, no ECMP.
+# TYPE route_actuator_bgp_add_path_receive gauge
+route_actuator_bgp_add_path_receive{family="ipv4",neighbor="198.51.100.1"} %d
+route_actuator_bgp_add_path_receive{family="ipv6",neighbor="198.51.100.1"} %d
+`, v, v)
+}
+
+// updatesReceived is how many UPDATE messages the router received from the speaker.
+func updatesReceived(ctx context.Context, t *testing.T, p *bgppeer.Peer) int {
+	t.Helper()
+	out, err := p.Vtysh(ctx, "show bgp neighbors "+bgppeer.SpeakerAddr.String()+" json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nbs map[string]struct {
+		MessageStats struct {
+			UpdatesRecv *int `json:"updatesRecv"`
+		} `json:"messageStats"`
+	}
+	if err := json.Unmarshal([]byte(out), &nbs); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	n := nbs[bgppeer.SpeakerAddr.String()].MessageStats.UpdatesRecv
+	if n == nil {
+		t.Fatalf("no updatesRecv in %s", out)
+	}
+	return *n
 }
