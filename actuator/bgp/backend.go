@@ -30,6 +30,12 @@ import (
 // route has nexthops.
 const sendMax = 255
 
+// MaxReceived bounds what the speaker keeps of the router's own routes
+// (its Adj-RIB-In), which it never uses: above this many prefixes per
+// family it resets the session (Cease, maximum number of prefixes reached),
+// so a router that sends its table cannot grow route_actuator's memory.
+const MaxReceived = 100
+
 var families = []*api.Family{
 	{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
 	{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST},
@@ -132,8 +138,9 @@ func (b *Backend) peer(nb Neighbor) *api.Peer {
 	var afs []*api.AfiSafi
 	for _, f := range families {
 		afs = append(afs, &api.AfiSafi{
-			Config:   &api.AfiSafiConfig{Family: f, Enabled: true},
-			AddPaths: &api.AddPaths{Config: &api.AddPathsConfig{SendMax: sendMax}},
+			Config:       &api.AfiSafiConfig{Family: f, Enabled: true},
+			AddPaths:     &api.AddPaths{Config: &api.AddPathsConfig{SendMax: sendMax}},
+			PrefixLimits: &api.PrefixLimit{Family: f, MaxPrefixes: MaxReceived},
 		})
 	}
 	p := &api.Peer{

@@ -65,6 +65,9 @@ type Options struct {
 	NoStatics bool
 	// NoAddPath makes the router refuse ADD-PATH (disable-addpath-rx).
 	NoAddPath bool
+	// Announce makes the router send the speaker that many IPv4 /32s
+	// (from 203.0.113.0/24, at most 256).
+	Announce int
 	// HoldTime and Keepalive are the router's timers for the speaker (9s, 3s).
 	HoldTime, Keepalive time.Duration
 }
@@ -185,8 +188,14 @@ func Config(o Options) string {
  neighbor %s passive
  neighbor %s timers %d %d
 `, RouterAS, RouterAddr, nb, SpeakerAS, nb, nb, int(o.Keepalive/time.Second), int(o.HoldTime/time.Second))
+	if o.Announce > 0 {
+		b.WriteString(" no bgp network import-check\n")
+	}
 	for _, af := range []string{"ipv4", "ipv6"} {
 		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 16\n  neighbor %s activate\n", af, nb)
+		for i := 0; af == "ipv4" && i < o.Announce; i++ {
+			fmt.Fprintf(&b, "  network 203.0.113.%d/32\n", i)
+		}
 		if o.NoAddPath {
 			fmt.Fprintf(&b, "  neighbor %s disable-addpath-rx\n", nb)
 		}

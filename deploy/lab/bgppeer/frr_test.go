@@ -112,6 +112,13 @@ func TestWithoutAddPath(t *testing.T) {
 	runSpeaker(t, startPeer(t, bgppeer.Options{NoAddPath: true}), "noaddpath")
 }
 
+// TestRouterSendsTooMuch: a router that sends more than bgp.MaxReceived
+// prefixes gets its session reset instead of growing the speaker's memory.
+func TestRouterSendsTooMuch(t *testing.T) {
+	p := startPeer(t, bgppeer.Options{Announce: bgp.MaxReceived + 1})
+	runSpeaker(t, p, "toomuch")
+}
+
 // TestBackendAgainstFRR drives the BGP backend against FRR's bgpd: ECMP by
 // ADD-PATH, withdraw and restore of one nexthop, IPv6 by MP_REACH, and
 // withdrawing every path falls back to the floating statics.
@@ -210,6 +217,25 @@ func TestSpeakerProcess(t *testing.T) {
 			t.Error(err)
 		}
 		return
+	case "toomuch":
+		// The session comes up, the router's UPDATEs exceed the limit and
+		// the speaker resets the session; the router logs why.
+		_, _ = b.List(ctx)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, err := p.Vtysh(ctx, "show bgp neighbors "+bgppeer.SpeakerAddr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, "Maximum Number of Prefixes Reached") {
+				t.Logf("router: %s", grepLine(out, "Maximum Number of Prefixes"))
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the router never saw a maximum-prefix reset:\n%s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	case "scenarios":
 	default:
 		t.Fatalf("SPEAKER_MODE=%q", os.Getenv("SPEAKER_MODE"))
@@ -295,4 +321,13 @@ func updatesReceived(ctx context.Context, t *testing.T, p *bgppeer.Peer) int {
 		t.Fatalf("no updatesRecv in %s", out)
 	}
 	return *n
+}
+
+func grepLine(s, sub string) string {
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
