@@ -65,6 +65,8 @@ type Options struct {
 	NoStatics bool
 	// NoAddPath makes the router refuse ADD-PATH (disable-addpath-rx).
 	NoAddPath bool
+	// Password sets the session's TCP MD5 password (RFC 2385).
+	Password string
 	// Announce makes the router send the speaker that many IPv4 /32s
 	// (from 203.0.113.0/24, at most 256).
 	Announce int
@@ -190,6 +192,9 @@ func Config(o Options) string {
 `, RouterAS, RouterAddr, nb, SpeakerAS, nb, nb, int(o.Keepalive/time.Second), int(o.HoldTime/time.Second))
 	if o.Announce > 0 {
 		b.WriteString(" no bgp network import-check\n")
+	}
+	if o.Password != "" {
+		fmt.Fprintf(&b, " neighbor %s password %s\n", nb, o.Password)
 	}
 	for _, af := range []string{"ipv4", "ipv6"} {
 		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 16\n  neighbor %s activate\n", af, nb)

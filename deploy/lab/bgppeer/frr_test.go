@@ -6,11 +6,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -117,6 +119,11 @@ func TestWithoutAddPath(t *testing.T) {
 func TestRouterSendsTooMuch(t *testing.T) {
 	p := startPeer(t, bgppeer.Options{Announce: bgp.MaxReceived + 1})
 	runSpeaker(t, p, "toomuch")
+}
+
+// TestPassword: with TCP MD5 on the router, the speaker needs password_file.
+func TestPassword(t *testing.T) {
+	runSpeaker(t, startPeer(t, bgppeer.Options{Password: "s3cret-md5"}), "password")
 }
 
 // TestBackendAgainstFRR drives the BGP backend against FRR's bgpd: ECMP by
@@ -236,6 +243,30 @@ func TestSpeakerProcess(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	case "password":
+		// Without the password the router drops the SYNs: no session.
+		short, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, err := b.List(short); !errors.Is(err, route.ErrUnavailable) {
+			t.Fatalf("List without the password: %v, want ErrUnavailable", err)
+		}
+		cfg := speakerConfig()
+		cfg.Neighbors[0].PasswordFile = filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(cfg.Neighbors[0].PasswordFile, []byte("s3cret-md5\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b2, err := bgp.New(cfg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b2.Close()
+		if _, err := b2.Set(ctx, route.New(svc, nh11, nh12)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh12); err != nil {
+			t.Fatal(err)
+		}
+		return
 	case "scenarios":
 	default:
 		t.Fatalf("SPEAKER_MODE=%q", os.Getenv("SPEAKER_MODE"))
