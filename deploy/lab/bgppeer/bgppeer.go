@@ -65,6 +65,8 @@ type Options struct {
 	NoStatics bool
 	// NoAddPath makes the router refuse ADD-PATH (disable-addpath-rx).
 	NoAddPath bool
+	// IPv6Session peers with the speaker over IPv6 (SpeakerAddr6) instead of IPv4.
+	IPv6Session bool
 	// Password sets the session's TCP MD5 password (RFC 2385).
 	Password string
 	// Announce makes the router send the speaker that many IPv4 /32s
@@ -182,6 +184,9 @@ func Config(o Options) string {
 		}
 	}
 	nb := SpeakerAddr.String()
+	if o.IPv6Session {
+		nb = SpeakerAddr6.String()
+	}
 	fmt.Fprintf(&b, `router bgp %d
  bgp router-id %s
  no bgp ebgp-requires-policy

@@ -126,6 +126,11 @@ func TestPassword(t *testing.T) {
 	runSpeaker(t, startPeer(t, bgppeer.Options{Password: "s3cret-md5"}), "password")
 }
 
+// TestIPv6Session: one session over IPv6 carries IPv4 and IPv6 paths.
+func TestIPv6Session(t *testing.T) {
+	runSpeaker(t, startPeer(t, bgppeer.Options{IPv6Session: true}), "ipv6session")
+}
+
 // TestBackendAgainstFRR drives the BGP backend against FRR's bgpd: ECMP by
 // ADD-PATH, withdraw and restore of one nexthop, IPv6 by MP_REACH, and
 // withdrawing every path falls back to the floating statics.
@@ -265,6 +270,24 @@ func TestSpeakerProcess(t *testing.T) {
 		}
 		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh12); err != nil {
 			t.Fatal(err)
+		}
+		return
+	case "ipv6session":
+		cfg := speakerConfig()
+		cfg.LocalAddress = bgppeer.SpeakerAddr6
+		cfg.Neighbors[0].Address = bgppeer.RouterAddr6
+		b6, err := bgp.New(cfg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b6.Close()
+		for _, r := range []route.Route{route.New(svc, nh11, nh12), route.New(svc6, nh611, nh612)} {
+			if got, err := b6.Set(ctx, r); err != nil || !got.Equal(r) {
+				t.Fatalf("Set(%v) = %v, %v", r, got, err)
+			}
+			if _, err := p.WaitKernel(ctx, 10*time.Second, r.Prefix, "bgp", r.Nexthops...); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return
 	case "scenarios":
