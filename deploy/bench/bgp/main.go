@@ -73,15 +73,7 @@ func lab(trials int, binary string) error {
 
 // actuatorConfig is route_actuator.yml for the webhook stage: the lab's
 // speaker, the test routes and alerts, restore_delay 0s (as bench-actuator).
-const actuatorConfig = `backend:
-  type: bgp
-  bgp:
-    local_as: 65001
-    router_id: 198.51.100.2
-    local_address: 198.51.100.2
-    neighbors:
-      - {address: 198.51.100.1, peer_as: 65000, hold_time: 9s, keepalive: 3s, connect_retry: 1s}
-routes:
+const actuatorConfig = bgppeer.BackendConfig + `routes:
   - prefix: 192.0.2.53/32
     nexthops: [198.51.100.11, 198.51.100.12, 198.51.100.13]
 alerts:

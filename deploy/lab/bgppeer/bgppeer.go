@@ -59,6 +59,17 @@ const (
 	StaticDistance = 250
 )
 
+// BackendConfig is route_actuator.yml's backend section for the lab's speaker.
+const BackendConfig = `backend:
+  type: bgp
+  bgp:
+    local_as: 65001
+    router_id: 198.51.100.2
+    local_address: 198.51.100.2
+    neighbors:
+      - {address: 198.51.100.1, peer_as: 65000, hold_time: 9s, keepalive: 3s, connect_retry: 1s}
+`
+
 // Options shape the router.
 type Options struct {
 	// NoStatics leaves out the floating static routes.

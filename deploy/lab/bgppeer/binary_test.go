@@ -17,15 +17,7 @@ import (
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
-const binaryConfig = `backend:
-  type: bgp
-  bgp:
-    local_as: 65001
-    router_id: 198.51.100.2
-    local_address: 198.51.100.2
-    neighbors:
-      - {address: 198.51.100.1, peer_as: 65000, hold_time: 9s, keepalive: 3s, connect_retry: 1s}
-` + testenv.ActuatorRoutes
+const binaryConfig = bgppeer.BackendConfig + testenv.ActuatorRoutes
 
 // TestBinaryWebhooksBGP runs the built route_actuator with backend bgp in
 // the speaker namespace: webhooks withdraw and restore a server on the FRR
