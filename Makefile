@@ -15,7 +15,7 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 E2E_TIMEOUT ?= 12m
 
 .PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e \
-        style vet bench bench-exporter bench-actuator bench-ios bench-failover bench-scale demo clean deps fuzz
+        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz
 
 all: build test
 
@@ -70,7 +70,7 @@ test-e2e: build
 	SLAROUTE_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./deploy/lab/... 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'; exit $${PIPESTATUS[0]}
 
 # Benchmarks print numbers; they never gate the build.
-bench: build bench-exporter bench-actuator bench-ios
+bench: build bench-exporter bench-actuator bench-ios bench-bgp
 
 bench-exporter: build
 	./deploy/bench/exporter/bench.sh
@@ -80,6 +80,9 @@ bench-actuator: build
 
 bench-ios: build
 	./deploy/bench/ios/bench.sh
+
+bench-bgp: build
+	./deploy/bench/bgp/bench.sh
 
 bench-failover: build
 	./deploy/lab/bench-failover.sh

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/bgp"
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
@@ -93,7 +94,8 @@ func New(o Options) (*Actuator, error) {
 	}
 	if o.NewBackend == nil {
 		iosMetrics := ios.NewMetrics(o.Registry)
-		o.NewBackend = func(c *config.Config) (route.Backend, error) { return realBackend(c, iosMetrics, o.Logger) }
+		bgpMetrics := bgp.NewMetrics(o.Registry)
+		o.NewBackend = func(c *config.Config) (route.Backend, error) { return realBackend(c, iosMetrics, bgpMetrics, o.Logger) }
 	}
 	backend, err := newBackend(o, cfg)
 	if err != nil {
@@ -152,13 +154,15 @@ func newBackend(o Options, cfg *config.Config) (route.Backend, error) {
 	return backend, nil
 }
 
-func realBackend(c *config.Config, m *ios.Metrics, logger *slog.Logger) (route.Backend, error) {
+func realBackend(c *config.Config, m *ios.Metrics, bm *bgp.Metrics, logger *slog.Logger) (route.Backend, error) {
 	b := c.Backend
 	switch b.Type {
 	case "netlink":
 		return netlink.New(*b.Netlink, logger.With("backend", "netlink"))
 	case "ios":
 		return ios.New(*b.IOS, c.Prefixes(), m, logger.With("backend", "ios"))
+	case "bgp":
+		return bgp.New(*b.BGP, bm, logger.With("backend", "bgp"))
 	}
 	return nil, fmt.Errorf("unknown backend type %q", b.Type)
 }

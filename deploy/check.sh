@@ -17,7 +17,7 @@ done
 for b in dns_sla_exporter route_actuator; do
 	[ -x "$BIN/$b" ] || fail "$BIN/$b missing: run make build"
 done
-for f in deploy/examples/dns_sla_exporter.yml deploy/examples/route_actuator.yml deploy/examples/route_actuator_ios.yml deploy/examples/web-config.yml \
+for f in deploy/examples/dns_sla_exporter.yml deploy/examples/route_actuator.yml deploy/examples/route_actuator_ios.yml deploy/examples/route_actuator_bgp.yml deploy/examples/web-config.yml \
 	deploy/alertmanager/route_actuator.password deploy/prometheus/prometheus.yml deploy/alertmanager/alertmanager.yml; do
 	[ -f "$f" ] || fail "$f missing"
 done
@@ -46,6 +46,7 @@ echo "198.51.100.1 $(cut -d' ' -f1,2 "$tmp/ios_key.pub")" >"$tmp/ios_known_hosts
 sed -e "s|/run/credentials/route_actuator.service/ios_key|$tmp/ios_key|" -e "s|/etc/slaroute/ios_known_hosts|$tmp/ios_known_hosts|" \
 	deploy/examples/route_actuator_ios.yml >"$tmp/route_actuator_ios.yml"
 "$BIN/route_actuator" --config.check --config.file="$tmp/route_actuator_ios.yml"
+"$BIN/route_actuator" --config.check --config.file=deploy/examples/route_actuator_bgp.yml
 
 # The same webhook user and password must be in alertmanager.yml (username,
 # password_file) and in web-config.yml (bcrypt hash): start the actuator with

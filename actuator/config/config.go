@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/slaroute/slaroute/actuator/bgp"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
 	"github.com/slaroute/slaroute/exporter/configkit"
@@ -37,6 +38,7 @@ type Backend struct {
 	Type    string          `yaml:"type"`
 	Netlink *netlink.Config `yaml:"netlink"`
 	IOS     *ios.Config     `yaml:"ios"`
+	BGP     *bgp.Config     `yaml:"bgp"`
 }
 
 // Section is a backend's section: it sets its defaults and checks its own

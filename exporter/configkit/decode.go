@@ -6,6 +6,7 @@
 package configkit
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -101,7 +102,13 @@ func (d *Decoder) decode(n *yaml.Node, v reflect.Value, key string) {
 	}
 	d.at[refOf(v)] = pos{n.Line, true}
 	null := n.Tag == "!!null"
+	_, text := v.Addr().Interface().(encoding.TextUnmarshaler)
 	switch {
+	case text && v.Kind() == reflect.Struct && n.Kind == yaml.ScalarNode:
+		// netip.Addr and the like are structs that parse from a scalar.
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			d.Errorf(n.Line, "%s: %q is not valid: %v", key[strings.LastIndex(key, ".")+1:], n.Value, err)
+		}
 	case v.Kind() == reflect.Struct:
 		d.mapping(n, v, key)
 	case v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct:

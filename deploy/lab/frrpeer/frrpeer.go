@@ -42,6 +42,7 @@ import (
 var (
 	Zebra     = "/usr/lib/frr/zebra"
 	Staticd   = "/usr/lib/frr/staticd"
+	Bgpd      = "/usr/lib/frr/bgpd"
 	Vtysh     = "/usr/bin/vtysh"
 	Sshd      = "/usr/sbin/sshd"
 	SSHKeygen = "ssh-keygen"
@@ -59,6 +60,12 @@ type Options struct {
 	Nexthops []netip.Addr
 	// SSHPort is sshd's port on 127.0.0.1 inside the namespace (22).
 	SSHPort int
+	// NoSSH runs FRR without sshd (for peers driven over BGP, not the CLI).
+	NoSSH bool
+	// Daemons are FRR daemons started after zebra and staticd (e.g. Bgpd).
+	Daemons []string
+	// Config is the FRR configuration the daemons start with.
+	Config string
 }
 
 // Peer is a running FRR + sshd router.
@@ -151,8 +158,11 @@ func Start(ctx context.Context, o Options) (p *Peer, err error) {
 	if err = p.namespaces(ctx, o, sfx); err != nil {
 		return p, err
 	}
-	if err = p.startFRR(ctx); err != nil {
+	if err = p.startFRR(ctx, o); err != nil {
 		return p, err
+	}
+	if o.NoSSH {
+		return p, nil
 	}
 	if err = p.startSSHD(ctx, o.SSHPort); err != nil {
 		return p, err
@@ -192,13 +202,16 @@ func (p *Peer) namespaces(ctx context.Context, o Options, sfx string) error {
 	return nil
 }
 
-func (p *Peer) startFRR(ctx context.Context) error {
+func (p *Peer) startFRR(ctx context.Context, o Options) error {
 	conf := filepath.Join(p.Dir, "frr.conf")
-	if err := os.WriteFile(conf, []byte("hostname rtr1\n"), 0o644); err != nil {
+	if o.Config == "" {
+		o.Config = "hostname rtr1\n"
+	}
+	if err := os.WriteFile(conf, []byte(o.Config), 0o644); err != nil {
 		return err
 	}
 	zserv := filepath.Join(p.VtySocketDir, "zserv.api")
-	for _, d := range []string{Zebra, Staticd} {
+	for _, d := range append([]string{Zebra, Staticd}, o.Daemons...) {
 		name := filepath.Base(d)
 		args := []string{"netns", "exec", p.Namespace, d,
 			"-N", p.pathspace, "--vty_socket", p.VtySocketDir, "-z", zserv,

@@ -1,0 +1,424 @@
+// Package bgp is the BGP backend: route_actuator runs an embedded GoBGP
+// speaker that peers with the router and announces each service prefix with
+// one path per healthy nexthop, next hop = the DNS server itself. ADD-PATH
+// send (RFC 7911) carries all paths of a prefix over one session, so the
+// router installs them as one ECMP route; withdrawing a nexthop withdraws
+// its path. A speaker that dies takes its paths with it: the router must
+// hold floating static routes to every server (docs/backends.md).
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/slaroute/slaroute/actuator/route"
+)
+
+// sendMax is how many paths per prefix ADD-PATH may send: more than any
+// route has nexthops.
+const sendMax = 255
+
+// MaxReceived bounds what the speaker keeps of the router's own routes
+// (its Adj-RIB-In), which it never uses: above this many prefixes per
+// family it resets the session (Cease, maximum number of prefixes reached),
+// so a router that sends its table cannot grow route_actuator's memory.
+const MaxReceived = 100
+
+var families = []*api.Family{
+	{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
+	{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST},
+}
+
+// Backend announces routes as BGP paths. Used from one goroutine at a time.
+type Backend struct {
+	cfg       Config
+	passwords map[netip.Addr]string
+	metrics   *Metrics
+	logger    *slog.Logger
+	s         *server.BgpServer // started by the first List or Set
+	stopWatch context.CancelFunc
+	warned    map[string]bool // neighbors whose ADD-PATH was checked this session
+}
+
+// New reads the password files; it does not start the speaker (a reload
+// builds a new backend while the old one still holds the sessions).
+func New(cfg Config, m *Metrics, logger *slog.Logger) (*Backend, error) {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{cfg: cfg, passwords: map[netip.Addr]string{}, metrics: m, logger: logger, warned: map[string]bool{}}
+	for _, nb := range cfg.Neighbors {
+		if nb.PasswordFile == "" {
+			continue
+		}
+		s, err := readPassword(nb.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("bgp neighbor %s: %w", nb.Address, err)
+		}
+		b.passwords[nb.Address] = s
+	}
+	return b, nil
+}
+
+// readPassword reads a TCP MD5 password file (config validation and New
+// read it alike, so --config.check refuses what start would).
+func readPassword(file string) (string, error) {
+	pw, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(pw), "\r\n")
+	if s == "" || len(s) > 80 { // TCP MD5 keys are at most 80 bytes (RFC 2385)
+		return "", fmt.Errorf("password_file %s must hold 1..80 bytes", file)
+	}
+	return s, nil
+}
+
+// start runs the speaker and adds the neighbors, then waits (at most the
+// longest hold time, within ctx) for a session: a fresh speaker's first
+// read should see the router connected.
+func (b *Backend) start(ctx context.Context) error {
+	if b.s != nil {
+		return nil
+	}
+	s := server.NewBgpServer(server.LoggerOption(logAdapter{b.logger}))
+	go s.Serve()
+	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn: b.cfg.LocalAS, RouterId: b.cfg.RouterID.String(),
+		ListenPort: -1, // active only: the router needs no way in
+	}})
+	if err != nil {
+		s.Stop()
+		return fmt.Errorf("%w: starting BGP speaker: %w", route.ErrUnavailable, err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	err = s.WatchEvent(wctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+		if p := r.GetPeer(); p != nil && p.Type == api.WatchEventResponse_PeerEvent_STATE && p.Peer != nil && p.Peer.State != nil {
+			b.metrics.setState(p.Peer.State.NeighborAddress, p.Peer.State.SessionState)
+		}
+	})
+	if err != nil {
+		cancel()
+		s.Stop()
+		return fmt.Errorf("%w: watching BGP sessions: %w", route.ErrUnavailable, err)
+	}
+	b.s, b.stopWatch = s, cancel
+	wait := time.Duration(0)
+	for _, nb := range b.cfg.Neighbors {
+		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
+		for _, f := range families {
+			b.metrics.addPath.WithLabelValues(nb.Address.String(), familyName(f)).Set(0)
+		}
+		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: b.peer(nb)}); err != nil {
+			return fmt.Errorf("adding BGP neighbor %s: %w", nb.Address, err)
+		}
+		wait = max(wait, time.Duration(nb.HoldTime))
+	}
+	wctx, wcancel := context.WithTimeout(ctx, wait)
+	defer wcancel()
+	for !b.established(wctx) {
+		select {
+		case <-wctx.Done():
+			return nil // the caller reports the missing session
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// peer is nb as GoBGP's neighbor: both unicast families with ADD-PATH send,
+// no graceful restart (FRR would keep a dead speaker's paths for the restart
+// time instead of falling back to its static routes).
+func (b *Backend) peer(nb Neighbor) *api.Peer {
+	var afs []*api.AfiSafi
+	for _, f := range families {
+		afs = append(afs, &api.AfiSafi{
+			Config:       &api.AfiSafiConfig{Family: f, Enabled: true},
+			AddPaths:     &api.AddPaths{Config: &api.AddPathsConfig{SendMax: sendMax}},
+			PrefixLimits: &api.PrefixLimit{Family: f, MaxPrefixes: MaxReceived},
+		})
+	}
+	p := &api.Peer{
+		Conf: &api.PeerConf{NeighborAddress: nb.Address.String(), PeerAsn: nb.PeerAS, AuthPassword: b.passwords[nb.Address]},
+		Timers: &api.Timers{Config: &api.TimersConfig{
+			HoldTime: seconds(nb.HoldTime), KeepaliveInterval: seconds(nb.Keepalive),
+			ConnectRetry: seconds(nb.ConnectRetry), IdleHoldTimeAfterReset: seconds(nb.ConnectRetry),
+		}},
+		Transport:       &api.Transport{RemotePort: uint32(nb.Port)},
+		GracefulRestart: &api.GracefulRestart{Enabled: false},
+		AfiSafis:        afs,
+	}
+	if b.cfg.LocalAddress.IsValid() {
+		p.Transport.LocalAddress = b.cfg.LocalAddress.String()
+	}
+	return p
+}
+
+func seconds[D ~int64](d D) uint64 { return uint64(time.Duration(d) / time.Second) }
+
+// established reports whether any neighbor's session is up, and records
+// (and warns once per session) which families lack ADD-PATH receive.
+func (b *Backend) established(ctx context.Context) bool {
+	up := false
+	_ = b.s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		if p.State == nil {
+			return
+		}
+		nb := p.State.NeighborAddress
+		if p.State.SessionState != api.PeerState_ESTABLISHED {
+			delete(b.warned, nb)
+			return
+		}
+		up = true
+		rx := addPathReceive(p.State.RemoteCap)
+		for _, f := range families {
+			name := familyName(f)
+			v := 0.0
+			if rx[name] {
+				v = 1
+			} else if !b.warned[nb] {
+				b.logger.Warn("Router does not receive ADD-PATH: it keeps one path per prefix, no ECMP", "neighbor", nb, "family", name)
+			}
+			b.metrics.addPath.WithLabelValues(nb, name).Set(v)
+		}
+		b.warned[nb] = true
+	})
+	return up
+}
+
+func familyName(f *api.Family) string {
+	if f.Afi == api.Family_AFI_IP6 {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// addPathReceive lists the unicast families for which the router's OPEN
+// offered to receive several paths.
+func addPathReceive(caps []*anypb.Any) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range caps {
+		var ap api.AddPathCapability
+		if !c.MessageIs(&ap) || c.UnmarshalTo(&ap) != nil {
+			continue
+		}
+		for _, t := range ap.Tuples {
+			if t.Family != nil && t.Family.Safi == api.Family_SAFI_UNICAST &&
+				(t.Mode == api.AddPathCapabilityTuple_RECEIVE || t.Mode == api.AddPathCapabilityTuple_BOTH) {
+				out[familyName(t.Family)] = true
+			}
+		}
+	}
+	return out
+}
+
+// ready starts the speaker if needed and fails with ErrUnavailable while no
+// session carries the paths to a router.
+func (b *Backend) ready(ctx context.Context) error {
+	if err := b.start(ctx); err != nil {
+		return err
+	}
+	if !b.established(ctx) {
+		return fmt.Errorf("%w: no BGP session established (neighbors %s)", route.ErrUnavailable, b.neighborList())
+	}
+	return nil
+}
+
+func (b *Backend) neighborList() string {
+	s := make([]string, len(b.cfg.Neighbors))
+	for i, nb := range b.cfg.Neighbors {
+		s[i] = nb.Address.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// List returns the paths the speaker announces (its own RIB, not the
+// router's): one route per prefix, its nexthops the paths' next hops.
+func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
+	if err := b.ready(ctx); err != nil {
+		return nil, err
+	}
+	rib, err := b.rib(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]route.Route, 0, len(rib))
+	for p, nhs := range rib {
+		out = append(out, route.New(p, nhs...))
+	}
+	route.Sort(out)
+	return out, nil
+}
+
+// Set makes the speaker announce exactly one path per nexthop of want
+// (none: withdraw the prefix) and returns what it announces afterwards.
+// The paths go to the speaker's RIB even without a session (the router gets
+// them when one comes up), but Set then fails with ErrUnavailable.
+func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
+	want = route.New(want.Prefix, want.Nexthops...)
+	for _, nh := range want.Nexthops {
+		if nh.Is4() != want.Prefix.Addr().Is4() {
+			return route.Route{}, fmt.Errorf("route %s: nexthop %s is not of the prefix's address family", want.Prefix, nh)
+		}
+	}
+	if err := b.start(ctx); err != nil {
+		return route.Route{}, err
+	}
+	rib, err := b.rib(ctx)
+	if err != nil {
+		return route.Route{}, err
+	}
+	have := rib[want.Prefix]
+	for _, nh := range want.Nexthops {
+		if !slices.Contains(have, nh) {
+			if _, err := b.s.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
+				return route.Route{}, fmt.Errorf("announcing %s via %s: %w", want.Prefix, nh, err)
+			}
+		}
+	}
+	for _, nh := range have {
+		if !slices.Contains(want.Nexthops, nh) {
+			if err := b.s.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
+				return route.Route{}, fmt.Errorf("withdrawing %s via %s: %w", want.Prefix, nh, err)
+			}
+		}
+	}
+	if rib, err = b.rib(ctx); err != nil {
+		return route.Route{}, err
+	}
+	got := route.Route{Prefix: want.Prefix}
+	if nhs := rib[want.Prefix]; len(nhs) > 0 {
+		got = route.New(want.Prefix, nhs...)
+	}
+	if !b.established(ctx) {
+		return got, fmt.Errorf("%w: %s is in the speaker's RIB but no BGP session is established (neighbors %s)", route.ErrUnavailable, got, b.neighborList())
+	}
+	return got, nil
+}
+
+// rib reads the speaker's locally originated paths: prefix -> next hops.
+func (b *Backend) rib(ctx context.Context) (map[netip.Prefix][]netip.Addr, error) {
+	out := map[netip.Prefix][]netip.Addr{}
+	var perr error
+	for _, f := range families {
+		err := b.s.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f}, func(d *api.Destination) {
+			for _, p := range d.Paths {
+				if p.NeighborIp != "<nil>" && p.NeighborIp != "" {
+					continue // learned from the router, not ours
+				}
+				pfx, nh, err := decode(p)
+				if err != nil {
+					perr = errors.Join(perr, err)
+					continue
+				}
+				out[pfx] = append(out[pfx], nh)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading the BGP RIB: %w", err)
+		}
+	}
+	return out, perr
+}
+
+// Close withdraws everything by closing the sessions (Cease) and stops the speaker.
+func (b *Backend) Close() error {
+	if b.s == nil {
+		return nil
+	}
+	b.stopWatch()
+	b.s.Stop()
+	b.s = nil
+	for _, nb := range b.cfg.Neighbors {
+		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
+		for _, f := range families {
+			b.metrics.addPath.WithLabelValues(nb.Address.String(), familyName(f)).Set(0)
+		}
+	}
+	clear(b.warned)
+	return nil
+}
+
+// pathID is the path identifier of nh's path (RFC 7911): stable per server,
+// so that the path of one server is replaced or withdrawn, never another's.
+func pathID(nh netip.Addr) uint32 {
+	if nh.Is4() {
+		b := nh.As4()
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	}
+	h := fnv.New32a()
+	b := nh.As16()
+	h.Write(b[:])
+	return h.Sum32()
+}
+
+// path is the BGP path for prefix via nh: IPv4 with NEXT_HOP, IPv6 with
+// MP_REACH_NLRI.
+func path(prefix netip.Prefix, nh netip.Addr) *api.Path {
+	nlri, _ := anypb.New(&api.IPAddressPrefix{Prefix: prefix.Addr().String(), PrefixLen: uint32(prefix.Bits())})
+	origin, _ := anypb.New(&api.OriginAttribute{Origin: 0}) // IGP
+	fam := families[0]
+	var nhAttr *anypb.Any
+	if prefix.Addr().Is4() {
+		nhAttr, _ = anypb.New(&api.NextHopAttribute{NextHop: nh.String()})
+	} else {
+		fam = families[1]
+		nhAttr, _ = anypb.New(&api.MpReachNLRIAttribute{Family: fam, NextHops: []string{nh.String()}, Nlris: []*anypb.Any{nlri}})
+	}
+	return &api.Path{Family: fam, Nlri: nlri, Pattrs: []*anypb.Any{origin, nhAttr}, Identifier: pathID(nh)}
+}
+
+// decode returns a path's prefix and next hop.
+func decode(p *api.Path) (netip.Prefix, netip.Addr, error) {
+	var ip api.IPAddressPrefix
+	if err := p.Nlri.UnmarshalTo(&ip); err != nil {
+		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("BGP path NLRI: %w", err)
+	}
+	a, err := netip.ParseAddr(ip.Prefix)
+	if err != nil {
+		return netip.Prefix{}, netip.Addr{}, fmt.Errorf("BGP path prefix %q: %w", ip.Prefix, err)
+	}
+	pfx := netip.PrefixFrom(a, int(ip.PrefixLen)).Masked()
+	for _, attr := range p.Pattrs {
+		var s string
+		var nh api.NextHopAttribute
+		var mp api.MpReachNLRIAttribute
+		switch {
+		case attr.MessageIs(&nh):
+			if err := attr.UnmarshalTo(&nh); err != nil {
+				return pfx, netip.Addr{}, err
+			}
+			s = nh.NextHop
+		case attr.MessageIs(&mp):
+			if err := attr.UnmarshalTo(&mp); err != nil || len(mp.NextHops) == 0 {
+				return pfx, netip.Addr{}, fmt.Errorf("BGP path %s: MP_REACH_NLRI without next hop", pfx)
+			}
+			s = mp.NextHops[0]
+		default:
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return pfx, netip.Addr{}, fmt.Errorf("BGP path %s: next hop %q: %w", pfx, s, err)
+		}
+		return pfx, a, nil
+	}
+	return pfx, netip.Addr{}, fmt.Errorf("BGP path %s has no next hop", pfx)
+}
+
+var _ route.Backend = (*Backend)(nil)
