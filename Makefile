@@ -1,4 +1,4 @@
-# slaroute: `make build` builds both binaries, `make test` runs every test.
+# slaroute: `make build` builds the binaries, `make test` runs every test.
 SHELL := /bin/bash
 GO        ?= go
 BIN       := bin
@@ -10,11 +10,11 @@ VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=$(shell id -un)@$(shell hostname) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
-BINARIES  := dns_sla_exporter route_actuator
+BINARIES  := dns_sla_exporter route_actuator slaroutectl
 # The e2e tests and the demo need root, network namespaces and Debian's daemons.
 E2E_TIMEOUT ?= 12m
 
-.PHONY: all build test test-unit test-rules test-dashboards test-deploy test-e2e \
+.PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e \
         style vet bench bench-exporter bench-actuator bench-ios bench-failover demo clean deps
 
 all: build test
@@ -26,9 +26,15 @@ $(BIN)/%: FORCE
 
 FORCE:
 
-# THE test command (README, .ci/run). test-unit's ./... already runs the
-# dashboards tests (under -race), so test-dashboards is for running them alone.
-test: deps build style vet test-unit test-rules test-deploy test-e2e
+# THE test command (README, .ci/run). test-integration's ./... already runs the
+# unit and dashboards tests (under -race), so test-unit and test-dashboards are
+# for running those alone.
+# Build tags (docs/testing.md): a _test.go file in a product tree (exporter/,
+# actuator/, cmd/, dashboards/, rules/) that starts a process (Prometheus,
+# Alertmanager, FRR, dnsmasq, sshd, the built binaries) or needs root and
+# network namespaces carries `//go:build integration`; only those files may
+# import deploy/lab/... . The lab's own end-to-end tests carry `e2e`.
+test: deps build style vet test-integration test-rules test-deploy test-e2e
 
 style:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
@@ -36,12 +42,19 @@ style:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 	$(GO) vet -tags e2e ./deploy/lab/...
+	GO=$(GO) ./deploy/check-layout.sh
+
+# Without the integration tag: the product trees' unit tests (no daemons, no
+# root) and deploy/'s own package tests.
+test-unit:
+	$(GO) test -race -count=1 -timeout 10m ./...
 
 # Unit and integration tests (netns and FRR tests need root; with CI=true a
 # missing tool or privilege fails them instead of skipping).
-test-unit: build
-	SLAROUTE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m ./...
+test-integration: build
+	SLAROUTE_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 10m -tags integration ./...
 
 test-rules:
 	promtool check rules rules/*.yml
@@ -60,13 +73,13 @@ test-e2e: build
 bench: build bench-exporter bench-actuator bench-ios
 
 bench-exporter: build
-	./exporter/bench/bench.sh
+	./deploy/bench/exporter/bench.sh
 
 bench-actuator: build
-	./actuator/netlink/bench/bench.sh
+	./deploy/bench/netlink/bench.sh
 
 bench-ios: build
-	./actuator/ios/bench/bench.sh
+	./deploy/bench/ios/bench.sh
 
 bench-failover: build
 	./deploy/lab/bench-failover.sh

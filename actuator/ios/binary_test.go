@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package ios_test
 
@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer/frrpeertest"
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
@@ -59,7 +60,7 @@ func waitRunning(t *testing.T, p *frrpeer.Peer, want ...string) {
 // against the FRR peer and withdraws and restores a nexthop with real
 // webhook POSTs, checking vtysh's running config and the kernel route.
 func TestBinaryWebhooksIOS(t *testing.T) {
-	peer := frrpeer.StartT(t, frrpeer.Options{})
+	peer := frrpeertest.Start(t, frrpeer.Options{})
 	c := startActuator(t, peer)
 	t0 := time.Now().Add(-time.Minute)
 	all := []string{

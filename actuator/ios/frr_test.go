@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package ios_test
 
@@ -16,8 +16,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slaroute/slaroute/actuator/ios"
-	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer/frrpeertest"
 )
 
 var (
@@ -63,7 +64,7 @@ func wantRunning(t *testing.T, p *frrpeer.Peer, want ...string) {
 // supported platform definition: create, withdraw, restore, delete, with a
 // foreign route that must stay untouched.
 func TestFRRWithdrawRestore(t *testing.T) {
-	peer := frrpeer.StartT(t, frrpeer.Options{})
+	peer := frrpeertest.Start(t, frrpeer.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := peer.Vtysh(ctx, "configure terminal", "ip route 192.0.2.99/32 198.51.100.13"); err != nil {

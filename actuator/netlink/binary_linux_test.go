@@ -1,47 +1,23 @@
-//go:build linux
+//go:build linux && integration
 
 package netlink
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
+	"github.com/slaroute/slaroute/deploy/lab/inns"
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
 // client returns an HTTP client whose connections are opened inside the lab
 // namespace, so 127.0.0.1 is the namespace's own loopback.
 func (l *lab) client() *http.Client {
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			return nil, err
-		}
-		defer orig.Close()
-		if err := netns.Set(l.ns); err != nil {
-			runtime.UnlockOSThread()
-			return nil, err
-		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
-		if netns.Set(orig) == nil {
-			// Only a thread back in its own namespace may serve other goroutines.
-			runtime.UnlockOSThread()
-		}
-		return c, err
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial}}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: inns.Dialer(l.name)}}
 }
 
 const actuatorConfig = `backend:

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/slaroute/slaroute/deploy/lab/inns"
 )
 
 // Flow is one client 5-tuple: a UDP socket bound to one client source
@@ -42,7 +44,7 @@ type Answer struct {
 func (l *Lab) NewClients(n int) (*Clients, error) {
 	srcs := l.ClientAddrs()
 	c := &Clients{}
-	err := InNS(l.Client, func() error {
+	err := inns.Run(l.Client, func() error {
 		for i := range n {
 			laddr := &net.UDPAddr{IP: srcs[i%len(srcs)].AsSlice()}
 			conn, err := net.DialUDP("udp", laddr, &net.UDPAddr{IP: ServiceAddr.AsSlice(), Port: 53})

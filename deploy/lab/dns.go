@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/slaroute/slaroute/deploy/lab/inns"
 )
 
 // Names served by every lab DNS server.
@@ -188,7 +190,7 @@ func (s *Server) WaitAnswer(timeout time.Duration) error {
 // returning the rcode and the answer RRs as text.
 func (s *Server) Query(name string, qtype uint16, timeout time.Duration) (int, []string, error) {
 	var conn net.Conn
-	err := InNS(s.NS, func() error {
+	err := inns.Run(s.NS, func() error {
 		var err error
 		conn, err = net.Dial("udp", netip.AddrPortFrom(s.Addr, 53).String())
 		return err

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
 )
 
 // Env is a whole running system: lab namespaces, monitoring stack and a

@@ -5,7 +5,10 @@ package lab
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,6 +202,30 @@ func TestSubstitute(t *testing.T) {
 	} {
 		if got := Substitute(tc.in, LabVars); got != tc.want {
 			t.Errorf("Substitute(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// The lab runs Prometheus with the shipped defaults file's rule flags.
+func TestShippedRuleFlags(t *testing.T) {
+	flags, err := shippedRuleFlags("../prometheus/prometheus.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--rules.alert.resend-delay=") }) {
+		t.Errorf("flags %q: no --rules.alert.resend-delay", flags)
+	}
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"no ARGS line":      "# comment only\n",
+		"no --rules.* flag": `ARGS="--config.file=/etc/prometheus/prometheus.yml"` + "\n",
+	} {
+		p := filepath.Join(dir, "prometheus.default")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := shippedRuleFlags(p); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v", name, err)
 		}
 	}
 }

@@ -5,12 +5,8 @@ package lab
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // ip runs iproute2 and returns its stdout; the error carries stderr.
@@ -40,34 +36,6 @@ func sysctl(ns string, kv ...string) error {
 		}
 	}
 	return nil
-}
-
-// InNS runs fn on an OS thread switched into namespace ns. Sockets created by
-// fn stay in ns and may be used from any goroutine afterwards.
-func InNS(ns string, fn func() error) error {
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		return fmt.Errorf("open netns %s: %w", ns, err)
-	}
-	defer target.Close()
-	runtime.LockOSThread()
-	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open own netns: %w", err)
-	}
-	defer orig.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setns %s: %w", ns, err)
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: the runtime discards it when the goroutine ends.
-		return fmt.Errorf("restore netns: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
 }
 
 // namespaces lists the named network namespaces.

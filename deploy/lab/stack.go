@@ -4,10 +4,8 @@ package lab
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/slaroute/slaroute/deploy/lab/inns"
 )
 
 // Listen addresses of the monitoring stack inside the router namespace.
@@ -70,11 +70,13 @@ func (l *Lab) StartStack(cfg StackConfig) (*Stack, error) {
 	}
 	s.argv[Exporter] = []string{filepath.Join(cfg.Bin, "dns_sla_exporter"),
 		"--config.file=" + s.Files[Exporter], "--web.listen-address=" + ExporterAddr, "--log.level=debug", "--log.format=json"}
-	s.argv[Prometheus] = []string{"prometheus", "--config.file=" + s.Files[Prometheus],
+	ruleFlags, err := shippedRuleFlags(filepath.Join(cfg.Repo, "deploy/prometheus/prometheus.default"))
+	if err != nil {
+		return nil, err
+	}
+	s.argv[Prometheus] = append([]string{"prometheus", "--config.file=" + s.Files[Prometheus],
 		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus-data"),
-		"--web.listen-address=" + PrometheusAddr, "--web.enable-lifecycle",
-		// As deploy/prometheus/prometheus.default documents.
-		"--rules.alert.resend-delay=1s", "--log.format=json"}
+		"--web.listen-address=" + PrometheusAddr, "--web.enable-lifecycle", "--log.format=json"}, ruleFlags...)
 	s.argv[Alertmanager] = s.amArgv(1, false)
 	// Authenticated like the shipped deployment: Alertmanager's webhook and
 	// Prometheus' scrape both send the example credentials.
@@ -302,6 +304,33 @@ func (s *Stack) writeYAML(name, file string, v any) error {
 	return os.WriteFile(s.Files[name], b, 0o644)
 }
 
+// shippedRuleFlags returns the --rules.* flags (the alert resend delay)
+// that the shipped Debian defaults file gives Prometheus, so the lab runs
+// Prometheus as the deployment does.
+func shippedRuleFlags(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.Lines(string(b)) {
+		args, ok := strings.CutPrefix(strings.TrimSpace(line), "ARGS=")
+		if !ok {
+			continue
+		}
+		var flags []string
+		for _, f := range strings.Fields(strings.Trim(args, `"`)) {
+			if strings.HasPrefix(f, "--rules.") {
+				flags = append(flags, f)
+			}
+		}
+		if len(flags) == 0 {
+			return nil, fmt.Errorf("%s: ARGS sets no --rules.* flag", path)
+		}
+		return flags, nil
+	}
+	return nil, fmt.Errorf("%s: no ARGS line", path)
+}
+
 func readYAML(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -352,16 +381,7 @@ func tail(path string, n int) string {
 // HTTP returns a client whose connections are made inside the router
 // namespace, where the whole monitoring stack listens on 127.0.0.1.
 func (l *Lab) HTTP() *http.Client {
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := InNS(l.Router, func() error {
-			var err error
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: inns.Dialer(l.Router), DisableKeepAlives: true}}
 }
 
 // Get fetches url inside the router namespace, with the credentials the

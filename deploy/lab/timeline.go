@@ -4,15 +4,24 @@ package lab
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
-// LogEvent is one timestamped line of interest from a daemon's JSON log.
+// LogEvent is one timestamped event of the failover chain: a line of interest
+// from Alertmanager's or the actuator's JSON log, or a failed probe seen in
+// the exporter's metrics (WatchProbeFailures).
 type LogEvent struct {
 	At     time.Time
 	Kind   string // probe_failed, am_received, am_flush, route_changed
@@ -29,9 +38,10 @@ var (
 	amTargetRE = regexp.MustCompile(`target="([^"]+)"`)
 )
 
-// ParseLogs reads the exporter, Alertmanager and actuator JSON logs (slog's
-// "time" or go-kit's "ts") and returns the events the failover breakdown
-// needs, in time order.
+// ParseLogs reads the Alertmanager and actuator JSON logs (slog's "time" or
+// go-kit's "ts") and returns the events the failover breakdown needs, in time
+// order. The exporter's probe failures come from its metrics instead
+// (WatchProbeFailures): its log wording is no interface.
 func ParseLogs(r io.Reader) ([]LogEvent, error) {
 	var out []LogEvent
 	sc := bufio.NewScanner(r)
@@ -40,7 +50,6 @@ func ParseLogs(r io.Reader) ([]LogEvent, error) {
 		var l struct {
 			Time, TS  time.Time
 			Msg       string   `json:"msg"`
-			Target    string   `json:"target"`
 			Alert     string   `json:"alert"`
 			Alerts    string   `json:"alerts"`
 			AggrGroup string   `json:"aggrGroup"`
@@ -56,8 +65,6 @@ func ParseLogs(r io.Reader) ([]LogEvent, error) {
 			at = l.TS
 		}
 		switch l.Msg {
-		case "Probe failed":
-			out = append(out, LogEvent{At: at, Kind: "probe_failed", Target: l.Target})
 		case "Received alert":
 			if m := amAlertRE.FindStringSubmatch(l.Alert); m != nil {
 				out = append(out, LogEvent{At: at, Kind: "am_received", FP: m[1], State: m[2]})
@@ -103,4 +110,75 @@ func First(ev []LogEvent, t time.Time, pred func(LogEvent) bool) (LogEvent, bool
 		}
 	}
 	return LogEvent{}, false
+}
+
+// WatchProbeFailures polls the exporter's /metrics every interval until ctx
+// ends, then returns a probe_failed event for each poll that saw a target's
+// failed probes (dns_sla_probes_total with result other than success) grow.
+// An event is stamped with the poll that saw it, at most interval (plus one
+// HTTP round trip) after the probe's result.
+func (l *Lab) WatchProbeFailures(ctx context.Context, interval time.Duration) <-chan []LogEvent {
+	done := make(chan []LogEvent, 1)
+	go func() {
+		var out []LogEvent
+		var last map[string]float64
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			now := time.Now()
+			if failed, err := l.failedProbes(); err == nil {
+				for target, n := range failed {
+					if prev, ok := last[target]; ok && n > prev {
+						out = append(out, LogEvent{At: now, Kind: "probe_failed", Target: target})
+					}
+				}
+				last = failed
+			}
+			select {
+			case <-ctx.Done():
+				done <- out
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return done
+}
+
+// failedProbes returns the exporter's count of failed probes per target.
+func (l *Lab) failedProbes() (map[string]float64, error) {
+	code, body, err := l.Get("http://" + ExporterAddr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("exporter /metrics: HTTP %d", code)
+	}
+	return failedProbeCounts(body)
+}
+
+// failedProbeCounts sums dns_sla_probes_total{result!="success"} per target
+// in an exposition of the exporter's metrics.
+func failedProbeCounts(exposition []byte) (map[string]float64, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(exposition))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, m := range mfs["dns_sla_probes_total"].GetMetric() {
+		var target, result string
+		for _, lp := range m.GetLabel() {
+			switch lp.GetName() {
+			case "target":
+				target = lp.GetValue()
+			case "result":
+				result = lp.GetValue()
+			}
+		}
+		if result != "success" {
+			out[target] += m.GetCounter().GetValue()
+		}
+	}
+	return out, nil
 }

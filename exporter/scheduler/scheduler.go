@@ -236,7 +236,6 @@ func (l *loop) tick() {
 	}
 	now = s.clock.Now()
 	l.tm.Record(o, now)
-	// "Probe failed" (target, result, err) is parsed by the lab's failover breakdown.
 	if o.Result != probe.Success && s.logger.Enabled(l.ctx, slog.LevelDebug) {
 		s.logger.Debug("Probe failed", "target", t.Name, "result", o.Result.String(), "err", o.Err)
 	}

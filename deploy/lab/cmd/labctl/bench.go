@@ -53,6 +53,11 @@ func runBench(ctx context.Context, e *lab.Env, trials int, rate float64, modes [
 	defer load.Close()
 	start := time.Now()
 	deadline := start.Add(10 * time.Minute) // keeps make bench-failover under ~12 min
+	// The first stage ends when the exporter has a failed probe result: seen
+	// in its metrics, polled often enough to keep the stage's resolution.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	probeFailures := e.WatchProbeFailures(watchCtx, 20*time.Millisecond)
 	results := map[lab.Mode][]trial{}
 	fmt.Printf("failover bench: %d trials per mode (%s), %d servers, client load %.0f queries/s over %d flows\n",
 		trials, strings.Join(modes, ", "), len(e.Servers), rate, len(load.Flows))
@@ -88,19 +93,20 @@ func runBench(ctx context.Context, e *lab.Env, trials int, rate float64, modes [
 			results[m] = append(results[m], trial{Failover: f})
 		}
 	}
-	if err := breakdown(e, start, results); err != nil {
+	stopWatch()
+	if err := breakdown(e, start, results, <-probeFailures); err != nil {
 		fmt.Fprintln(os.Stderr, "breakdown:", err)
 	}
 	report(results)
 	return nil
 }
 
-// breakdown fills each trial's stage durations from the daemons' logs and
-// the samples Prometheus stored.
-func breakdown(e *lab.Env, start time.Time, results map[lab.Mode][]trial) error {
+// breakdown fills each trial's stage durations from the exporter's failed
+// probes (probeFailures), Alertmanager's and the actuator's logs and the
+// samples Prometheus stored.
+func breakdown(e *lab.Env, start time.Time, results map[lab.Mode][]trial, probeFailures []lab.LogEvent) error {
 	dir := filepath.Join(e.Dir, "stack")
-	ev, err := lab.ParseLogFiles(filepath.Join(dir, "dns_sla_exporter.log"),
-		filepath.Join(dir, "alertmanager.log"), filepath.Join(dir, "route_actuator.log"))
+	ev, err := lab.ParseLogFiles(filepath.Join(dir, "alertmanager.log"), filepath.Join(dir, "route_actuator.log"))
 	if err != nil {
 		return err
 	}
@@ -130,7 +136,7 @@ func breakdown(e *lab.Env, start time.Time, results map[lab.Mode][]trial) error 
 				marks = append(marks, at)
 			}
 			add(t.FailedAt, true)
-			p, ok := lab.First(ev, t.FailedAt, func(x lab.LogEvent) bool { return x.Kind == "probe_failed" && x.Target == target })
+			p, ok := lab.First(probeFailures, t.FailedAt, func(x lab.LogEvent) bool { return x.Target == target })
 			add(p.At, ok)
 			add(firstSample(failures[target], t.FailedAt, func(v float64) bool { return v >= 1 }))
 			add(firstSample(firing[target], t.FailedAt, func(float64) bool { return true }))

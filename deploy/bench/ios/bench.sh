@@ -7,4 +7,4 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench-ios: needs root (network namespaces, FRR, sshd)" >&2
 	exit 1
 fi
-exec go run ./actuator/ios/bench -trials "${TRIALS:-30}" "$@"
+exec go run ./deploy/bench/ios -trials "${TRIALS:-30}" "$@"

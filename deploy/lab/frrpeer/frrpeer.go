@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +34,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-	"golang.org/x/sys/unix"
+
+	"github.com/slaroute/slaroute/deploy/lab/inns"
 )
 
 // Binaries the peer runs.
@@ -342,35 +342,7 @@ func (p *Peer) relay(c net.Conn) {
 // http.Transport reaching a daemon run there). Only the socket's creation
 // needs the namespace, so one locked thread switches in and back.
 func (p *Peer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + p.Namespace)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	var d net.Dialer
-	c, derr := d.DialContext(ctx, network, addr)
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: the runtime discards it when the
-		// goroutine exits instead of reusing a thread in the wrong namespace.
-		if c != nil {
-			c.Close()
-		}
-		return nil, err
-	}
-	runtime.UnlockOSThread()
-	return c, derr
+	return inns.Dialer(p.Namespace)(ctx, network, addr)
 }
 
 // Vtysh runs vtysh -c for each command inside the router, as root (not

@@ -20,7 +20,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/loadgen" ./actuator/netlink/bench/loadgen
+go build -o "$tmp/loadgen" ./deploy/bench/netlink/loadgen
 
 ip netns add "$rtr"
 ip netns add "$srv"

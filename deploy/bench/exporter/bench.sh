@@ -7,7 +7,7 @@
 # Env: SIZES="100 1000 5000", WINDOW=15 (s, like a 15 s scrape interval),
 # WARMUP=3 (s), SERVERS=4 (dnsmasq instances), BB_REQUESTS=3000, BIN=bin.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 BIN=${BIN:-bin}
 SIZES=${SIZES:-100 1000 5000}
 WINDOW=${WINDOW:-15}

@@ -1,6 +1,8 @@
 //go:build linux
 
-package frrpeer
+// Package frrpeertest adapts frrpeer to tests: frrpeer itself returns errors
+// and never imports testing, so that the lab and the benches can use it too.
+package frrpeertest
 
 import (
 	"context"
@@ -8,19 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
-// StartT starts a peer for a test and stops it in t.Cleanup. A missing tool
+// Start starts a peer for a test and stops it in t.Cleanup. A missing tool
 // or privilege skips the test, or fails it when CI=true (CI must run it).
-func StartT(t testing.TB, o Options) *Peer {
+func Start(t testing.TB, o frrpeer.Options) *frrpeer.Peer {
 	t.Helper()
-	if m := Missing(); m != "" {
+	if m := frrpeer.Missing(); m != "" {
 		testenv.Missing(t, "frrpeer: %s is required", m)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := Start(ctx, o)
+	p, err := frrpeer.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slaroute/slaroute/actuator/ios"
-	"github.com/slaroute/slaroute/actuator/ios/frrpeer"
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/deploy/lab/frrpeer"
 )
 
 var (
