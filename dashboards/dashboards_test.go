@@ -300,6 +300,10 @@ func TestProvisioning(t *testing.T) {
 	if s := dsCfg.Datasources[0]; s.Type != "prometheus" || s.URL != "http://127.0.0.1:9090" || s.JSONData.TimeInterval != "1s" {
 		t.Errorf("datasource = %+v, want prometheus at http://127.0.0.1:9090 with timeInterval 1s", s)
 	}
+	// Operators already run Grafana: a provisioned default would clash with theirs.
+	if dsCfg.Datasources[0].IsDefault {
+		t.Error("datasources/slaroute.yml sets isDefault: true; it must never claim the default datasource")
+	}
 
 	var dashCfg struct {
 		APIVersion int `yaml:"apiVersion"`

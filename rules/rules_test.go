@@ -1,6 +1,6 @@
 // Package rules holds no Go code: its tests check the rule files' conventions
 // (labels, annotations, runbook sections, promtool tests for every alert, the
-// README table) and run the shipped rules, prometheus.yml and
+// docs/alerts.md table) and run the shipped rules, prometheus.yml and
 // alertmanager.yml in a real Prometheus and Alertmanager.
 package rules
 
@@ -70,7 +70,7 @@ func TestConventions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := testenv.READMEBlock(t, "alerts")
+	block := testenv.DocBlock(t, "docs/alerts.md", "alerts")
 	var tests strings.Builder
 	testFiles, _ := filepath.Glob(filepath.Join("tests", "*.yml"))
 	for _, f := range testFiles {
@@ -91,7 +91,7 @@ func TestConventions(t *testing.T) {
 					t.Errorf("recording rule %s: name is not level:metric:operations", r.Record)
 				}
 				if !strings.Contains(block, "`"+r.Record+"`") && !strings.Contains(block, "`:"+r.Record[strings.LastIndex(r.Record, ":")+1:]+"`") {
-					t.Errorf("recording rule %s is not in the README alerts block", r.Record)
+					t.Errorf("recording rule %s is not in the docs/alerts.md alerts block", r.Record)
 				}
 				continue
 			}
@@ -114,7 +114,7 @@ func TestConventions(t *testing.T) {
 				t.Errorf("%s: no '## %s' section in runbook.md", a, a)
 			}
 			if !strings.Contains(block, "`"+a+"`") {
-				t.Errorf("%s is not in the README alerts block", a)
+				t.Errorf("%s is not in the docs/alerts.md alerts block", a)
 			}
 			// Each alert is tested firing and (but the heartbeat) not firing.
 			if !regexp.MustCompile(`alertname: ` + a + `\n +exp_alerts:( &\w+)?\n`).MatchString(tests.String()) {

@@ -11,10 +11,10 @@ import (
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
-// The README's ios block documents exactly the config keys, metrics, failure
+// The docs/backends.md's ios block documents exactly the config keys, metrics, failure
 // strings and read command the backend has.
-func TestREADMEDocumentsIOS(t *testing.T) {
-	block := testenv.READMEBlock(t, "ios")
+func TestDocsDocumentIOS(t *testing.T) {
+	block := testenv.DocBlock(t, "docs/backends.md", "ios")
 	rt := reflect.TypeFor[Config]()
 	for i := range rt.NumField() {
 		key, _, _ := strings.Cut(rt.Field(i).Tag.Get("yaml"), ",")
@@ -43,7 +43,7 @@ func TestREADMEDocumentsIOS(t *testing.T) {
 	}
 	for _, m := range regexp.MustCompile("`(route_actuator_ios_[a-z_]+)`").FindAllStringSubmatch(block, -1) {
 		if !have[m[1]] {
-			t.Errorf("README documents %s, which does not exist", m[1])
+			t.Errorf("docs/backends.md documents %s, which does not exist", m[1])
 		}
 	}
 	flat := strings.Join(strings.Fields(block), " ")

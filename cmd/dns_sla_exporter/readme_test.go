@@ -23,10 +23,10 @@ func (nopProber) Probe(ctx context.Context) probe.Outcome {
 }
 func (nopProber) Close() error { return nil }
 
-// The README's exporter block documents exactly the flags and metrics the
+// The docs/exporter.md's exporter block documents exactly the flags and metrics the
 // binary has, every result value and every configuration key.
-func TestREADMEDocumentsExporter(t *testing.T) {
-	block := testenv.READMEBlock(t, "exporter")
+func TestDocsDocumentExporter(t *testing.T) {
+	block := testenv.DocBlock(t, "docs/exporter.md", "exporter")
 	app, _ := newApp()
 	for _, f := range app.Model().Flags {
 		if f.Hidden || f.Name == "help" || f.Name == "version" {
@@ -61,18 +61,18 @@ func TestREADMEDocumentsExporter(t *testing.T) {
 	}
 	for name := range have {
 		if !strings.Contains(block, "| `"+name+"` |") {
-			t.Errorf("metric %s is not in the README metrics table", name)
+			t.Errorf("metric %s is not in the docs/exporter.md metrics table", name)
 		}
 	}
 	for _, m := range regexp.MustCompile("`(dns_sla_[a-z_]+)`").FindAllStringSubmatch(block, -1) {
 		if !have[m[1]] && m[1] != name { // name: the program itself
-			t.Errorf("README documents %s, which does not exist", m[1])
+			t.Errorf("docs/exporter.md documents %s, which does not exist", m[1])
 		}
 	}
 	_, example, _ := strings.Cut(block, "```yaml\n")
 	example, _, _ = strings.Cut(example, "```")
-	if _, err := config.Parse("README.md", []byte(example)); err != nil {
-		t.Errorf("the README's example configuration does not load: %v", err)
+	if _, err := config.Parse("docs/exporter.md", []byte(example)); err != nil {
+		t.Errorf("the docs/exporter.md's example configuration does not load: %v", err)
 	}
 	for _, key := range config.Keys() {
 		if !regexp.MustCompile(`(?m)^\s*-? ?` + key + `:`).MatchString(block) {

@@ -17,10 +17,10 @@ import (
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
 
-// The README's actuator block documents exactly the flags, metrics and
+// The docs/actuator.md's actuator block documents exactly the flags, metrics and
 // configuration keys the binary has.
-func TestREADMEDocumentsActuator(t *testing.T) {
-	block := testenv.READMEBlock(t, "actuator")
+func TestDocsDocumentActuator(t *testing.T) {
+	block := testenv.DocBlock(t, "docs/actuator.md", "actuator")
 
 	app, _, _ := newApp()
 	for _, f := range app.Model().Flags {
@@ -54,7 +54,7 @@ func TestREADMEDocumentsActuator(t *testing.T) {
 	}
 	for _, m := range regexp.MustCompile("`(route_actuator_[a-z_]+)`").FindAllStringSubmatch(block, -1) {
 		if !have[m[1]] {
-			t.Errorf("README documents %s, which does not exist", m[1])
+			t.Errorf("docs/actuator.md documents %s, which does not exist", m[1])
 		}
 	}
 

@@ -1,9 +1,9 @@
 // Package testenv is the shared plumbing of slaroute's tests: the CI=true
 // rule for missing tools or root, free loopback ports, the built binaries,
-// processes killed by PID when the test ends, HTTP and DNS readiness, README
-// blocks, and route_actuator run inside a network namespace and fed
-// Alertmanager webhooks. Only _test.go files (and deploy/lab) import it; it
-// depends on the standard library and miekg/dns alone.
+// processes killed by PID when the test ends, HTTP and DNS readiness,
+// documentation blocks, and route_actuator run inside a network namespace and
+// fed Alertmanager webhooks. Only _test.go files (and deploy/lab) import it;
+// it depends on the standard library and miekg/dns alone.
 package testenv
 
 import (
@@ -182,18 +182,19 @@ func WaitDNS(t testing.TB, addr, name string, timeout time.Duration) {
 	}
 }
 
-// READMEBlock returns the text of the repository's README.md between
-// <!-- BEGIN name --> and <!-- END name -->.
-func READMEBlock(t testing.TB, name string) string {
+// DocBlock returns the text of the repository's file (e.g. "docs/exporter.md")
+// between <!-- BEGIN name --> and <!-- END name -->: the part of the docs a test
+// holds to the code.
+func DocBlock(t testing.TB, file, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(RepoRoot(t), "README.md"))
+	b, err := os.ReadFile(filepath.Join(RepoRoot(t), file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, block, ok := strings.Cut(string(b), "<!-- BEGIN "+name+" -->")
 	block, _, ok2 := strings.Cut(block, "<!-- END "+name+" -->")
 	if !ok || !ok2 {
-		t.Fatalf("README.md has no %s block", name)
+		t.Fatalf("%s has no %s block", file, name)
 	}
 	return block
 }
