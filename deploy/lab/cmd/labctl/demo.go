@@ -23,8 +23,8 @@ var modeText = map[lab.Mode]string{
 
 // modeNote explains a scenario's header in one sentence, printed below it.
 var modeNote = map[lab.Mode]string{
-	lab.ModeServfail: "Why ISC cannot see it: ISC's technote runs OSPF on each DNS server, so the route follows the host and its\n" +
-		"routing daemon, and a hung or wrong-answering DNS daemon keeps its route.",
+	lab.ModeServfail: "  Why ISC cannot see it: ISC's technote runs OSPF on each DNS server, so the route follows the host and its\n" +
+		"  routing daemon, and a hung or wrong-answering DNS daemon keeps its route.",
 }
 
 func runDemo(ctx context.Context, e *lab.Env) error {
