@@ -257,6 +257,15 @@ func Decide(in Input) Decision {
 					rd.PendingRestore = append(rd.PendingRestore, nh)
 				}
 			}
+			// The guards count what is installed: when withdrawals leave fewer
+			// than min_nexthops while restores wait for confirmation, held
+			// restores (healthy by their latest alert) go through, in configured
+			// order, rather than shrinking or deleting the route.
+			for len(rd.Desired) < r.MinNexthops && len(rd.PendingRestore) > 0 {
+				rd.Desired = append(rd.Desired, rd.PendingRestore[0])
+				rd.PendingRestore = rd.PendingRestore[1:]
+			}
+			slices.SortFunc(rd.Desired, func(a, b netip.Addr) int { return a.Compare(b) })
 		}
 		d.Routes = append(d.Routes, rd)
 	}

@@ -116,6 +116,16 @@ func TestDecide(t *testing.T) {
 			desired: all, guard: GuardFailOpen, kept: all, healthy: true, desired2: []netip.Addr{nh1, nh2}},
 		{name: "restore held without confirmation", min: 1, state: []alertstate.Alert{heartbeat(t0)},
 			installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh1, nh3}, pending: []netip.Addr{nh2}, healthy: true},
+		// Found by make soak: the last installed nexthop withdrawn while the
+		// others wait for their restore to be confirmed. min_nexthops counts
+		// what is installed, so held restores go through (configured order)
+		// until it is met, instead of deleting the route.
+		{name: "withdrawn last installed, others held: held restore keeps min_nexthops", min: 1,
+			state:     []alertstate.Alert{heartbeat(t0), down("a", nh1, "192.0.2.53/32")},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh1}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh2}, pending: []netip.Addr{nh3}, healthy: true},
+		{name: "one installed, min 2, held restores: one goes through", min: 2,
+			state:     []alertstate.Alert{heartbeat(t0)},
+			installed: map[netip.Prefix][]netip.Addr{svc: {nh3}, svc2: {nh1, nh2}}, desired: []netip.Addr{nh1, nh3}, pending: []netip.Addr{nh2}, healthy: true},
 		{name: "restore confirmed", min: 1, state: []alertstate.Alert{heartbeat(t0)}, restorable: yes,
 			installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}}, desired: all, healthy: true},
 		{name: "heartbeat missing freezes everything", min: 1, state: []alertstate.Alert{down("a", nh2, "")}, restorable: yes,
