@@ -4,6 +4,7 @@ package lab
 
 import (
 	"testing"
+	"time"
 )
 
 // checkDashboards runs every dashboard panel query, variables substituted,
@@ -16,17 +17,30 @@ func checkDashboards(t *testing.T, e *Env) {
 	if len(qs) == 0 {
 		t.Fatal("no panel queries found in dashboards/*.json")
 	}
-	empty := 0
-	for _, q := range qs {
-		expr := Substitute(q.Expr, LabVars)
-		res, err := e.Query(expr)
-		switch {
-		case err != nil:
-			t.Errorf("%s / %q (%s): %v", q.Dashboard, q.Panel, q.RefID, err)
-		case len(res) == 0:
-			empty++
-			t.Errorf("%s / %q (%s): no data for %s", q.Dashboard, q.Panel, q.RefID, expr)
+	// Rate panels read the 15 s dns_sla job: after the scenarios restart the
+	// exporter and Prometheus they have data once two scrapes fall in their
+	// window, so a query without data is asked again until then.
+	deadline := time.Now().Add(45 * time.Second)
+	pending := qs
+	for {
+		var empty []PanelQuery
+		for _, q := range pending {
+			res, err := e.Query(Substitute(q.Expr, LabVars))
+			switch {
+			case err != nil:
+				t.Errorf("%s / %q (%s): %v", q.Dashboard, q.Panel, q.RefID, err)
+			case len(res) == 0:
+				empty = append(empty, q)
+			}
 		}
+		if len(empty) == 0 || time.Now().After(deadline) {
+			for _, q := range empty {
+				t.Errorf("%s / %q (%s): no data for %s", q.Dashboard, q.Panel, q.RefID, Substitute(q.Expr, LabVars))
+			}
+			t.Logf("%d panel queries, %d without data", len(qs), len(empty))
+			return
+		}
+		pending = empty
+		time.Sleep(time.Second)
 	}
-	t.Logf("%d panel queries, %d without data", len(qs), empty)
 }
