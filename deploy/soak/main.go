@@ -225,7 +225,7 @@ func run(ctx context.Context, dur, sample time.Duration, n int, bin string) int 
 				st.violate("sample: %v", err)
 				continue
 			}
-			row.webhooks, row.violations = st.sent, len(st.violations)
+			row.webhooks, row.violations = st.sent, st.nviol
 			samples = append(samples, row)
 			fmt.Println(row)
 		}
@@ -241,13 +241,13 @@ func run(ctx context.Context, dur, sample time.Duration, n int, bin string) int 
 	for _, t := range trend {
 		fmt.Println("GROWTH:", t)
 	}
-	ok := len(st.violations) == 0 && len(trend) == 0 && ctx.Err() == nil && len(samples) > 0
+	ok := st.nviol == 0 && len(trend) == 0 && ctx.Err() == nil && len(samples) > 0
 	verdict := "PASS"
 	if !ok {
 		verdict = "FAIL"
 	}
 	fmt.Printf("soak %s: %s, %d targets, %d webhooks (%d invalid, 4xx each), %d route checks, %d violations, %d growth trends, %d samples; counts by kind: %s\n",
-		verdict, time.Since(st.start).Round(time.Second), n, st.sent, st.invalid, st.checks, len(st.violations), len(trend), len(samples), st.kindSummary())
+		verdict, time.Since(st.start).Round(time.Second), n, st.sent, st.invalid, st.checks, st.nviol, len(trend), len(samples), st.kindSummary())
 	if !ok {
 		if keep := os.Getenv("SOAK_KEEP_LOGS"); keep != "" {
 			_ = exec.Command("cp", exp.log, act.log, keep).Run()
@@ -470,13 +470,15 @@ type stream struct {
 	sent       int
 	invalid    int
 	checks     int
+	nviol      int
 	byCount    [4]int // route checks by number of nexthops (0-3)
 	kinds      map[string]int
 	violations []string
 }
 
 func (s *stream) violate(format string, args ...any) {
-	if len(s.violations) < 50 {
+	s.nviol++
+	if len(s.violations) < 50 { // the first 50 are printed; nviol counts all
 		s.violations = append(s.violations, fmt.Sprintf("%s: ", time.Since(s.start).Round(time.Millisecond))+fmt.Sprintf(format, args...))
 	}
 }
