@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		}
 	}()
 	app.Terminate(func(c int) { panic(exit(c)) })
-	app.UsageWriter(stderr)
+	app.UsageWriter(stdout) // --help and --version; usage after an error goes to ErrorWriter
 	app.ErrorWriter(stderr)
 	if err := bindConfig(app, args, defaultConfigFile()); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)

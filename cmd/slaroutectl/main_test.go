@@ -304,7 +304,10 @@ func TestConfigFileAndAuth(t *testing.T) {
 	if _, stderr, code := runCLI(t, "--actuator.url=http://ops:s3cret@127.0.0.1:1", "status"); code != 1 || !strings.Contains(stderr, "not in --actuator.url") {
 		t.Errorf("password in URL: exit %d %s", code, stderr)
 	}
-	if out, _, code := runCLI(t, "--help"); code != 0 || out != "" {
-		t.Errorf("--help: exit %d", code)
+	if out, stderr, code := runCLI(t, "--help"); code != 0 || !strings.Contains(out, "usage: slaroutectl") || stderr != "" {
+		t.Errorf("--help: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if out, stderr, code := runCLI(t, "--version"); code != 0 || !strings.HasPrefix(out, "slaroutectl, version") || stderr != "" {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

@@ -83,11 +83,11 @@ func (l *Lab) StartStack(cfg StackConfig) (*Stack, error) {
 	s.argv[Alertmanager] = s.amArgv(1, false)
 	// Authenticated like the shipped deployment: Alertmanager's webhook and
 	// Prometheus' scrape both send the example credentials.
-	pw, err := os.ReadFile(filepath.Join(cfg.Repo, "deploy/alertmanager/route_actuator.password"))
+	pw, err := os.ReadFile(s.PasswordFile())
 	if err != nil {
 		return nil, err
 	}
-	l.auth = map[string][2]string{ActuatorAddr: {"alertmanager", strings.TrimSpace(string(pw))}}
+	l.auth = map[string][2]string{ActuatorAddr: {ActuatorUser, strings.TrimSpace(string(pw))}}
 	s.argv[Actuator] = []string{filepath.Join(cfg.Bin, "route_actuator"),
 		"--config.file=" + s.Files[Actuator], "--web.listen-address=" + ActuatorAddr,
 		"--web.config.file=" + filepath.Join(cfg.Repo, "deploy/examples/web-config.yml"),
@@ -171,6 +171,16 @@ func (s *Stack) waitReady(name string, timeout time.Duration) error {
 	return fmt.Errorf("%s not ready after %s: %v\n%s", name, timeout, last, tail(p.Log, 20))
 }
 
+// ActuatorUser is the basic-auth user of the shipped web config
+// (deploy/examples/web-config.yml) that Alertmanager and Prometheus send.
+const ActuatorUser = "alertmanager"
+
+// PasswordFile holds ActuatorUser's password: the shipped example password
+// that matches the hash in deploy/examples/web-config.yml.
+func (s *Stack) PasswordFile() string {
+	return filepath.Join(s.cfg.Repo, "deploy/alertmanager/route_actuator.password")
+}
+
 // Proc returns a running component's process, or nil.
 func (s *Stack) Proc(name string) *Proc { return s.procs[name] }
 
@@ -246,7 +256,7 @@ func (s *Stack) writeConfigs(cluster bool) error {
 		prom["alerting"] = map[string]any{"alertmanagers": []any{map[string]any{
 			"static_configs": []any{map[string]any{"targets": []any{AlertmanagerAddr, Alertmanager2Addr}}}}}}
 	}
-	pwFile := filepath.Join(repo, "deploy/alertmanager/route_actuator.password")
+	pwFile := s.PasswordFile()
 	setPasswordFile(prom, pwFile)
 	if err := s.writeYAML(Prometheus, "prometheus.yml", prom); err != nil {
 		return err

@@ -93,6 +93,9 @@ func AddFlags(app *kingpin.Application, name, defaultConfig, defaultListen strin
 	promslogflag.AddFlags(app, f.Log)
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
+	// --help and --version answer a question, as blackbox_exporter's do:
+	// stdout, so `| less` and `| grep` work. Usage after an error stays on stderr.
+	app.UsageWriter(os.Stdout)
 	return f
 }
 

@@ -21,6 +21,12 @@ var modeText = map[lab.Mode]string{
 	lab.ModeSilent:       "it stops answering anything (process frozen: every query times out)",
 }
 
+// modeNote explains a scenario's header in one sentence, printed below it.
+var modeNote = map[lab.Mode]string{
+	lab.ModeServfail: "  Why ISC cannot see it: ISC's technote runs OSPF on each DNS server, so the route follows the host and its\n" +
+		"  routing daemon, and a hung or wrong-answering DNS daemon keeps its route.",
+}
+
 func runDemo(ctx context.Context, e *lab.Env) error {
 	sample, load, err := openFlows(e)
 	if err != nil {
@@ -52,6 +58,9 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 			return ctx.Err()
 		}
 		section(fmt.Sprintf("Failure %d: %s (%s) - %s", i+1, victim.Name, victim.Addr, modeText[m]))
+		if n := modeNote[m]; n != "" {
+			fmt.Println(n)
+		}
 		f, err := e.RunFailover(sample, victim, m, lab.FailoverOpts{
 			WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second,
 			Load: load, Rate: demoRate, Traffic: tr, TrafficMax: 5 * time.Second,

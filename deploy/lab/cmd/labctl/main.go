@@ -114,8 +114,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "labctl: down:", derr)
 		code = 1
 	}
-	if code == 0 && autoDir {
-		os.RemoveAll(*dir) // kept, with its logs, when something failed
+	switch {
+	case code != 0:
+		// kept, with its logs, to see what failed
+	case *once && cmd == demo.FullCommand():
+		// --once never showed the running lab: its configs and logs are all
+		// that is left to look at, so keep the directory advertised above.
+		fmt.Printf("Configs, data and logs kept in %s (remove with: rm -r %[1]s)\n", *dir)
+	case autoDir:
+		os.RemoveAll(*dir)
+		fmt.Printf("Removed %s\n", *dir)
 	}
 	os.Exit(code)
 }
@@ -145,14 +153,16 @@ The stack runs inside network namespace %[1]s, on its loopback:
   Alertmanager      http://%[3]s/
   dns_sla_exporter  http://%[4]s/  (/metrics)
   route_actuator    http://%[5]s/  (/api/v1/routes, /metrics)
-From the host, reach them through the namespace, e.g.:
-  ip netns exec %[1]s curl -s http://%[5]s/api/v1/routes
+From the host, reach them through the namespace, e.g. (the actuator wants the
+lab's basic auth: user %[10]s, password in %[11]s):
+  ip netns exec %[1]s curl -s -u %[10]s:"$(cat %[11]s)" http://%[5]s/api/v1/routes
   ip netns exec %[1]s curl -s 'http://%[2]s/api/v1/query?query=ALERTS'
   ip -n %[1]s route show %[6]s; ip -n %[1]s nexthop show
   ip netns exec %[7]s kdig @%[8]s whoami.example.test TXT
 Logs and configs: %[9]s
 `, ns, lab.PrometheusAddr, lab.AlertmanagerAddr, lab.ExporterAddr, lab.ActuatorAddr,
-		lab.ServicePrefix, e.Client, lab.ServiceAddr, filepath.Join(e.Dir, "stack"))
+		lab.ServicePrefix, e.Client, lab.ServiceAddr, filepath.Join(e.Dir, "stack"),
+		lab.ActuatorUser, e.Stack.PasswordFile())
 }
 
 // wait blocks until Enter (or EOF on a non-interactive stdin: then until a signal).
