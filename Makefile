@@ -15,7 +15,7 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 E2E_TIMEOUT ?= 12m
 
 .PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e \
-        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz
+        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz soak
 
 all: build test
 
@@ -68,6 +68,13 @@ test-deploy: build
 
 test-e2e: build
 	SLAROUTE_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./deploy/lab/... 2>&1 | tee $(BIN)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+
+# Soak (docs/reliability.md): the built daemons under hostile DNS servers and
+# webhooks for SOAK_DURATION; fails on a route invariant or a growth trend. Root.
+SOAK_DURATION ?= 5m
+SOAK_SAMPLE   ?= 10s
+soak: build
+	$(GO) run ./deploy/soak -bin $(BIN) -duration $(SOAK_DURATION) -sample $(SOAK_SAMPLE)
 
 # Benchmarks print numbers; they never gate the build.
 bench: build bench-exporter bench-actuator bench-ios bench-bgp
