@@ -14,7 +14,7 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 # The e2e tests and the demo need root, network namespaces and Debian's daemons.
 E2E_TIMEOUT ?= 12m
 
-.PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e \
+.PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e test-soak \
         style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz soak
 
 all: build test
@@ -34,7 +34,7 @@ FORCE:
 # Alertmanager, FRR, dnsmasq, sshd, the built binaries) or needs root and
 # network namespaces carries `//go:build integration`; only those files may
 # import deploy/lab/... . The lab's own end-to-end tests carry `e2e`.
-test: deps build style vet test-integration test-rules test-deploy test-e2e
+test: deps build style vet test-integration test-rules test-deploy test-e2e test-soak
 
 style:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
@@ -75,6 +75,11 @@ SOAK_DURATION ?= 5m
 SOAK_SAMPLE   ?= 10s
 soak: build
 	$(GO) run ./deploy/soak -bin $(BIN) -duration $(SOAK_DURATION) -sample $(SOAK_SAMPLE)
+
+# make test's short soak: the route invariants (never below min_nexthops, never
+# an unconfigured nexthop, every invalid webhook 4xx) under 30 s of chaos.
+test-soak: build
+	$(GO) run ./deploy/soak -bin $(BIN) -duration 30s -sample 5s -growth=false
 
 # Benchmarks print numbers; they never gate the build.
 bench: build bench-exporter bench-actuator bench-ios bench-bgp

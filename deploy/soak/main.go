@@ -90,11 +90,12 @@ func main() {
 	targets := flag.Int("targets", 1000, "exporter targets (one DNS server each)")
 	flag.IntVar(&minNexthops, "min-nexthops", minNexthops, "min_nexthops of the soak route (1..3)")
 	bin := flag.String("bin", "bin", "directory of the built binaries")
+	growth := flag.Bool("growth", true, "fail on a growth trend (make test's short run checks the route invariants only: 30 s is too short to tell a trend from GC noise)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, *dur, *sample, *targets, *bin))
+	os.Exit(run(ctx, *dur, *sample, *targets, *bin, *growth))
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
@@ -108,7 +109,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return def
 }
 
-func run(ctx context.Context, dur, sample time.Duration, n int, bin string) int {
+func run(ctx context.Context, dur, sample time.Duration, n int, bin string, growth bool) int {
 	if os.Geteuid() != 0 {
 		log.Print("soak: needs root (network namespaces)")
 		return 1
@@ -231,7 +232,10 @@ func run(ctx context.Context, dur, sample time.Duration, n int, bin string) int 
 		}
 		time.Sleep(time.Duration(20+rand.IntN(60)) * time.Millisecond)
 	}
-	trend := checkTrend(samples, dur)
+	var trend []string
+	if growth {
+		trend = checkTrend(samples, dur)
+	}
 	fmt.Printf("exporter probes by result: %s\n", probeResults(hostClient, expAddr))
 	fmt.Printf("kernel route after each webhook: 3 nexthops %d times, 2: %d, 1: %d, absent: %d (min_nexthops %d)\n",
 		st.byCount[3], st.byCount[2], st.byCount[1], st.byCount[0], minNexthops)
