@@ -14,6 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/slaroute/slaroute/deploy/bench/benchfmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -21,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -62,7 +62,7 @@ func lab(trials int, binary string) error {
 		return err
 	}
 	v, _ := p.Vtysh(ctx, "show version")
-	fmt.Printf("BGP backend (GoBGP, ADD-PATH) against FRR bgpd (%s) in network namespaces, %d trials\n", firstLine(v), trials)
+	fmt.Printf("BGP backend (GoBGP, ADD-PATH) against FRR bgpd (%s) in network namespaces, %d trials\n", benchfmt.FirstLine(v), trials)
 	cmd := p.InSpeaker(self, "-trials", fmt.Sprint(trials))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -207,7 +207,7 @@ func speaker(p *bgppeer.Peer, trials int) error {
 		}
 	}
 	fmt.Printf("%-52s %9s %9s %9s %9s\n", "measurement", "p50", "p90", "p99", "max")
-	fmt.Printf("first Set (session up) until the kernel has it: %s\n", ms(first))
+	fmt.Printf("first Set (session up) until the kernel has it: %s\n", benchfmt.Ms(first))
 	row("Set (speaker RIB + read-back)", set)
 	row("withdraw: Set until the kernel route drops it", withdraw)
 	row("restore: Set until the kernel route has it", restore)
@@ -216,18 +216,5 @@ func speaker(p *bgppeer.Peer, trials int) error {
 
 func row(name string, d []time.Duration) {
 	slices.Sort(d)
-	fmt.Printf("%-52s %9s %9s %9s %9s\n", name, ms(pct(d, 50)), ms(pct(d, 90)), ms(pct(d, 99)), ms(d[len(d)-1]))
-}
-
-func pct(sorted []time.Duration, p int) time.Duration { return sorted[(len(sorted)-1)*p/100] }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
-
-func firstLine(s string) string {
-	for l := range strings.Lines(s) {
-		if l = strings.TrimSpace(l); l != "" {
-			return l
-		}
-	}
-	return "FRR"
+	fmt.Printf("%-52s %9s %9s %9s %9s\n", name, benchfmt.Ms(benchfmt.Pct(d, 50)), benchfmt.Ms(benchfmt.Pct(d, 90)), benchfmt.Ms(benchfmt.Pct(d, 99)), benchfmt.Ms(d[len(d)-1]))
 }

@@ -10,11 +10,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/slaroute/slaroute/deploy/bench/benchfmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -106,11 +106,11 @@ func run(trials int, platform string) error {
 		kernel = append(kernel, time.Since(start))
 	}
 	v, _ := peer.Vtysh(ctx, "show version")
-	fmt.Printf("IOS backend (scrapligo, platform %s) against %s over OpenSSH, %d trials\n", platform, firstLine(v), trials)
+	fmt.Printf("IOS backend (scrapligo, platform %s) against %s over OpenSSH, %d trials\n", platform, benchfmt.FirstLine(v), trials)
 	fmt.Printf("%-44s %9s %9s %9s\n", "measurement", "p50", "p90", "max")
 	row := func(name string, d []time.Duration) {
 		slices.Sort(d)
-		fmt.Printf("%-44s %9s %9s %9s\n", name, ms(pct(d, 50)), ms(pct(d, 90)), ms(d[len(d)-1]))
+		fmt.Printf("%-44s %9s %9s %9s\n", name, benchfmt.Ms(benchfmt.Pct(d, 50)), benchfmt.Ms(benchfmt.Pct(d, 90)), benchfmt.Ms(d[len(d)-1]))
 	}
 	row("session open + first List (new backend)", open)
 	row("List on reused session", list)
@@ -118,7 +118,7 @@ func run(trials int, platform string) error {
 	row("restore: Apply + read-back, reused session", restore)
 	row("restore until the kernel route has it", kernel)
 	goal := "met"
-	if pct(withdraw, 50) >= 50*time.Millisecond || pct(restore, 50) >= 50*time.Millisecond {
+	if benchfmt.Pct(withdraw, 50) >= 50*time.Millisecond || benchfmt.Pct(restore, 50) >= 50*time.Millisecond {
 		goal = "MISSED"
 	}
 	fmt.Printf("goal: reused-session change + read-back < 50 ms p50: %s\n", goal)
@@ -141,20 +141,4 @@ func waitKernel(ctx context.Context, peer *frrpeer.Peer, want []netip.Addr) erro
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	slices.Sort(sorted)
-	return sorted[(len(sorted)-1)*p/100]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
-
-func firstLine(s string) string {
-	for l := range strings.Lines(s) {
-		if l = strings.TrimSpace(l); l != "" {
-			return l
-		}
-	}
-	return "FRR"
 }
