@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -16,13 +17,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
+	"github.com/slaroute/slaroute/actuator/apiv1"
 	"github.com/slaroute/slaroute/actuator/bgp"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/events"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
 	"github.com/slaroute/slaroute/actuator/policy"
 	"github.com/slaroute/slaroute/actuator/reconcile"
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/actuator/state"
 	"github.com/slaroute/slaroute/actuator/webhook"
 	"github.com/slaroute/slaroute/exporter/configkit"
 )
@@ -46,6 +50,9 @@ type Options struct {
 	WebhookMaxBodyBytes int64
 	// WebhookMaxRequests bounds webhooks in flight (503 above); 0 is webhook.DefaultMaxRequests.
 	WebhookMaxRequests int
+	// StoragePath is the directory of the state file (drains, dampening
+	// penalties); "" keeps the state in memory only (tests).
+	StoragePath string
 }
 
 // Actuator is one running route_actuator.
@@ -119,10 +126,23 @@ func New(o Options) (*Actuator, error) {
 	for _, r := range []string{policy.IgnoreUnknownNexthop, policy.IgnoreUnknownRoute, policy.IgnoreStale, policy.IgnoreUnmanaged, policy.IgnoreInvalidLabel, ignoreTooMany} {
 		a.ignored.WithLabelValues(r)
 	}
-	a.rec = reconcile.New(reconcile.Options{
+	ro := reconcile.Options{
 		Config: cfg, Backend: backend, Store: a.store, API: api, DryRun: o.DryRun,
 		Metrics: reconcile.NewMetrics(o.Registry), Logger: o.Logger, Now: o.Now,
-	})
+		Events: events.NewRing(maxEvents),
+	}
+	if o.StoragePath != "" {
+		st, err := state.Load(o.StoragePath)
+		if err != nil {
+			return nil, err
+		}
+		if len(st.Drains) > 0 || len(st.Dampening) > 0 {
+			o.Logger.Info("State loaded", "file", filepath.Join(o.StoragePath, state.FileName), "drains", len(st.Drains), "dampening_records", len(st.Dampening))
+		}
+		dir := o.StoragePath
+		ro.State, ro.Save = st, func(s state.State) error { return state.Save(dir, s) }
+	}
+	a.rec = reconcile.New(ro)
 	a.hook = &webhook.Handler{Ingester: a, Metrics: webhook.NewMetrics(o.Registry), Logger: o.Logger,
 		MaxBodyBytes: o.WebhookMaxBodyBytes, MaxRequests: o.WebhookMaxRequests}
 	return a, nil
@@ -298,8 +318,12 @@ func (a *Actuator) Ingest(ctx context.Context, events []alertstate.Event) error 
 // Handlers are the actuator's endpoints for the daemon mux.
 func (a *Actuator) Handlers() map[string]http.Handler {
 	return map[string]http.Handler{
-		"/webhook":           a.hook,
-		"GET /api/v1/routes": http.HandlerFunc(a.serveRoutes),
+		"/webhook":                                  a.hook,
+		"GET " + apiv1.PathRoutes:                   http.HandlerFunc(a.serveRoutes),
+		"GET " + apiv1.PathDrains:                   http.HandlerFunc(a.serveDrains),
+		"POST " + apiv1.PathDrains:                  http.HandlerFunc(a.serveAddDrain),
+		"DELETE " + apiv1.PathDrains + "/{nexthop}": http.HandlerFunc(a.serveRemoveDrain),
+		"GET " + apiv1.PathEvents:                   http.HandlerFunc(a.serveEvents),
 	}
 }
 

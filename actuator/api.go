@@ -3,89 +3,45 @@ package actuator
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/version"
 
+	"github.com/slaroute/slaroute/actuator/apiv1"
+	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/dampening"
+	"github.com/slaroute/slaroute/actuator/events"
 	"github.com/slaroute/slaroute/actuator/policy"
+	"github.com/slaroute/slaroute/actuator/reconcile"
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/actuator/state"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
-// State is the JSON of GET /api/v1/routes.
-type State struct {
-	Pipeline   PipelineState `json:"pipeline"`
-	DryRun     bool          `json:"dry_run"`
-	FrozenAll  []string      `json:"frozen_all"`
-	LastError  string        `json:"last_error,omitempty"`
-	APIError   string        `json:"alertmanager_error,omitempty"`
-	LastResync *time.Time    `json:"last_resync,omitempty"`
-	Routes     []RouteState  `json:"routes"`
-	// Unconfigured are routes the backend owns that are no longer configured.
-	Unconfigured []RouteNexthops `json:"unconfigured"`
-	// Plan is, in dry-run mode, what would be applied.
-	Plan []PlannedChange `json:"plan"`
-}
-
-// PipelineState is the heartbeat's verdict.
-type PipelineState struct {
-	Healthy           bool       `json:"healthy"`
-	Reason            string     `json:"reason,omitempty"`
-	HeartbeatLastSeen *time.Time `json:"heartbeat_last_seen,omitempty"`
-}
-
-// RouteState is one configured route.
-type RouteState struct {
-	Prefix         string             `json:"prefix"`
-	Configured     []string           `json:"configured"`
-	Desired        []string           `json:"desired"`
-	Installed      []string           `json:"installed"`
-	Present        bool               `json:"present"`
-	Converged      bool               `json:"converged"`
-	Frozen         bool               `json:"frozen"`
-	FrozenReasons  []string           `json:"frozen_reasons"`
-	Guard          string             `json:"guard"`
-	GuardKept      []string           `json:"guard_kept"`
-	PendingRestore []string           `json:"pending_restore"`
-	Withdrawn      []WithdrawnNexthop `json:"withdrawn"`
-}
-
-// WithdrawnNexthop names a nexthop with an active withdraw alert and why.
-type WithdrawnNexthop struct {
-	Nexthop string          `json:"nexthop"`
-	Reasons []policy.Reason `json:"reasons"`
-}
-
-// RouteNexthops is a prefix and its nexthops.
-type RouteNexthops struct {
-	Prefix   string   `json:"prefix"`
-	Nexthops []string `json:"nexthops"`
-}
-
-// PlannedChange is one dry-run change.
-type PlannedChange struct {
-	Action string   `json:"action"`
-	Prefix string   `json:"prefix"`
-	From   []string `json:"from"`
-	To     []string `json:"to"`
-}
-
 // State returns the current state as served by the API.
-func (a *Actuator) State() State {
+func (a *Actuator) State() apiv1.Routes {
 	v := a.rec.View()
 	d := v.Decision
-	s := State{
-		Pipeline:     PipelineState{Healthy: d.Pipeline.Healthy, Reason: d.Pipeline.Reason},
+	a.mu.RLock()
+	cfg := a.cfg
+	a.mu.RUnlock()
+	s := apiv1.Routes{
+		Pipeline:     apiv1.Pipeline{Healthy: d.Pipeline.Healthy, Reason: d.Pipeline.Reason},
 		DryRun:       v.DryRun,
 		FrozenAll:    strs(d.FrozenAll),
 		LastError:    v.LastError,
 		APIError:     v.APIError,
-		Routes:       []RouteState{},
-		Unconfigured: []RouteNexthops{},
-		Plan:         []PlannedChange{},
+		Routes:       []apiv1.Route{},
+		Unconfigured: []apiv1.RouteNexthops{},
+		Plan:         []apiv1.PlannedChange{},
 	}
 	if !d.Pipeline.LastSeen.IsZero() {
 		t := d.Pipeline.LastSeen.UTC()
@@ -99,8 +55,9 @@ func (a *Actuator) State() State {
 	for _, r := range d.Routes {
 		configured[r.Prefix] = true
 		have := v.Installed[r.Prefix]
-		rs := RouteState{
+		rs := apiv1.Route{
 			Prefix:         r.Prefix.String(),
+			MinNexthops:    minNexthops(cfg, r.Prefix),
 			Configured:     addrs(r.Configured),
 			Desired:        addrs(r.Desired),
 			Installed:      addrs(have),
@@ -111,34 +68,198 @@ func (a *Actuator) State() State {
 			Guard:          r.Guard,
 			GuardKept:      addrs(r.Kept),
 			PendingRestore: addrs(r.PendingRestore),
-			Withdrawn:      []WithdrawnNexthop{},
+			Withdrawn:      []apiv1.WithdrawnNexthop{},
+			Nexthops:       []apiv1.Nexthop{},
 		}
 		for _, nh := range r.Configured {
 			if reasons := r.Withdrawn[nh]; len(reasons) > 0 {
-				rs.Withdrawn = append(rs.Withdrawn, WithdrawnNexthop{Nexthop: nh.String(), Reasons: reasons})
+				rs.Withdrawn = append(rs.Withdrawn, apiv1.WithdrawnNexthop{Nexthop: nh.String(), Reasons: reasons})
 			}
+			rs.Nexthops = append(rs.Nexthops, nexthopState(v, r, have, nh))
 		}
 		s.Routes = append(s.Routes, rs)
 	}
 	for p, nhs := range v.Installed {
 		if !configured[p] {
-			s.Unconfigured = append(s.Unconfigured, RouteNexthops{Prefix: p.String(), Nexthops: addrs(nhs)})
+			s.Unconfigured = append(s.Unconfigured, apiv1.RouteNexthops{Prefix: p.String(), Nexthops: addrs(nhs)})
 		}
 	}
-	slices.SortFunc(s.Unconfigured, func(x, y RouteNexthops) int { return cmp.Compare(x.Prefix, y.Prefix) })
+	slices.SortFunc(s.Unconfigured, func(x, y apiv1.RouteNexthops) int { return cmp.Compare(x.Prefix, y.Prefix) })
 	for _, c := range v.Plan {
-		s.Plan = append(s.Plan, PlannedChange{Action: c.Action, Prefix: c.Prefix.String(), From: addrs(c.From), To: addrs(c.To)})
+		s.Plan = append(s.Plan, apiv1.PlannedChange{Action: c.Action, Prefix: c.Prefix.String(), From: addrs(c.From), To: addrs(c.To)})
 	}
 	return s
 }
 
+// nexthopState is one configured nexthop of a route in the API: where it
+// is, why, its drain and its dampening.
+func nexthopState(v reconcile.View, r policy.Route, have []netip.Addr, nh netip.Addr) apiv1.Nexthop {
+	n := apiv1.Nexthop{
+		Nexthop:   nh.String(),
+		Desired:   slices.Contains(r.Desired, nh),
+		Installed: slices.Contains(have, nh),
+		Why:       slices.Clone(r.Why[nh]),
+	}
+	if n.Desired && !n.Installed && v.Listed {
+		n.Why = append(n.Why, events.Cause{Kind: events.NotConverged})
+	}
+	if n.Why == nil {
+		n.Why = []events.Cause{}
+	}
+	for _, d := range v.Drains {
+		if d.Covers(r.Prefix, nh) {
+			n.Drained = &events.DrainRef{Reason: d.Reason, Who: d.Who, Expires: d.Expires}
+			break
+		}
+	}
+	if st, ok := v.Dampening[dampening.Key{Prefix: r.Prefix, Nexthop: nh}]; ok {
+		n.Dampening = &events.DampingRef{Penalty: math.Round(st.Penalty), SuppressedUntil: st.Until}
+	}
+	return n
+}
+
+func minNexthops(cfg *config.Config, p netip.Prefix) int {
+	for _, r := range cfg.Routes {
+		if r.Prefix == p {
+			return r.MinNexthops
+		}
+	}
+	return 0
+}
+
 func (a *Actuator) serveRoutes(w http.ResponseWriter, _ *http.Request) {
+	a.writeJSON(w, http.StatusOK, a.State())
+}
+
+func (a *Actuator) writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(a.State()); err != nil {
-		a.logger.Error("Encoding route state failed", "err", err)
+	if err := enc.Encode(v); err != nil {
+		a.logger.Error("Encoding API answer failed", "err", err)
 	}
+}
+
+func (a *Actuator) writeError(w http.ResponseWriter, code int, err error) {
+	a.writeJSON(w, code, apiv1.ErrorBody{Error: err.Error()})
+}
+
+// maxDrainBody bounds POST /api/v1/drains: reason and who are bounded too.
+const maxDrainBody = 16 << 10
+
+// maxEvents bounds the events kept and served.
+const maxEvents = 1000
+
+func (a *Actuator) serveAddDrain(w http.ResponseWriter, r *http.Request) {
+	var req apiv1.DrainRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDrainBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		code := http.StatusBadRequest
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		a.writeError(w, code, fmt.Errorf("invalid drain request: %w", err))
+		return
+	}
+	if dec.More() {
+		a.writeError(w, http.StatusBadRequest, errors.New("invalid drain request: one JSON object expected"))
+		return
+	}
+	d := state.Drain{Reason: req.Reason, Expires: req.Expires, Who: who(r)}
+	var err error
+	if d.Nexthop, err = configkit.ParseNexthop(req.Nexthop); err != nil {
+		a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: nexthop %w", state.ErrInvalid, err))
+		return
+	}
+	if req.Route != "" {
+		if d.Route, err = configkit.ParseService(req.Route); err != nil {
+			a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: route %w", state.ErrInvalid, err))
+			return
+		}
+	}
+	added, err := a.rec.AddDrain(r.Context(), d, req.Force)
+	if err != nil {
+		a.writeError(w, drainErrorCode(err), err)
+		return
+	}
+	a.writeJSON(w, http.StatusCreated, added)
+}
+
+func (a *Actuator) serveRemoveDrain(w http.ResponseWriter, r *http.Request) {
+	nh, err := configkit.ParseNexthop(r.PathValue("nexthop"))
+	if err != nil {
+		a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: nexthop %w", state.ErrInvalid, err))
+		return
+	}
+	var p netip.Prefix
+	if s := r.URL.Query().Get("route"); s != "" {
+		if p, err = configkit.ParseService(s); err != nil {
+			a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: route %w", state.ErrInvalid, err))
+			return
+		}
+	}
+	removed, err := a.rec.RemoveDrain(r.Context(), nh, p)
+	if err != nil {
+		a.writeError(w, drainErrorCode(err), err)
+		return
+	}
+	a.logger.Info("Drain removal requested", "nexthop", nh, "who", who(r))
+	a.writeJSON(w, http.StatusOK, apiv1.Drains{Drains: removed})
+}
+
+func (a *Actuator) serveDrains(w http.ResponseWriter, _ *http.Request) {
+	a.writeJSON(w, http.StatusOK, apiv1.Drains{Drains: nonNilDrains(a.rec.View().Drains)})
+}
+
+func (a *Actuator) serveEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var since uint64
+	limit := 0
+	var err error
+	if s := q.Get("since"); s != "" {
+		if since, err = strconv.ParseUint(s, 10, 64); err != nil {
+			a.writeError(w, http.StatusBadRequest, fmt.Errorf("since %q is not a sequence number", s))
+			return
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 0 {
+			a.writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q is not a count", s))
+			return
+		}
+	}
+	a.writeJSON(w, http.StatusOK, apiv1.Events{Events: a.rec.Events(since, limit)})
+}
+
+// who names the person behind a request (apiv1.Who). The web server has
+// checked the basic auth credentials when it requires them.
+func who(r *http.Request) string {
+	user, _, _ := r.BasicAuth()
+	return apiv1.Who(user, r.Header.Get(apiv1.HeaderWho))
+}
+
+func drainErrorCode(err error) int {
+	switch {
+	case errors.Is(err, state.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, state.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, state.ErrBelowMin):
+		return http.StatusConflict
+	case errors.Is(err, reconcile.ErrNotReady):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func nonNilDrains(d []state.Drain) []state.Drain {
+	if d == nil {
+		return []state.Drain{}
+	}
+	return d
 }
 
 var landing = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
@@ -160,13 +281,38 @@ var landing = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
 {{if .Frozen}}<br><b>frozen</b>: {{range .FrozenReasons}}{{.}}; {{end}}{{end}}
 {{with .Guard}}<br><b>guard {{.}}</b>{{end}}{{with .GuardKept}} keeps {{range .}}{{.}} {{end}}{{end}}
 {{with .PendingRestore}}<br>restore pending confirmation: {{range .}}{{.}} {{end}}{{end}}</td>
-<td>{{range .Withdrawn}}{{.Nexthop}}: {{range .Reasons}}{{.Alertname}} {{.Fingerprint}} since {{.Since.Format "2006-01-02T15:04:05Z07:00"}}; {{end}}<br>{{end}}</td></tr>
+<td>{{range .Nexthops}}{{if .Why}}<span class="nexthop" data-nexthop="{{.Nexthop}}">{{.Nexthop}}: {{range .Why}}<span class="cause cause-{{.Kind}}">{{.}}</span>; {{end}}</span><br>{{end}}{{end}}</td></tr>
 {{end}}</table>
-{{with .Unconfigured}}<p>Owned routes no longer configured: {{range .}}{{.Prefix}} via {{range .Nexthops}}{{.}} {{end}}; {{end}}</p>{{end}}
+{{end}}
+<h2>Drains</h2>
+{{with .Drains}}<table id="drains"><tr><th>nexthop</th><th>route</th><th>reason</th><th>who</th><th>since</th><th>until</th></tr>
+{{range .}}<tr class="drain"><td>{{.Nexthop}}</td><td>{{if .Route.IsValid}}{{.Route}}{{else}}every route{{end}}</td><td>{{.Reason}}{{if .Forced}} <b>(forced below min_nexthops)</b>{{end}}</td><td>{{.Who}}</td><td>{{.Created.UTC.Format "2006-01-02T15:04:05Z07:00"}}</td><td>{{if .Expires.IsZero}}until removed{{else}}{{.Expires.UTC.Format "2006-01-02T15:04:05Z07:00"}}{{end}}</td></tr>
+{{end}}</table>{{else}}<p id="no-drains">No drains.</p>{{end}}
+<h2>Dampening</h2>
+{{with .Damped}}<table id="dampening"><tr><th>route</th><th>nexthop</th><th>penalty</th><th>suppressed until</th></tr>
+{{range .}}<tr class="damped{{if .Suppressed}} suppressed{{end}}"><td>{{.Route}}</td><td>{{.Nexthop}}</td><td>{{printf "%.0f" .Penalty}}</td><td>{{if .Suppressed}}<b>{{.Until.UTC.Format "2006-01-02T15:04:05Z07:00"}}</b>{{else}}not suppressed{{end}}</td></tr>
+{{end}}</table>{{else}}<p id="no-dampening">{{if $.Dampening}}No penalties.{{else}}Dampening is off (no <code>dampening:</code> section).{{end}}</p>{{end}}
+{{with .S}}{{with .Unconfigured}}<p>Owned routes no longer configured: {{range .}}{{.Prefix}} via {{range .Nexthops}}{{.}} {{end}}; {{end}}</p>{{end}}
 {{with .Plan}}<p>Dry-run plan:</p><ul>{{range .}}<li>{{.Action}} {{.Prefix}} {{.From}} -&gt; {{.To}}</li>{{end}}</ul>{{end}}
 {{end}}
 </body></html>
 `))
+
+type landingPage struct {
+	Version   string
+	S         apiv1.Routes
+	Drains    []state.Drain
+	Dampening bool
+	Damped    []damped
+}
+
+type damped struct {
+	Route      netip.Prefix
+	Nexthop    netip.Addr
+	Penalty    float64
+	Suppressed bool
+	Until      time.Time
+}
 
 func (a *Actuator) serveLanding(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
@@ -174,10 +320,15 @@ func (a *Actuator) serveLanding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := landing.Execute(w, struct {
-		Version string
-		S       State
-	}{version.Version, a.State()}); err != nil {
+	v := a.rec.View()
+	page := landingPage{Version: version.Version, S: a.State(), Drains: v.Drains, Dampening: v.Dampening != nil}
+	for k, st := range v.Dampening {
+		page.Damped = append(page.Damped, damped{Route: k.Prefix, Nexthop: k.Nexthop, Penalty: st.Penalty, Suppressed: st.Suppressed, Until: st.Until})
+	}
+	slices.SortFunc(page.Damped, func(x, y damped) int {
+		return cmp.Or(route.ComparePrefix(x.Route, y.Route), x.Nexthop.Compare(y.Nexthop))
+	})
+	if err := landing.Execute(w, page); err != nil {
 		a.logger.Error("Rendering landing page failed", "err", err)
 	}
 }

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/slaroute/slaroute/actuator/bgp"
+	"github.com/slaroute/slaroute/actuator/dampening"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
 	"github.com/slaroute/slaroute/exporter/configkit"
@@ -27,6 +29,8 @@ type Config struct {
 	Alerts         Alerts         `yaml:"alerts"`
 	Alertmanager   Alertmanager   `yaml:"alertmanager"`
 	ResyncInterval model.Duration `yaml:"resync_interval"`
+	// Dampening damps flapping nexthops; nil (no section) is off.
+	Dampening *dampening.Config `yaml:"dampening"`
 	// Warnings are what works but should be fixed, each "file:line: text".
 	Warnings []string
 }
@@ -150,6 +154,9 @@ func Parse(file string, b []byte) (*Config, error) {
 	c.Alertmanager.validate(d)
 	if c.ResyncInterval <= 0 {
 		d.Errorf(&c.ResyncInterval, "resync_interval must be positive")
+	}
+	if c.Dampening != nil {
+		validateDampening(d, c.Dampening)
 	}
 	if err := d.Err(); err != nil {
 		return nil, err
@@ -300,6 +307,22 @@ func (a *Alerts) validate(d *configkit.Decoder) {
 	}
 	if a.RestoreDelay < 0 {
 		d.Errorf(&a.RestoreDelay, "alerts.restore_delay must not be negative")
+	}
+}
+
+// validateDampening reports the section's first problem at its key's line
+// (the section's when the key is left out).
+func validateDampening(d *configkit.Decoder, c *dampening.Config) {
+	var fe *dampening.FieldError
+	if err := c.Validate(); errors.As(err, &fe) {
+		at := any(c)
+		v := reflect.ValueOf(c).Elem()
+		for i := range v.NumField() {
+			if key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ","); key == fe.Field {
+				at = v.Field(i).Addr().Interface()
+			}
+		}
+		d.Errorf(at, "%s", fe)
 	}
 }
 

@@ -6,6 +6,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/slaroute/slaroute/actuator/dampening"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -53,6 +57,27 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if r := c.Routes[0]; r.Prefix != netip.MustParsePrefix("2001:db8::53/128") || r.MinNexthops != 1 || len(r.Nexthops) != 2 {
 		t.Errorf("route = %+v", r)
+	}
+}
+
+// No section, no dampening; a section takes the defaults of keys left out.
+func TestDampening(t *testing.T) {
+	c, err := Load("testdata/minimal.yml")
+	if err != nil || c.Dampening != nil {
+		t.Fatalf("minimal.yml: dampening %+v, err %v; want off", c.Dampening, err)
+	}
+	c, err = Load("testdata/dampening-good.yml")
+	if err != nil || c.Dampening == nil || *c.Dampening != dampening.DefaultConfig {
+		t.Fatalf("dampening-good.yml: %+v, %v", c.Dampening, err)
+	}
+	c, err = Parse("t.yml", []byte("backend: {type: netlink}\nroutes:\n  - prefix: 192.0.2.53/32\n    nexthops: [198.51.100.11]\ndampening:\n  half_life: 30s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dampening.DefaultConfig
+	want.HalfLife = model.Duration(30 * time.Second)
+	if c.Dampening == nil || *c.Dampening != want {
+		t.Errorf("partial section = %+v, want %+v", c.Dampening, want)
 	}
 }
 
@@ -121,6 +146,17 @@ func TestLoadInvalid(t *testing.T) {
 		{"alertname-control-character.yml", `:7: alerts.withdraw has an empty or invalid alertname "DNSServer\nDown"`},
 		{"nexthop-ipv4-mapped.yml", `:5: route 192.0.2.53/32 nexthop "::ffff:198.51.100.11" is IPv4-mapped IPv6: write 198.51.100.11`},
 		{"nexthop-zone.yml", `:5: route 2001:db8::53/128 nexthop "fe80::1%eth0" has a zone: nexthops are global addresses`},
+		{"dampening-reuse-above-suppress.yml", ":9: dampening.reuse_threshold: 750 must be below suppress_threshold 700"},
+		{"dampening-zero-half-life.yml", ":7: dampening.half_life: must be positive and finite, not 0s"},
+		{"dampening-negative-penalty.yml", ":7: dampening.penalty: must be positive and finite, not -1000"},
+		{"dampening-zero-suppress.yml", ":7: dampening.suppress_threshold: must be positive and finite, not 0"},
+		{"dampening-zero-reuse.yml", ":7: dampening.reuse_threshold: must be positive and finite, not 0"},
+		{"dampening-zero-max-suppress.yml", ":7: dampening.max_suppress: must be positive and finite, not 0s"},
+		{"dampening-max-suppress-below-half-life.yml", ":7: dampening.max_suppress: 10m is shorter than half_life 15m"},
+		{"dampening-max-suppress-too-long.yml", ":8: dampening.max_suppress: 1h exceeds 255 × half_life 1s"},
+		{"dampening-suppress-unreachable.yml", ":9: dampening.suppress_threshold: 2500 is never reached: penalties are capped at reuse_threshold × 2^(max_suppress/half_life) = 2121"},
+		{"dampening-unknown-key.yml", `:7: unknown field "halflife" in dampening`},
+		{"dampening-bad-number.yml", ":7: cannot unmarshal !!str `lots` into float64"},
 		{"prefix-ipv4-mapped.yml", `:4: route prefix "::ffff:192.0.2.53/128" is IPv4-mapped IPv6: write it as IPv4`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

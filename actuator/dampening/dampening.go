@@ -47,6 +47,9 @@ var DefaultConfig = Config{
 	MaxSuppress:       model.Duration(10 * time.Minute),
 }
 
+// SetDefaults fills a present section's defaults (configkit.Defaulter).
+func (c *Config) SetDefaults() { *c = DefaultConfig }
+
 // maxRatio bounds max_suppress/half_life, FRR's largest (255 min / 1 min):
 // the ceiling reuse × 2^ratio stays a finite float.
 const maxRatio = 255

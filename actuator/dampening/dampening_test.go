@@ -1,19 +1,12 @@
 package dampening
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"math"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"go.yaml.in/yaml/v3"
 )
 
 var (
@@ -214,81 +207,4 @@ func TestPruneExportImport(t *testing.T) {
 	if !d2.Suppressed(k, now) {
 		t.Error("a refused Import changed the state")
 	}
-}
-
-// Each invalid fixture fails with its key's line, as the configuration loader
-// reports it (file:line: reason).
-func TestConfigInvalid(t *testing.T) {
-	for _, tc := range []struct{ file, want string }{
-		{"reuse-above-suppress.yml", ":4: dampening.reuse_threshold: 750 must be below suppress_threshold 700"},
-		{"zero-half-life.yml", ":2: dampening.half_life: must be positive and finite, not 0s"},
-		{"negative-penalty.yml", ":2: dampening.penalty: must be positive and finite, not -1000"},
-		{"zero-suppress.yml", ":2: dampening.suppress_threshold: must be positive and finite, not 0"},
-		{"zero-reuse.yml", ":2: dampening.reuse_threshold: must be positive and finite, not 0"},
-		{"zero-max-suppress.yml", ":2: dampening.max_suppress: must be positive and finite, not 0s"},
-		{"max-suppress-below-half-life.yml", ":2: dampening.max_suppress: 10m is shorter than half_life 15m"},
-		{"max-suppress-too-long.yml", ":3: dampening.max_suppress: 1h exceeds 255 × half_life 1s"},
-		{"suppress-unreachable.yml", ":4: dampening.suppress_threshold: 2500 is never reached: penalties are capped at reuse_threshold × 2^(max_suppress/half_life) = 2121"},
-		{"unknown-key.yml", ":2: field halflife not found in type dampening.Config"},
-		{"bad-number.yml", ":2: cannot unmarshal !!str `lots` into float64"},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			path := filepath.Join("testdata", tc.file)
-			err := load(path)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if want := path + tc.want; err.Error() != want {
-				t.Errorf("error\n got: %s\nwant: %s", err, want)
-			}
-		})
-	}
-	if err := load("testdata/good.yml"); err != nil {
-		t.Errorf("good.yml: %v", err)
-	}
-}
-
-// load decodes a fixture as route_actuator.yml's loader will: defaults,
-// strict decode, Validate, and a FieldError at its key's line (the section's
-// line when the key is absent).
-func load(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var doc struct {
-		Dampening yaml.Node `yaml:"dampening"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return err
-	}
-	c := DefaultConfig
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var w struct {
-		Dampening *Config `yaml:"dampening"`
-	}
-	w.Dampening = &c
-	if err := dec.Decode(&w); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%s:%s", path, strings.TrimPrefix(te.Errors[0], "line "))
-		}
-		return err
-	}
-	err = c.Validate()
-	if err == nil {
-		return nil
-	}
-	var fe *FieldError
-	if !errors.As(err, &fe) {
-		return fmt.Errorf("not a FieldError: %w", err)
-	}
-	line := doc.Dampening.Line
-	for i := 0; i+1 < len(doc.Dampening.Content); i += 2 {
-		if doc.Dampening.Content[i].Value == fe.Field {
-			line = doc.Dampening.Content[i+1].Line
-		}
-	}
-	return fmt.Errorf("%s:%d: %w", path, line, err)
 }

@@ -11,9 +11,15 @@
 //     at all: desired = installed (an absent route stays absent).
 //  3. Desired nexthops = configured minus those named by a firing withdraw alert
 //     (nexthop label, narrowed to one route by the service label when present).
-//  4. Guards: if every nexthop would go, all configured nexthops stay (fail
-//     open); if fewer than min_nexthops would stay, withdrawn nexthops are kept
-//     back, preferring those already installed, then the lowest addresses.
+//     An operator's drain (Input.Drains) takes a nexthop out whatever its
+//     health; a nexthop dampening suppresses (Input.Suppressed) stays out after
+//     its alert resolved.
+//  4. Guards: if every nexthop would go, all configured nexthops that are not
+//     drained stay (fail open; all of them if every one is drained); if fewer
+//     than min_nexthops would stay, alert-withdrawn and suppressed nexthops are
+//     kept back, preferring those already installed, then the lowest
+//     addresses. A drain was checked against min_nexthops when it was added
+//     (state.State.Add), so the guards never bring a drained nexthop back.
 //  5. Adding a nexthop to an installed route is a restore and needs
 //     confirmation (Input.Restorable); until then it is held back.
 package policy
@@ -26,6 +32,8 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/events"
+	"github.com/slaroute/slaroute/actuator/state"
 	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
@@ -69,14 +77,15 @@ type Input struct {
 	// and every route frozen. When the API is read is reconcile.Gate's, whose
 	// doc is the one place that explains the heartbeat rules.
 	APIStale string
+	// Drains are the operators' drains (expired ones removed).
+	Drains []state.Drain
+	// Suppressed says whether dampening keeps a nexthop of a route out, and
+	// its penalty; nil suppresses none.
+	Suppressed func(netip.Prefix, netip.Addr) (events.DampingRef, bool)
 }
 
-// Reason is why a nexthop is withdrawn or a route frozen.
-type Reason struct {
-	Alertname   string    `json:"alertname"`
-	Fingerprint string    `json:"fingerprint"`
-	Since       time.Time `json:"since"`
-}
+// targetLabels are the alert labels a cause shows (besides alertname).
+var targetLabels = []string{"instance", "job"}
 
 // Pipeline is the health of the alert pipeline.
 type Pipeline struct {
@@ -92,9 +101,13 @@ type Route struct {
 	// Desired is what should be installed now; empty means absent.
 	Desired   []netip.Addr
 	Present   bool // the route is installed
-	Withdrawn map[netip.Addr][]Reason
-	Frozen    []string // why frozen; empty when not
-	Guard     string   // "", GuardMinNexthops or GuardFailOpen
+	Withdrawn map[netip.Addr][]events.AlertRef
+	// Why holds, for every configured nexthop not desired, each cause that
+	// keeps it out (drain, alert, dampening, restore_pending, frozen), and
+	// for one a guard keeps in, that guard.
+	Why    map[netip.Addr][]events.Cause
+	Frozen []string // why frozen; empty when not
+	Guard  string   // "", GuardMinNexthops or GuardFailOpen
 	// Kept are withdrawn nexthops a guard keeps installed.
 	Kept []netip.Addr
 	// PendingRestore are nexthops held back until their restore is confirmed.
@@ -192,7 +205,7 @@ func Decide(in Input) Decision {
 	if d.Pipeline.Healthy && in.APIStale != "" && in.Alerts.Heartbeat != "" {
 		d.Pipeline = Pipeline{LastSeen: d.Pipeline.LastSeen, Reason: in.APIStale}
 	}
-	withdrawn := map[netip.Prefix]map[netip.Addr][]Reason{}
+	withdrawn := map[netip.Prefix]map[netip.Addr][]events.AlertRef{}
 	frozen := map[netip.Prefix][]string{}
 	var frozenAll []string
 	if !d.Pipeline.Healthy {
@@ -223,9 +236,9 @@ func Decide(in Input) Decision {
 					continue
 				}
 				if withdrawn[r.Prefix] == nil {
-					withdrawn[r.Prefix] = map[netip.Addr][]Reason{}
+					withdrawn[r.Prefix] = map[netip.Addr][]events.AlertRef{}
 				}
-				withdrawn[r.Prefix][nh] = append(withdrawn[r.Prefix][nh], Reason{Alertname: name, Fingerprint: a.Fingerprint, Since: a.StartsAt})
+				withdrawn[r.Prefix][nh] = append(withdrawn[r.Prefix][nh], alertRef(in.Alerts, a))
 			}
 		}
 	}
@@ -240,8 +253,9 @@ func Decide(in Input) Decision {
 			Frozen:     append(slices.Clone(frozenAll), frozen[r.Prefix]...),
 		}
 		// target is configured minus withdrawn, after guards, before freeze and confirmation.
+		out := outCauses(in, r, rd.Withdrawn)
 		var target []netip.Addr
-		target, rd.Guard, rd.Kept = guard(r, rd.Withdrawn, installed)
+		target, rd.Guard, rd.Kept = guard(r, out, installed)
 		switch {
 		case len(rd.Frozen) > 0:
 			rd.Desired = slices.Clone(installed)
@@ -267,29 +281,67 @@ func Decide(in Input) Decision {
 			}
 			slices.SortFunc(rd.Desired, func(a, b netip.Addr) int { return a.Compare(b) })
 		}
+		rd.Why = why(rd, out)
 		d.Routes = append(d.Routes, rd)
 	}
 	return d
 }
 
-// guard applies fail-open and min_nexthops to configured minus withdrawn.
-func guard(r config.Route, withdrawn map[netip.Addr][]Reason, installed []netip.Addr) (target []netip.Addr, reason string, kept []netip.Addr) {
-	var out []netip.Addr
+// outCauses returns, per configured nexthop of r that is out before the
+// guards, why: drain first, then alerts, then dampening.
+func outCauses(in Input, r config.Route, withdrawn map[netip.Addr][]events.AlertRef) map[netip.Addr][]events.Cause {
+	out := map[netip.Addr][]events.Cause{}
 	for _, nh := range r.Nexthops {
-		if len(withdrawn[nh]) == 0 {
+		var c []events.Cause
+		for _, dr := range in.Drains {
+			if dr.Covers(r.Prefix, nh) {
+				c = append(c, events.Cause{Kind: events.Drain, Drain: &events.DrainRef{Reason: dr.Reason, Who: dr.Who, Expires: dr.Expires}})
+			}
+		}
+		if a := withdrawn[nh]; len(a) > 0 {
+			c = append(c, events.Cause{Kind: events.Alert, Alerts: slices.Clone(a)})
+		}
+		if in.Suppressed != nil {
+			if ref, ok := in.Suppressed(r.Prefix, nh); ok {
+				c = append(c, events.Cause{Kind: events.Dampening, Dampening: &ref})
+			}
+		}
+		if len(c) > 0 {
+			out[nh] = c
+		}
+	}
+	return out
+}
+
+func drained(c []events.Cause) bool {
+	return slices.ContainsFunc(c, func(x events.Cause) bool { return x.Kind == events.Drain })
+}
+
+// guard applies fail-open and min_nexthops to configured minus what is out.
+// Drained nexthops are never kept, unless every configured one is drained.
+func guard(r config.Route, out map[netip.Addr][]events.Cause, installed []netip.Addr) (target []netip.Addr, reason string, kept []netip.Addr) {
+	var keepable, all []netip.Addr
+	for _, nh := range r.Nexthops {
+		switch c := out[nh]; {
+		case len(c) == 0:
 			target = append(target, nh)
-		} else {
-			out = append(out, nh)
+		case !drained(c):
+			keepable = append(keepable, nh)
+			all = append(all, nh)
+		default:
+			all = append(all, nh)
 		}
 	}
 	switch {
+	case len(target) == 0 && len(keepable) == 0:
+		return slices.Clone(r.Nexthops), GuardFailOpen, all
 	case len(target) == 0:
-		return slices.Clone(r.Nexthops), GuardFailOpen, out
-	case len(target) >= r.MinNexthops:
+		return keepable, GuardFailOpen, slices.Clone(keepable)
+	case len(target) >= r.MinNexthops || len(keepable) == 0:
 		return target, "", nil
 	}
 	// Keep back installed ones first so the guard does not move traffic, then by address.
-	slices.SortStableFunc(out, func(a, b netip.Addr) int {
+	slices.SortStableFunc(keepable, func(a, b netip.Addr) int {
 		ai, bi := slices.Contains(installed, a), slices.Contains(installed, b)
 		switch {
 		case ai && !bi:
@@ -299,11 +351,58 @@ func guard(r config.Route, withdrawn map[netip.Addr][]Reason, installed []netip.
 		}
 		return a.Compare(b)
 	})
-	kept = out[:r.MinNexthops-len(target)]
+	kept = keepable[:min(r.MinNexthops-len(target), len(keepable))]
 	target = append(target, kept...)
 	slices.SortFunc(target, func(a, b netip.Addr) int { return a.Compare(b) })
 	slices.SortFunc(kept, func(a, b netip.Addr) int { return a.Compare(b) })
 	return target, GuardMinNexthops, slices.Clone(kept)
+}
+
+// why says, per configured nexthop, what keeps it out of Desired, or which
+// guard keeps it in.
+func why(rd Route, out map[netip.Addr][]events.Cause) map[netip.Addr][]events.Cause {
+	w := map[netip.Addr][]events.Cause{}
+	for _, nh := range rd.Configured {
+		desired := slices.Contains(rd.Desired, nh)
+		switch {
+		case desired && slices.Contains(rd.Kept, nh):
+			w[nh] = []events.Cause{{Kind: events.Kind(rd.Guard), Detail: causeDetail(out[nh])}}
+		case desired:
+		case len(out[nh]) > 0 && !slices.Contains(rd.Kept, nh):
+			w[nh] = slices.Clone(out[nh])
+		case slices.Contains(rd.PendingRestore, nh):
+			w[nh] = []events.Cause{{Kind: events.RestorePending}}
+		case len(rd.Frozen) > 0:
+			w[nh] = []events.Cause{{Kind: events.Frozen, Detail: rd.Frozen[0]}}
+		}
+	}
+	return w
+}
+
+// causeDetail names what a guard overrides: "over alert, dampening".
+func causeDetail(c []events.Cause) string {
+	if len(c) == 0 {
+		return ""
+	}
+	s := "over "
+	for i, x := range c {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(x.Kind)
+	}
+	return s
+}
+
+// alertRef names a withdraw alert with its target labels.
+func alertRef(ac config.Alerts, a alertstate.Alert) events.AlertRef {
+	l := map[string]string{}
+	for _, k := range append([]string{ac.NexthopLabel, ac.ServiceLabel}, targetLabels...) {
+		if v, ok := a.Labels[k]; ok {
+			l[k] = v
+		}
+	}
+	return events.AlertRef{Name: a.Labels["alertname"], Fingerprint: a.Fingerprint, Since: a.StartsAt, Labels: l}
 }
 
 // APIConfirms reports whether alerts just read from the Alertmanager API

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/events"
+	"github.com/slaroute/slaroute/actuator/state"
 )
 
 var (
@@ -183,9 +186,111 @@ func TestDecide(t *testing.T) {
 
 func TestWithdrawReasons(t *testing.T) {
 	d := Decide(Input{Routes: routes(1), Alerts: testAlerts(), State: []alertstate.Alert{heartbeat(t0), down("fp1", nh2, "")}, Installed: nil, Now: t0})
-	want := []Reason{{Alertname: "DNSServerDown", Fingerprint: "fp1", Since: t0.Add(-time.Minute)}}
-	if got := d.Routes[0].Withdrawn[nh2]; !slices.Equal(got, want) {
-		t.Errorf("reasons = %v, want %v", got, want)
+	want := events.AlertRef{Name: "DNSServerDown", Fingerprint: "fp1", Since: t0.Add(-time.Minute), Labels: map[string]string{"nexthop": nh2.String()}}
+	got := d.Routes[0].Withdrawn[nh2]
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("reasons = %+v, want [%+v]", got, want)
+	}
+	if why := d.Routes[0].Why[nh2]; len(why) != 1 || why[0].Kind != events.Alert || !reflect.DeepEqual(why[0].Alerts, []events.AlertRef{want}) {
+		t.Errorf("why = %+v", why)
+	}
+}
+
+// Drains and dampening: a drained nexthop is out whatever its health and
+// never kept by a guard; a suppressed one is out after its alert resolved,
+// and the guards keep it as they keep alert-withdrawn ones.
+func TestDrainsAndSuppression(t *testing.T) {
+	installedAll := map[netip.Prefix][]netip.Addr{svc: all, svc2: {nh1, nh2}}
+	drain := func(nh netip.Addr, route netip.Prefix) state.Drain {
+		return state.Drain{Nexthop: nh, Route: route, Reason: "kernel upgrade", Who: "alice", Created: t0}
+	}
+	suppress := func(nhs ...netip.Addr) func(netip.Prefix, netip.Addr) (events.DampingRef, bool) {
+		return func(p netip.Prefix, nh netip.Addr) (events.DampingRef, bool) {
+			if p == svc && slices.Contains(nhs, nh) {
+				return events.DampingRef{Penalty: 2932, SuppressedUntil: t0.Add(2 * time.Minute)}, true
+			}
+			return events.DampingRef{}, false
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		min        int
+		alerts     []alertstate.Alert
+		drains     []state.Drain
+		suppressed func(netip.Prefix, netip.Addr) (events.DampingRef, bool)
+		installed  map[netip.Prefix][]netip.Addr
+		desired    []netip.Addr
+		desired2   []netip.Addr
+		guard      string
+		kept       []netip.Addr
+		// why[nh] are the cause kinds of svc's nexthops
+		why map[netip.Addr][]events.Kind
+	}{
+		{name: "a drained healthy nexthop is out of every route", min: 1, drains: []state.Drain{drain(nh2, netip.Prefix{})}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, desired2: []netip.Addr{nh1}, why: map[netip.Addr][]events.Kind{nh2: {events.Drain}}},
+		{name: "a per-route drain leaves the other route", min: 1, drains: []state.Drain{drain(nh2, svc)}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, desired2: []netip.Addr{nh1, nh2}, why: map[netip.Addr][]events.Kind{nh2: {events.Drain}}},
+		{name: "drained and down: both causes", min: 1, alerts: []alertstate.Alert{down("a", nh2, "192.0.2.53/32")}, drains: []state.Drain{drain(nh2, svc)}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, why: map[netip.Addr][]events.Kind{nh2: {events.Drain, events.Alert}}},
+		{name: "min_nexthops never keeps a drained nexthop", min: 3, drains: []state.Drain{drain(nh2, svc)}, installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, why: map[netip.Addr][]events.Kind{nh2: {events.Drain}}},
+		{name: "min_nexthops keeps an alert-withdrawn one, not the drained one", min: 2, alerts: []alertstate.Alert{down("a", nh3, "192.0.2.53/32")},
+			drains: []state.Drain{drain(nh2, svc)}, installed: installedAll, desired: []netip.Addr{nh1, nh3}, guard: GuardMinNexthops, kept: []netip.Addr{nh3},
+			why: map[netip.Addr][]events.Kind{nh2: {events.Drain}, nh3: {events.MinNexthops}}},
+		{name: "fail open keeps every nexthop not drained", min: 1, alerts: []alertstate.Alert{down("a", nh1, "192.0.2.53/32"), down("c", nh3, "192.0.2.53/32")},
+			drains: []state.Drain{drain(nh2, svc)}, installed: installedAll, desired: []netip.Addr{nh1, nh3}, guard: GuardFailOpen, kept: []netip.Addr{nh1, nh3},
+			why: map[netip.Addr][]events.Kind{nh1: {events.FailOpen}, nh2: {events.Drain}, nh3: {events.FailOpen}}},
+		{name: "every nexthop drained: fail open keeps them all", min: 1,
+			drains: []state.Drain{drain(nh1, svc), drain(nh2, svc), drain(nh3, svc)}, installed: installedAll, desired: all, guard: GuardFailOpen, kept: all,
+			why: map[netip.Addr][]events.Kind{nh1: {events.FailOpen}, nh2: {events.FailOpen}, nh3: {events.FailOpen}}},
+		{name: "a suppressed healthy nexthop stays out", min: 1, suppressed: suppress(nh2), installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, why: map[netip.Addr][]events.Kind{nh2: {events.Dampening}}},
+		{name: "suppressed and still down", min: 1, alerts: []alertstate.Alert{down("a", nh2, "")}, suppressed: suppress(nh2), installed: installedAll,
+			desired: []netip.Addr{nh1, nh3}, desired2: []netip.Addr{nh1}, why: map[netip.Addr][]events.Kind{nh2: {events.Alert, events.Dampening}}},
+		{name: "min_nexthops brings a suppressed nexthop back", min: 3, suppressed: suppress(nh2), installed: installedAll,
+			desired: all, guard: GuardMinNexthops, kept: []netip.Addr{nh2}, why: map[netip.Addr][]events.Kind{nh2: {events.MinNexthops}}},
+		{name: "fail open brings suppressed nexthops back", min: 1, suppressed: suppress(all...), installed: installedAll,
+			desired: all, guard: GuardFailOpen, kept: all, why: map[netip.Addr][]events.Kind{nh1: {events.FailOpen}, nh2: {events.FailOpen}, nh3: {events.FailOpen}}},
+		{name: "a drain ended: the restore awaits confirmation", min: 1, installed: map[netip.Prefix][]netip.Addr{svc: {nh1, nh3}, svc2: {nh1, nh2}},
+			desired: []netip.Addr{nh1, nh3}, why: map[netip.Addr][]events.Kind{nh2: {events.RestorePending}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(Input{Routes: routes(tc.min), Alerts: testAlerts(), State: append([]alertstate.Alert{heartbeat(t0)}, tc.alerts...),
+				Installed: tc.installed, Now: t0, Drains: tc.drains, Suppressed: tc.suppressed})
+			r := d.Routes[0]
+			if !slices.Equal(r.Desired, tc.desired) {
+				t.Errorf("desired = %v, want %v", r.Desired, tc.desired)
+			}
+			want2 := tc.desired2
+			if want2 == nil {
+				want2 = []netip.Addr{nh1, nh2}
+			}
+			if !slices.Equal(d.Routes[1].Desired, want2) {
+				t.Errorf("svc2 desired = %v, want %v", d.Routes[1].Desired, want2)
+			}
+			if r.Guard != tc.guard || !slices.Equal(r.Kept, tc.kept) {
+				t.Errorf("guard %q kept %v, want %q %v", r.Guard, r.Kept, tc.guard, tc.kept)
+			}
+			got := map[netip.Addr][]events.Kind{}
+			for nh, cs := range r.Why {
+				for _, c := range cs {
+					got[nh] = append(got[nh], c.Kind)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.why) {
+				t.Errorf("why = %v, want %v", got, tc.why)
+			}
+			for _, cs := range r.Why {
+				for _, c := range cs {
+					if c.Kind == events.Drain && (c.Drain == nil || c.Drain.Who != "alice" || c.Drain.Reason != "kernel upgrade") {
+						t.Errorf("drain cause %+v lacks who/reason", c)
+					}
+					if c.Kind == events.Dampening && (c.Dampening == nil || c.Dampening.Penalty != 2932) {
+						t.Errorf("dampening cause %+v lacks its penalty", c)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 // Metrics are the reconciler's metrics.
 type Metrics struct {
 	nhInstalled, nhDesired              *prometheus.GaugeVec
+	nhDrained, nhSuppressed, nhPenalty  *prometheus.GaugeVec
+	nhChanges                           *prometheus.CounterVec
 	configured, desired, installed      *prometheus.GaugeVec
 	converged, frozen, guardActive      *prometheus.GaugeVec
 	guardActivations                    *prometheus.CounterVec
@@ -28,10 +30,14 @@ type Metrics struct {
 
 type routeSeries struct {
 	nhInstalled, nhDesired                               map[netip.Addr]prometheus.Gauge
+	nhDrained, nhSuppressed, nhPenalty                   map[netip.Addr]prometheus.Gauge
 	desired, installed, converged, frozen, failOpen, min prometheus.Gauge
 }
 
 var (
+	// presetCauses are the causes whose nexthop_changes_total series exist
+	// from start; the others appear with their first change.
+	presetCauses = []string{"alert", "drain", "dampening"}
 	guardReasons = []string{policy.GuardMinNexthops, policy.GuardFailOpen}
 	actions      = []string{Create, Update, Delete}
 	results      = []string{"success", "error", "dry_run"}
@@ -44,8 +50,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "route_actuator_" + name, Help: help}, labels)
 	}
 	m := &Metrics{
-		nhInstalled: g("nexthop_installed", "Whether the nexthop is installed for the route on the device (read back).", "route", "nexthop"),
-		nhDesired:   g("nexthop_desired", "Whether the policy wants the nexthop installed for the route now.", "route", "nexthop"),
+		nhInstalled:  g("nexthop_installed", "Whether the nexthop is installed for the route on the device (read back).", "route", "nexthop"),
+		nhDesired:    g("nexthop_desired", "Whether the policy wants the nexthop installed for the route now.", "route", "nexthop"),
+		nhDrained:    g("nexthop_drained", "Whether an operator's drain takes the nexthop out of the route (slaroutectl drain).", "route", "nexthop"),
+		nhSuppressed: g("nexthop_suppressed", "Whether dampening keeps the nexthop out of the route for flapping.", "route", "nexthop"),
+		nhPenalty:    g("dampening_penalty", "The nexthop's dampening penalty for the route, as of the last reconcile (0 without dampening).", "route", "nexthop"),
+		nhChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "route_actuator_nexthop_changes_total", Help: "Nexthops added to or removed from a route on the device, by change (added, removed) and first cause.",
+		}, []string{"route", "nexthop", "change", "cause"}),
 		configured:  g("route_configured_nexthops", "Nexthops configured for the route.", "route"),
 		desired:     g("route_desired_nexthops", "Nexthops the policy wants installed for the route now.", "route"),
 		installed:   g("route_installed_nexthops", "Nexthops installed for the route on the device.", "route"),
@@ -78,7 +90,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}),
 	}
-	reg.MustRegister(m.nhInstalled, m.nhDesired, m.configured, m.desired, m.installed, m.converged, m.frozen,
+	reg.MustRegister(m.nhInstalled, m.nhDesired, m.nhDrained, m.nhSuppressed, m.nhPenalty, m.nhChanges, m.configured, m.desired, m.installed, m.converged, m.frozen,
 		m.guardActive, m.guardActivations, m.pipelineHealthy, m.lastResync, m.dryRun, m.changes, m.backendErrors,
 		m.amRequests, m.applyDuration)
 	for _, a := range actions {
@@ -98,26 +110,38 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // initRoutes resets the per-route series to the configured routes, so removed
 // routes disappear and every configured one is visible at once.
 func (m *Metrics) initRoutes(routes []config.Route) {
-	for _, v := range []*prometheus.GaugeVec{m.nhInstalled, m.nhDesired, m.configured, m.desired, m.installed, m.converged, m.frozen, m.guardActive} {
+	for _, v := range []*prometheus.GaugeVec{m.nhInstalled, m.nhDesired, m.nhDrained, m.nhSuppressed, m.nhPenalty, m.configured, m.desired, m.installed, m.converged, m.frozen, m.guardActive} {
 		v.Reset()
 	}
 	m.guardActivations.Reset()
+	m.nhChanges.Reset()
 	m.series = make(map[netip.Prefix]*routeSeries, len(routes))
 	for _, r := range routes {
 		p := r.Prefix.String()
 		s := &routeSeries{
-			nhInstalled: make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			nhDesired:   make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			desired:     m.desired.WithLabelValues(p),
-			installed:   m.installed.WithLabelValues(p),
-			converged:   m.converged.WithLabelValues(p),
-			frozen:      m.frozen.WithLabelValues(p),
-			min:         m.guardActive.WithLabelValues(p, policy.GuardMinNexthops),
-			failOpen:    m.guardActive.WithLabelValues(p, policy.GuardFailOpen),
+			nhInstalled:  make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
+			nhDesired:    make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
+			nhDrained:    make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
+			nhSuppressed: make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
+			nhPenalty:    make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
+			desired:      m.desired.WithLabelValues(p),
+			installed:    m.installed.WithLabelValues(p),
+			converged:    m.converged.WithLabelValues(p),
+			frozen:       m.frozen.WithLabelValues(p),
+			min:          m.guardActive.WithLabelValues(p, policy.GuardMinNexthops),
+			failOpen:     m.guardActive.WithLabelValues(p, policy.GuardFailOpen),
 		}
 		for _, nh := range r.Nexthops {
 			s.nhInstalled[nh] = m.nhInstalled.WithLabelValues(p, nh.String())
 			s.nhDesired[nh] = m.nhDesired.WithLabelValues(p, nh.String())
+			s.nhDrained[nh] = m.nhDrained.WithLabelValues(p, nh.String())
+			s.nhSuppressed[nh] = m.nhSuppressed.WithLabelValues(p, nh.String())
+			s.nhPenalty[nh] = m.nhPenalty.WithLabelValues(p, nh.String())
+			for _, c := range []string{"added", "removed"} {
+				for _, k := range presetCauses {
+					m.nhChanges.WithLabelValues(p, nh.String(), c, k)
+				}
+			}
 		}
 		m.series[r.Prefix] = s
 		m.configured.WithLabelValues(p).Set(float64(len(r.Nexthops)))

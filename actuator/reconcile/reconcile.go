@@ -21,8 +21,11 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/dampening"
+	"github.com/slaroute/slaroute/actuator/events"
 	"github.com/slaroute/slaroute/actuator/policy"
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/actuator/state"
 )
 
 // Options configure a Reconciler.
@@ -35,6 +38,12 @@ type Options struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time // defaults to time.Now
+	// State is the persisted state loaded at start (drains, penalties).
+	State state.State
+	// Save persists the state after every change of it; nil keeps it in memory.
+	Save func(state.State) error
+	// Events keeps the last route changes; nil keeps none.
+	Events *events.Ring
 }
 
 // View is the published state for the API and landing page.
@@ -47,6 +56,10 @@ type View struct {
 	LastResync time.Time
 	DryRun     bool
 	Plan       []Change // dry-run: the changes that would be applied
+	// Drains are the operators' drains in force.
+	Drains []state.Drain
+	// Dampening is every nexthop's penalty and suppression (nil when off).
+	Dampening map[dampening.Key]dampening.Status
 }
 
 // Change is what a pass does to one route: Set(Prefix, To). Action and
@@ -85,6 +98,7 @@ type Reconciler struct {
 	done     atomic.Uint64
 	guards   map[netip.Prefix]string
 	lastPlan string
+	day2     day2 // drains, dampening, causes (day2.go)
 
 	trigger chan struct{}
 
@@ -107,6 +121,7 @@ func New(o Options) *Reconciler {
 	}
 	r.gate = &Gate{store: o.Store, m: o.Metrics, logger: o.Logger, now: o.Now, wake: r.Trigger, pending: map[pendingKey]time.Time{}}
 	r.m.dryRun.Set(b2f(o.DryRun))
+	r.day2.init(o)
 	r.setConfig(o.Config, o.Backend, o.API, true)
 	return r
 }
@@ -136,6 +151,7 @@ func (r *Reconciler) setConfig(cfg *config.Config, b route.Backend, api AlertSou
 	r.done.Store(0)
 	r.guards = map[netip.Prefix]string{}
 	r.m.initRoutes(cfg.Routes)
+	r.day2.setConfig(cfg, first, r.logger)
 }
 
 // Trigger asks Run for a reconcile soon.
@@ -290,15 +306,18 @@ func (r *Reconciler) pass(ctx context.Context, full bool) (err error) {
 	r.evaluated = version
 	changes := diff(r.installed, r.desiredRoutes(d))
 	if r.dryRun {
-		r.plan(changes)
+		r.plan(changes, d)
+		r.day2.decided(d, r.installed, r.now(), r.m)
 		r.publish(d, changes, nil)
 		return nil
 	}
 	var errs []error
 	for _, c := range changes {
-		errs = append(errs, r.apply(ctx, c))
+		errs = append(errs, r.apply(ctx, c, d))
 	}
 	err = errors.Join(errs...)
+	r.day2.decided(d, r.installed, r.now(), r.m)
+	r.day2.schedule(r.now(), r.Trigger)
 	r.publish(d, nil, err)
 	return err
 }
@@ -309,10 +328,13 @@ func (r *Reconciler) decide() (policy.Decision, uint64) {
 	state, version := r.store.Snapshot()
 	now := r.now()
 	gin := r.gate.input(now)
+	r.day2.expire(now, r.logger)
 	d := policy.Decide(policy.Input{
 		Routes: r.cfg.Routes, Alerts: r.cfg.Alerts, State: state, Installed: r.installed, Now: now,
 		APIStale: gin.stale, Restorable: gin.restorable,
+		Drains: r.day2.st.Drains, Suppressed: r.day2.suppressed(now),
 	})
+	r.day2.damp(d, now, r.cfg.Routes, r.logger)
 	r.gate.decided(d, gin, now)
 	r.noteGuards(d.Routes)
 	return d, version
@@ -320,7 +342,7 @@ func (r *Reconciler) decide() (policy.Decision, uint64) {
 
 // apply sets one route and verifies it: the route Set read back must be
 // the one wanted. This comparison is the one read-back check.
-func (r *Reconciler) apply(ctx context.Context, c Change) error {
+func (r *Reconciler) apply(ctx context.Context, c Change, d policy.Decision) error {
 	want := route.New(c.Prefix, c.To...)
 	start := time.Now()
 	got, err := r.backend.Set(ctx, want)
@@ -344,7 +366,8 @@ func (r *Reconciler) apply(ctx context.Context, c Change) error {
 		r.logger.Error("Route read back differs from the change applied", "route", c.Prefix, "want", want.Nexthops, "have", got.Nexthops)
 		return fmt.Errorf("verify %s: installed %v, want %v", c.Prefix, got.Nexthops, want.Nexthops)
 	}
-	r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To)
+	changes := r.day2.record(c, d, r.now(), false, r.m)
+	r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To, "causes", changeStrings(changes))
 	return nil
 }
 
@@ -421,7 +444,7 @@ func (r *Reconciler) desiredRoutes(d policy.Decision) []route.Route {
 }
 
 // plan logs and counts a dry-run plan once per distinct plan.
-func (r *Reconciler) plan(changes []Change) {
+func (r *Reconciler) plan(changes []Change, d policy.Decision) {
 	var b strings.Builder
 	for _, c := range changes {
 		fmt.Fprintf(&b, "%s %s %v -> %v; ", c.Action, c.Prefix, c.From, c.To)
@@ -432,7 +455,8 @@ func (r *Reconciler) plan(changes []Change) {
 	r.lastPlan = b.String()
 	for _, c := range changes {
 		r.m.changes.WithLabelValues(c.Action, "dry_run").Inc()
-		r.logger.Info("Dry run: would change route", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To)
+		causes := changeStrings(r.day2.record(c, d, r.now(), true, r.m))
+		r.logger.Info("Dry run: would change route", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To, "causes", causes)
 	}
 }
 
@@ -450,6 +474,7 @@ func (r *Reconciler) publish(d policy.Decision, plan []Change, err error) {
 	for p, nhs := range r.installed {
 		v.Installed[p] = slices.Clone(nhs)
 	}
+	v.Drains, v.Dampening = r.day2.view(r.now())
 	if err != nil {
 		v.LastError = err.Error()
 	}

@@ -28,8 +28,11 @@ func newApp() (app *kingpin.Application, flags *daemon.Flags, options func() act
 		Default(strconv.Itoa(webhook.DefaultMaxBodyBytes>>20) + "MiB").Bytes()
 	maxRequests := app.Flag("webhook.max-requests", "Most webhook requests handled at once; more get 503, which Alertmanager retries.").
 		Default(strconv.Itoa(webhook.DefaultMaxRequests)).Int()
+	storage := app.Flag("storage.path", "Directory of the state file (operators' drains, dampening penalties), written atomically on every change.").
+		Default("data/").String()
 	return app, flags, func() actuator.Options {
-		return actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: *dryRun, WebhookMaxBodyBytes: int64(*maxBody), WebhookMaxRequests: *maxRequests}
+		return actuator.Options{ConfigFile: *flags.ConfigFile, DryRun: *dryRun, WebhookMaxBodyBytes: int64(*maxBody), WebhookMaxRequests: *maxRequests,
+			StoragePath: *storage}
 	}
 }
 
@@ -67,7 +70,8 @@ func serve(ctx context.Context, flags *daemon.Flags, a *actuator.Actuator, reg *
 		Ready:       a.Ready,
 		Handlers:    a.Handlers(),
 		Landing:     a.Landing(),
-		Links:       []web.LandingLinks{{Address: "/api/v1/routes", Text: "Routes (JSON)"}},
+		Links: []web.LandingLinks{{Address: "/api/v1/routes", Text: "Routes (JSON)"}, {Address: "/api/v1/drains", Text: "Drains (JSON)"},
+			{Address: "/api/v1/events", Text: "Route changes and their causes (JSON)"}},
 	}, reloader)
 	cancel()
 	<-done

@@ -21,11 +21,10 @@ import (
 	"github.com/slaroute/slaroute/actuator/route/routetest"
 )
 
-// Today's route_actuator (fake backend, real handlers) after a withdraw
-// webhook: its /api/v1/routes decodes into apiv1.Routes with no field left
-// over, and `slaroutectl status` says which nexthop is out and why. Until
-// the wiring serves apiv1's types, this keeps the two schemas in step.
-func TestStatusAgainstTodaysActuator(t *testing.T) {
+// route_actuator (fake backend, real handlers) after a withdraw webhook:
+// its /api/v1/routes decodes into apiv1.Routes with no field left over, and
+// `slaroutectl status` says which nexthop is out and why.
+func TestStatusAgainstActuator(t *testing.T) {
 	svc := netip.MustParsePrefix("192.0.2.53/32")
 	fake := routetest.New(t, map[netip.Prefix]int{svc: 1})
 	a, err := actuator.New(actuator.Options{ConfigFile: "../route_actuator/testdata/route_actuator.yml", Registry: prometheus.NewRegistry(),
@@ -74,8 +73,8 @@ func TestStatusAgainstTodaysActuator(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Alert pipeline: healthy",
-		"192.0.2.53/32: converged\n",
-		"198.51.100.12  no         no       alert DNSServerDown fp=1111111111111111 since 2026-01-01T12:00:00Z\n",
+		"192.0.2.53/32: converged, min_nexthops 1\n",
+		"198.51.100.12  no         no       alert DNSServerDown{nexthop=\"198.51.100.12\", service=\"192.0.2.53/32\"} fp=1111111111111111 since 2026-01-01T12:00:00Z\n",
 		"198.51.100.11  yes        yes\n",
 	} {
 		if !strings.Contains(out, want) {
