@@ -81,4 +81,29 @@ func TestStatusAgainstActuator(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
 	}
+
+	// drain add, list, events, a refusal, remove: against the real handlers.
+	u := "--actuator.url=" + srv.URL
+	if out, stderr, code := runCLI(t, u, "--who=alice", "drain", "add", "198.51.100.13", "--reason=kernel upgrade"); code != 0 || !strings.Contains(out, "kernel upgrade") {
+		t.Fatalf("drain add: %d %s %s", code, out, stderr)
+	}
+	if r, _ := fake.Get(svc); len(r.Nexthops) != 1 {
+		t.Errorf("after drain the device has %v, want 198.51.100.11 only", r.Nexthops)
+	}
+	if _, stderr, code := runCLI(t, u, "drain", "add", "198.51.100.11", "--reason=x"); code != 1 || !strings.Contains(stderr, "409") {
+		t.Errorf("draining the last nexthop: exit %d, %s", code, stderr)
+	}
+	if out, _, code := runCLI(t, u, "drain", "list"); code != 0 || !strings.Contains(out, "198.51.100.13") || !strings.Contains(out, "alice") {
+		t.Errorf("drain list: %d %s", code, out)
+	}
+	out, _, code = runCLI(t, u, "events")
+	if code != 0 || !strings.Contains(out, `-198.51.100.13 (drain "kernel upgrade" by alice)`) {
+		t.Errorf("events: %d\n%s", code, out)
+	}
+	if out, stderr, code := runCLI(t, u, "drain", "remove", "198.51.100.13"); code != 0 {
+		t.Errorf("drain remove: %d %s %s", code, out, stderr)
+	}
+	if r, _ := fake.Get(svc); len(r.Nexthops) != 2 {
+		t.Errorf("after undrain the device has %v", r.Nexthops)
+	}
 }
