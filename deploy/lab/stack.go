@@ -39,6 +39,9 @@ type StackConfig struct {
 	// Netlink, when set, overrides keys of the shipped `backend.netlink`
 	// section (the bench compares the shipped sizing with others).
 	Netlink map[string]any
+	// Actuator, when set, overrides top-level keys of the shipped
+	// route_actuator.yml (routes, dampening).
+	Actuator map[string]any
 }
 
 // Stack is the monitoring chain running in the router namespace.
@@ -91,6 +94,7 @@ func (l *Lab) StartStack(cfg StackConfig) (*Stack, error) {
 	s.argv[Actuator] = []string{filepath.Join(cfg.Bin, "route_actuator"),
 		"--config.file=" + s.Files[Actuator], "--web.listen-address=" + ActuatorAddr,
 		"--web.config.file=" + filepath.Join(cfg.Repo, "deploy/examples/web-config.yml"),
+		"--storage.path=" + filepath.Join(s.dir, "route_actuator-data"),
 		"--log.level=debug", "--log.format=json"}
 	for _, name := range []string{Exporter, Alertmanager, Actuator, Prometheus} {
 		if err := s.Start(name); err != nil {
@@ -304,6 +308,9 @@ func (s *Stack) writeActuatorConfig() error {
 			nl[k] = v
 		}
 	}
+	for k, v := range s.cfg.Actuator {
+		act[k] = v
+	}
 	return s.writeYAML(Actuator, "route_actuator.yml", act)
 }
 
@@ -472,12 +479,12 @@ func FindRepo(dir string) (string, error) {
 	}
 }
 
-// BinDir returns $SLAROUTE_BIN, or builds both binaries into dir.
+// BinDir returns $SLAROUTE_BIN, or builds the binaries into dir.
 func BinDir(repo, dir string) (string, error) {
 	if b := os.Getenv("SLAROUTE_BIN"); b != "" {
 		return b, nil
 	}
-	for _, name := range []string{"dns_sla_exporter", "route_actuator"} {
+	for _, name := range []string{"dns_sla_exporter", "route_actuator", "slaroutectl"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
 		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {
