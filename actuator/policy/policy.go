@@ -85,7 +85,7 @@ type Input struct {
 }
 
 // targetLabels are the alert labels a cause shows (besides alertname).
-var targetLabels = []string{"instance", "job"}
+var targetLabels = []string{"instance"}
 
 // Pipeline is the health of the alert pipeline.
 type Pipeline struct {
