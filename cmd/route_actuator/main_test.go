@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slaroute/slaroute/actuator"
+	"github.com/slaroute/slaroute/actuator/apiv1"
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/actuator/route/routetest"
@@ -160,17 +161,17 @@ func TestServeWebhooks(t *testing.T) {
 	}
 
 	code, body := c.do(http.MethodGet, "/api/v1/routes", "", nil)
-	var st actuator.State
+	var st apiv1.Routes
 	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
 		t.Fatalf("GET /api/v1/routes: %d %v", code, err)
 	}
 	r := st.Routes[0]
 	if !st.Pipeline.Healthy || r.Prefix != "192.0.2.53/32" || !slices.Equal(r.Installed, []string{"198.51.100.12", "198.51.100.13"}) ||
 		!r.Converged || len(r.Withdrawn) != 1 || r.Withdrawn[0].Nexthop != "198.51.100.11" ||
-		r.Withdrawn[0].Reasons[0].Fingerprint != "2222222222222222" || r.Withdrawn[0].Reasons[0].Alertname != "DNSServerDown" {
+		r.Withdrawn[0].Reasons[0].Fingerprint != "2222222222222222" || r.Withdrawn[0].Reasons[0].Name != "DNSServerDown" {
 		t.Errorf("state = %s", body)
 	}
-	if code, page := c.do(http.MethodGet, "/", "", nil); code != 200 || !strings.Contains(page, "198.51.100.11: DNSServerDown 2222222222222222") {
+	if code, page := c.do(http.MethodGet, "/", "", nil); code != 200 || !strings.Contains(page, `198.51.100.11: <span class="cause cause-alert">alert DNSServerDown{nexthop=&#34;198.51.100.11&#34;, service=&#34;192.0.2.53/32&#34;} fp=2222222222222222`) {
 		t.Errorf("landing page %d does not show the withdrawn nexthop and why:\n%s", code, page)
 	}
 	_, metrics := c.do(http.MethodGet, "/metrics", "", nil)

@@ -58,7 +58,8 @@ func StartActuator(t testing.TB, ns, config string, c *http.Client, forbidden ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Actuator{Log: logf.Name(), cmd: exec.Command("ip", "netns", "exec", ns, bin, "--config.file="+cfg, "--log.level=debug")}
+	a := &Actuator{Log: logf.Name(), cmd: exec.Command("ip", "netns", "exec", ns, bin, "--config.file="+cfg,
+		"--storage.path="+filepath.Join(dir, "data"), "--log.level=debug")}
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
