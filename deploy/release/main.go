@@ -157,8 +157,15 @@ func PackageUnit(root, binary string) ([]byte, error) {
 			return nil, fmt.Errorf("deploy/systemd/%s.service: no %q to rewrite for the package", binary, want)
 		}
 	}
-	s = strings.NewReplacer("/usr/local/bin/", "/usr/bin/", "/etc/slaroute/", "/etc/"+binary+"/").Replace(s)
-	s = strings.Replace(s, "\n[Unit]", "\n# Packaged: /usr/bin/"+binary+", configuration in /etc/"+binary+"/ (docs/packages.md).\n[Unit]", 1)
+	// The hand-install note becomes the package's.
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "# Install:") {
+			l = "# Packaged: /usr/bin/" + binary + ", configuration in /etc/" + binary + "/ (docs/packages.md)."
+		}
+		lines = append(lines, l)
+	}
+	s = strings.NewReplacer("/usr/local/bin/", "/usr/bin/", "/etc/slaroute/", "/etc/"+binary+"/").Replace(strings.Join(lines, "\n"))
 	return []byte(s), nil
 }
 
