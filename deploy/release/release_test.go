@@ -459,3 +459,95 @@ func TestDpkgRoot(t *testing.T) {
 		}
 	}
 }
+
+// repoRoot is SLAROUTE_ROOT, or the repository above this directory.
+func repoRoot() string {
+	if r := os.Getenv("SLAROUTE_ROOT"); r != "" {
+		return r
+	}
+	return "../.."
+}
+
+// packagedPath reports whether p (a path, a directory or a glob) names files the packages ship.
+func packagedPath(spec []Package, p string) bool {
+	p = strings.TrimSuffix(p, "/")
+	for _, pkg := range spec {
+		for _, it := range pkg.Items {
+			if it.Dst == p || strings.HasPrefix(it.Dst, p+"/") {
+				return true
+			}
+			if ok, _ := filepath.Match(p, it.Dst); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var installedPath = regexp.MustCompile(`/(?:usr/bin|usr/share/slaroute|usr/lib/systemd/system|etc/dns_sla_exporter|etc/route_actuator)(?:/[A-Za-z0-9_.*-]+)*/?`)
+
+// TestReadme holds the README to the front door it promises: at most 20 KB,
+// the Quick start in its first 150 lines, links that resolve, installed paths
+// that the packages ship, and the dry-run drop-in equal to the packaged
+// unit's ExecStart plus --dry-run. docs/packages.md's paths are checked too.
+func TestReadme(t *testing.T) {
+	root := repoRoot()
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	if len(b) > 20*1024 {
+		t.Errorf("README.md is %d bytes, over 20 KB: move reference to docs/", len(b))
+	}
+	lines := strings.Split(readme, "\n")
+	qs := slices.Index(lines, "## Quick start")
+	if qs < 0 || qs >= 150 {
+		t.Errorf("README.md: \"## Quick start\" at line %d, want within the first 150", qs+1)
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)#]+)(#[^)]*)?\)`).FindAllStringSubmatch(readme, -1) {
+		if strings.Contains(m[1], "://") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, m[1])); err != nil {
+			t.Errorf("README.md links to %s: %v", m[1], err)
+		}
+	}
+	spec, err := Spec(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick, _, _ := strings.Cut(readme[strings.Index(readme, "## Quick start")+1:], "\n## ")
+	pkgDoc, err := os.ReadFile(filepath.Join(root, "docs/packages.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, text := range map[string]string{"README.md Quick start": quick, "docs/packages.md": string(pkgDoc)} {
+		n := 0
+		for _, p := range installedPath.FindAllString(text, -1) {
+			if strings.Contains(p, "service.d") || strings.HasSuffix(p, "<binary>") {
+				continue
+			}
+			n++
+			if !packagedPath(spec, p) {
+				t.Errorf("%s names %s, which no package ships", file, p)
+			}
+		}
+		if n < 5 {
+			t.Errorf("%s names only %d installed paths: did the check find them?", file, n)
+		}
+	}
+	// The dry-run drop-in.
+	unit, err := PackageUnit(root, "route_actuator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(strings.Fields(execStart(string(unit))), " ") + " --dry-run"
+	m := regexp.MustCompile(`(?m)^\s*ExecStart=(/usr/bin/route_actuator .*)$`).FindStringSubmatch(quick)
+	if m == nil {
+		t.Fatal("README.md Quick start has no dry-run ExecStart= for /usr/bin/route_actuator")
+	}
+	if got := strings.Join(strings.Fields(m[1]), " "); "ExecStart="+got != want {
+		t.Errorf("README.md dry-run drop-in:\n got ExecStart=%s\nwant %s", got, want)
+	}
+}
