@@ -19,8 +19,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(t *testing.T) (dist, root, version string) {
@@ -549,5 +551,113 @@ func TestReadme(t *testing.T) {
 	}
 	if got := strings.Join(strings.Fields(m[1]), " "); "ExecStart="+got != want {
 		t.Errorf("README.md dry-run drop-in:\n got ExecStart=%s\nwant %s", got, want)
+	}
+}
+
+// TestQuickStartDryRun follows the README's Quick start from the packages
+// as far as it goes without systemd: in a network namespace made here, the
+// packaged dns_sla_exporter runs its unit's ExecStart and route_actuator the
+// README's dry-run ExecStart, both on the packaged configurations (paths
+// moved into the scratch root); the webhook password the package ships
+// (`change-me`) is required and accepted, and slaroutectl status answers.
+func TestQuickStartDryRun(t *testing.T) {
+	dist, root, version := env(t)
+	need(t, "dpkg-deb", "ip", "curl")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("network namespaces need root")
+		}
+		t.Skip("network namespaces need root")
+	}
+	r := t.TempDir()
+	for _, b := range Binaries {
+		cmdOut(t, "", "dpkg-deb", "-x", debFile(dist, b, version), r)
+	}
+	ns := "srel" + strconv.Itoa(os.Getpid())
+	cmdOut(t, "", "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	cmdOut(t, "", "ip", "-n", ns, "link", "set", "lo", "up")
+	inRoot := func(cmdline string) []string {
+		f := strings.Fields(strings.TrimPrefix(cmdline, "ExecStart="))
+		for i := range f {
+			f[i] = regexp.MustCompile(`^(--[a-z.-]+=)?/`).ReplaceAllString(f[i], "${1}"+r+"/")
+		}
+		return f
+	}
+	start := func(args []string) *bytes.Buffer {
+		var out bytes.Buffer
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("%s:\n%s", args[0], out.String())
+			}
+		})
+		return &out
+	}
+	curl := func(args ...string) (code, body string) {
+		out, _ := exec.Command("ip", append([]string{"netns", "exec", ns, "curl", "-s", "-m", "2", "-w", "\n%{http_code}"}, args...)...).Output()
+		s := string(out)
+		i := strings.LastIndex(s, "\n")
+		return s[i+1:], s[:max(i, 0)]
+	}
+	poll := func(want string, args ...string) string {
+		t.Helper()
+		var code, body string
+		for range 100 {
+			if code, body = curl(args...); code == want {
+				return body
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("curl %s: HTTP %s, want %s\n%s", strings.Join(args, " "), code, want, body)
+		return ""
+	}
+
+	// The exporter: its packaged unit's ExecStart.
+	unit, err := os.ReadFile(filepath.Join(r, "usr/lib/systemd/system/dns_sla_exporter.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(inRoot(execStart(string(unit))))
+	body := poll("200", "http://127.0.0.1:9753/metrics")
+	if n := strings.Count(body, "\ndns_sla_up{"); n != 3 {
+		t.Errorf("the packaged exporter configuration gives %d dns_sla_up series, want the example's 3", n)
+	}
+
+	// route_actuator: the README's dry-run drop-in.
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*(ExecStart=/usr/bin/route_actuator .*--dry-run.*)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("README.md has no dry-run ExecStart for route_actuator")
+	}
+	start(inRoot(m[1]))
+	poll("401", "http://127.0.0.1:9754/api/v1/routes")
+	body = poll("200", "-u", "alertmanager:change-me", "http://127.0.0.1:9754/api/v1/routes")
+	for _, want := range []string{`"dry_run": true`, `"prefix": "192.0.2.53/32"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/api/v1/routes lacks %s:\n%s", want, body)
+		}
+	}
+	if code, _ := curl("-u", "alertmanager:wrong", "http://127.0.0.1:9754/api/v1/routes"); code != "401" {
+		t.Errorf("a wrong password got HTTP %s, want 401", code)
+	}
+	pw := filepath.Join(t.TempDir(), "route_actuator.password")
+	os.WriteFile(pw, []byte("change-me\n"), 0o600)
+	out := cmdOut(t, "", "ip", "netns", "exec", ns, filepath.Join(r, "usr/bin/slaroutectl"),
+		"--basic-auth.username=alertmanager", "--basic-auth.password-file="+pw, "status")
+	if !strings.Contains(out, "192.0.2.53/32") {
+		t.Errorf("slaroutectl status does not show the route:\n%s", out)
+	}
+	if routes := cmdOut(t, "", "ip", "-n", ns, "route", "show", "192.0.2.53/32"); strings.TrimSpace(routes) != "" {
+		t.Errorf("the dry run installed a route: %s", routes)
 	}
 }
