@@ -327,11 +327,13 @@ func TestScratchInstall(t *testing.T) {
 		cmdOut(t, "", "dpkg-deb", "-x", debFile(dist, b, version), r)
 	}
 	for _, b := range Binaries {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(filepath.Join(r, "usr/bin", b), "--version")
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), b+", version "+version+" ") || stderr.Len() != 0 {
-			t.Errorf("%s --version: %v, stdout %q, stderr %q", b, err, stdout.String(), stderr.String())
+		for flag, want := range map[string]string{"--version": b + ", version " + version + " ", "--help": "usage: " + b + " "} {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(filepath.Join(r, "usr/bin", b), flag)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), want) || stderr.Len() != 0 {
+				t.Errorf("%s %s: %v, stdout %q, stderr %q (want stdout %q..., exit 0, nothing on stderr)", b, flag, err, stdout.String(), stderr.String(), want)
+			}
 		}
 	}
 	for _, b := range []string{"dns_sla_exporter", "route_actuator"} {
