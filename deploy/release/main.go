@@ -369,6 +369,17 @@ func Deb(dist, root, archBin, tmp string, p Package, version, arch string, mtime
 				return "", err
 			}
 		}
+		if strings.HasPrefix(it.Src, "deploy/examples/") && strings.HasSuffix(it.Src, ".yml") {
+			// Examples name the hand install's /etc/slaroute/; the package's is /etc/<binary>/.
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return "", err
+			}
+			src = filepath.Join(tmp, p.Binary+"-"+filepath.Base(it.Src))
+			if err := os.WriteFile(src, []byte(strings.ReplaceAll(string(b), "/etc/slaroute/", "/etc/"+p.Binary+"/")), 0o644); err != nil {
+				return "", err
+			}
+		}
 		typ := ""
 		if it.Conffile {
 			typ = files.TypeConfigNoReplace

@@ -370,6 +370,18 @@ func TestScratchInstall(t *testing.T) {
 			t.Errorf("systemd-analyze verify %s.service: %v\n%s", b, err, out.String())
 		}
 	}
+	// The packaged configurations and actuator examples name the package's paths.
+	for _, g := range []string{"etc/*/*.yml", "usr/share/slaroute/examples/route_actuator*.yml"} {
+		m, _ := filepath.Glob(filepath.Join(r, g))
+		if len(m) == 0 {
+			t.Errorf("no %s in the packages", g)
+		}
+		for _, f := range m {
+			if b, _ := os.ReadFile(f); bytes.Contains(b, []byte("/etc/slaroute/")) {
+				t.Errorf("%s names the hand install's /etc/slaroute/", strings.TrimPrefix(f, r))
+			}
+		}
+	}
 	share := filepath.Join(r, "usr/share/slaroute")
 	rules, _ := filepath.Glob(filepath.Join(share, "rules/*.yml"))
 	if len(rules) < 3 {
