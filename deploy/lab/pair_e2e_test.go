@@ -1,0 +1,377 @@
+//go:build e2e && linux
+
+package lab
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The router pair (docs/deployment.md): a monitoring host with the exporter,
+// Prometheus and Alertmanager, and two routers on the server LAN, each with
+// its own route_actuator (netlink) that Alertmanager's one receiver reaches
+// by two webhook_configs. Prometheus and Alertmanager run the operator's
+// "existing" configuration below with slaroute's snippets merged in, as
+// docs/deployment.md tells: deploy/prometheus/scrape_slaroute.yml and
+// deploy/alertmanager/router-pair.yml.
+const (
+	pairMonAddr = "198.51.100.5"
+	pairAMAddr  = pairMonAddr + ":9093"
+	pairProm    = pairMonAddr + ":9090"
+	pairExpAddr = pairMonAddr + ":9753"
+)
+
+// pairRouterAddr is router i's (0 or 1) address on the server LAN; the lab's
+// router namespace is router 1, at RouterLAN.
+func pairRouterAddr(i int) string { return fmt.Sprintf("198.51.100.%d", i+1) }
+
+func pairActuator(i int) string { return pairRouterAddr(i) + ":9754" }
+
+// An operator's Prometheus and Alertmanager before slaroute: other jobs,
+// their own routes and receivers, a 30s evaluation interval.
+const existingPrometheus = `
+global:
+  scrape_interval: 30s
+  evaluation_interval: 30s
+  external_labels:
+    site: lab
+rule_files: []
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['` + pairAMAddr + `']
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['` + pairProm + `']
+`
+
+const existingAlertmanager = `
+route:
+  receiver: team-mail
+  group_by: [alertname]
+  routes:
+    - receiver: team-pager
+      matchers:
+        - severity="critical"
+receivers:
+  - name: team-mail
+  - name: team-pager
+`
+
+// routerPair is the running pair.
+type routerPair struct {
+	*Env  // Lab's router namespace is router 1; Env.WaitAlert works
+	ns    [2]string
+	mon   string
+	dir   string
+	act   [2]*Proc
+	argv  [2][]string
+	w     [2]*Watcher
+	procs []*Proc
+}
+
+// TestE2ERouterPair: a failed server leaves both routers' routes and returns
+// to both; a dead actuator on one router leaves the other working, and
+// RouteActuatorDown fires for that instance only.
+func TestE2ERouterPair(t *testing.T) {
+	requireLab(t, "prometheus", "prometheus-alertmanager")
+	p := startPair(t)
+	all := p.Nexthops()
+	dns1, dns2, dns3 := p.Servers[0], p.Servers[1], p.Servers[2]
+
+	t.Run("server-down-both-routers", func(t *testing.T) {
+		since := time.Now()
+		if err := dns2.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitBoth(t, since, withdrawWithin, "withdraw dns2", Exactly(without(all, dns2.Addr)...))
+		since = time.Now()
+		if err := dns2.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitBoth(t, since, restoreWithin, "restore dns2", Exactly(all...))
+	})
+
+	t.Run("one-actuator-dead", func(t *testing.T) {
+		killed := time.Now()
+		p.act[1].Kill()
+		if err := dns1.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitOne(t, 0, killed, withdrawWithin, "withdraw dns1 with router 2's actuator dead", Exactly(without(all, dns1.Addr)...))
+		// Nobody changes router 2's route: it keeps what it had.
+		time.Sleep(time.Second)
+		stableOn(t, p.w[1], killed, all)
+
+		down := map[string]string{"job": "route_actuator", "instance": pairActuator(1)}
+		if err := p.WaitAlert(ctxT(t, 45*time.Second), pairAMAddr, "RouteActuatorDown", down, true); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("RouteActuatorDown{instance=%q} active in Alertmanager %v after the kill", pairActuator(1), time.Since(killed).Round(time.Millisecond))
+		as, err := p.Alerts(pairAMAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var instances []string
+		for _, a := range as {
+			if a.Labels["alertname"] == "RouteActuatorDown" && a.Status.State == "active" {
+				instances = append(instances, a.Labels["instance"])
+			}
+		}
+		if !slices.Equal(instances, []string{pairActuator(1)}) {
+			t.Errorf("RouteActuatorDown active for instances %q, want only %q", instances, pairActuator(1))
+		}
+
+		// Router 1 restores while Alertmanager's webhooks to router 2 fail.
+		since := time.Now()
+		if err := dns1.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitOne(t, 0, since, pairRestoreDeadPeer, "restore dns1 with router 2's actuator dead", Exactly(all...))
+		// And withdraws another failure.
+		since = time.Now()
+		if err := dns3.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitOne(t, 0, since, withdrawWithin, "withdraw dns3 with router 2's actuator dead", Exactly(without(all, dns3.Addr)...))
+		stableOn(t, p.w[1], killed, all)
+
+		// The restarted actuator catches up from Alertmanager's state.
+		since = time.Now()
+		p.startActuator(t, 1)
+		p.waitOne(t, 1, since, settle, "router 2's restarted actuator withdraws dns3", Exactly(without(all, dns3.Addr)...))
+		if err := p.WaitAlert(ctxT(t, 30*time.Second), pairAMAddr, "RouteActuatorDown", down, false); err != nil {
+			t.Error(err)
+		}
+		since = time.Now()
+		if err := dns3.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitBoth(t, since, restoreWithin, "restore dns3", Exactly(all...))
+	})
+}
+
+// A restore on the surviving router waits for the flush that retries the
+// dead webhook to time out (Alertmanager: 10s) or for the actuator's resync
+// (10s), whichever comes first, plus the usual chain.
+const pairRestoreDeadPeer = 25 * time.Second
+
+// waitBoth waits until both routers' routes satisfy pred, within d of since.
+func (p *routerPair) waitBoth(t *testing.T, since time.Time, d time.Duration, what string, pred func([]netip.Addr) bool) {
+	t.Helper()
+	for i := range p.w {
+		p.waitOne(t, i, since, d, what, pred)
+	}
+}
+
+func (p *routerPair) waitOne(t *testing.T, i int, since time.Time, d time.Duration, what string, pred func([]netip.Addr) bool) {
+	t.Helper()
+	at, err := p.w[i].WaitFor(ctxT(t, d-time.Since(since)), pred)
+	if err != nil {
+		p.diagnose(t)
+		t.Fatalf("router %d: %s: %v", i+1, what, err)
+	}
+	t.Logf("router %d: %s after %v", i+1, what, at.Sub(since).Round(time.Millisecond))
+}
+
+// stableOn asserts w's route did not change since t and is want.
+func stableOn(t *testing.T, w *Watcher, since time.Time, want []netip.Addr) {
+	t.Helper()
+	if ev := w.Since(since); len(ev) != 0 {
+		t.Errorf("route moved: %v", ev)
+	}
+	if cur := w.Current().Nexthops; !slices.Equal(cur, want) {
+		t.Errorf("route = %v, want %v", cur, want)
+	}
+}
+
+func (p *routerPair) diagnose(t *testing.T) {
+	t.Helper()
+	for i := range p.act {
+		_, routes, err := p.Get("http://" + pairActuator(i) + "/api/v1/routes")
+		t.Logf("router %d actuator /api/v1/routes (%v): %s", i+1, err, routes)
+	}
+	if as, err := p.Alerts(pairAMAddr); err == nil {
+		t.Logf("alertmanager active: %v", Firing(as, "DNSServerDown", "DNSSLAProbesMissing", "DNSSLAWatchdog", "RouteActuatorDown"))
+	}
+}
+
+// startPair builds the namespaces and starts every daemon; everything is
+// stopped by PID and the namespaces deleted by name when the test ends,
+// whatever happened.
+func startPair(t *testing.T) *routerPair {
+	t.Helper()
+	repo, err := FindRepo(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "slaroute-pair-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := BinDir(repo, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unique per test binary and distinct from the shared lab's prefix;
+	// StalePrefixes still finds it (slab<pid>-...).
+	l, err := New(Config{Prefix: DefaultPrefix() + "-h14b", Servers: 3, Clients: 1, Dir: dir,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &routerPair{Env: &Env{Lab: l}, ns: [2]string{l.Router, l.Prefix() + "-router2"}, mon: l.Prefix() + "-mon", dir: dir}
+	t.Cleanup(func() {
+		for _, w := range p.w {
+			if w != nil {
+				w.Stop()
+			}
+		}
+		for i := len(p.procs) - 1; i >= 0; i-- {
+			p.procs[i].Stop(5 * time.Second)
+		}
+		if err := l.Down(); err != nil {
+			t.Errorf("pair down: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("pair logs and configs kept in %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	if err := l.Up(); err != nil {
+		t.Fatal(err)
+	}
+	// Router 2 and the monitoring host join router 1's LAN bridge.
+	for _, h := range []struct{ ns, port, addr string }{{p.ns[1], "r2", pairRouterAddr(1)}, {p.mon, "mon", pairMonAddr}} {
+		for _, st := range [][]string{
+			{"netns", "add", h.ns}, {"-n", h.ns, "link", "set", "lo", "up"},
+			{"-n", l.Router, "link", "add", h.port, "type", "veth", "peer", "name", "eth0", "netns", h.ns},
+			{"-n", l.Router, "link", "set", h.port, "master", "lan0", "up"},
+			{"-n", h.ns, "addr", "add", h.addr + "/24", "dev", "eth0"},
+			{"-n", h.ns, "link", "set", "eth0", "up"},
+		} {
+			if _, err := ip(st...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range p.w {
+		if p.w[i], err = WatchNS(p.ns[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	files := p.writePairConfigs(t, repo)
+	pw, err := os.ReadFile(filepath.Join(repo, "deploy/alertmanager/route_actuator.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.auth = map[string][2]string{}
+	for i := range p.act {
+		l.auth[pairActuator(i)] = [2]string{ActuatorUser, strings.TrimSpace(string(pw))}
+	}
+	ruleFlags, err := shippedRuleFlags(filepath.Join(repo, "deploy/prometheus/prometheus.default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.start(t, p.mon, Exporter, "http://"+pairExpAddr+"/-/ready", filepath.Join(bin, "dns_sla_exporter"),
+		"--config.file="+filepath.Join(repo, "deploy/examples/dns_sla_exporter.yml"), "--web.listen-address=:9753", "--log.format=json")
+	p.start(t, p.mon, Alertmanager, "http://"+pairAMAddr+"/-/ready", "prometheus-alertmanager", "--config.file="+files[Alertmanager],
+		"--storage.path="+filepath.Join(dir, "alertmanager-data"), "--web.listen-address="+pairAMAddr,
+		"--cluster.listen-address=", "--log.level=debug", "--log.format=json")
+	for i := range p.act {
+		p.argv[i] = []string{filepath.Join(bin, "route_actuator"), "--config.file=" + files[Actuator],
+			"--web.listen-address=" + pairActuator(i), "--web.config.file=" + filepath.Join(repo, "deploy/examples/web-config.yml"),
+			"--log.level=debug", "--log.format=json"}
+		p.startActuator(t, i)
+	}
+	p.start(t, p.mon, Prometheus, "http://"+pairProm+"/-/ready", append([]string{"prometheus", "--config.file=" + files[Prometheus],
+		"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"), "--web.listen-address=" + pairProm, "--log.format=json"}, ruleFlags...)...)
+	p.waitBoth(t, time.Now(), settle, "initial route", Exactly(l.Nexthops()...))
+	return p
+}
+
+func (p *routerPair) start(t *testing.T, ns, name, ready string, argv ...string) *Proc {
+	t.Helper()
+	pr, err := startProc(p.dir, ns, name, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.procs = append(p.procs, pr)
+	if err := p.waitReady(pr, ready, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+func (p *routerPair) startActuator(t *testing.T, i int) {
+	t.Helper()
+	p.act[i] = p.start(t, p.ns[i], fmt.Sprintf("%s-router%d", Actuator, i+1), "http://"+pairActuator(i)+"/-/ready", p.argv[i]...)
+}
+
+// writePairConfigs merges slaroute's snippets into the existing configs as
+// docs/deployment.md says, and writes the actuator's config: the shipped
+// example with Alertmanager on the monitoring host.
+func (p *routerPair) writePairConfigs(t *testing.T, repo string) map[string]string {
+	t.Helper()
+	pwFile := filepath.Join(repo, "deploy/alertmanager/route_actuator.password")
+	var prom, scrape, am, pairAM, act map[string]any
+	for _, y := range []struct {
+		src  string
+		text bool
+		v    *map[string]any
+	}{
+		{existingPrometheus, true, &prom}, {"deploy/prometheus/scrape_slaroute.yml", false, &scrape},
+		{existingAlertmanager, true, &am}, {"deploy/alertmanager/router-pair.yml", false, &pairAM},
+		{"deploy/examples/route_actuator.yml", false, &act},
+	} {
+		var err error
+		if y.text {
+			err = yaml.Unmarshal([]byte(y.src), y.v)
+		} else {
+			err = readYAML(filepath.Join(repo, y.src), y.v)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Prometheus: rule_files += rules/*.yml, scrape_configs += the snippet's.
+	prom["rule_files"] = append(prom["rule_files"].([]any), filepath.Join(repo, "rules/*.yml"))
+	prom["scrape_configs"] = append(prom["scrape_configs"].([]any), scrape["scrape_configs"].([]any)...)
+	// Alertmanager: the pair's routes first under route.routes, its receivers
+	// (all but the placeholder top-level one) under receivers.
+	route, pairRoute := am["route"].(map[string]any), pairAM["route"].(map[string]any)
+	route["routes"] = append(slices.Clone(pairRoute["routes"].([]any)), route["routes"].([]any)...)
+	for _, r := range pairAM["receivers"].([]any) {
+		if r.(map[string]any)["name"] != pairRoute["receiver"] {
+			am["receivers"] = append(am["receivers"].([]any), r)
+		}
+	}
+	setPasswordFile(prom, pwFile)
+	setPasswordFile(am, pwFile)
+	act["alertmanager"].(map[string]any)["url"] = "http://" + pairAMAddr
+	files := map[string]string{}
+	for name, v := range map[string]any{Prometheus: prom, Alertmanager: am, Actuator: act} {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = filepath.Join(p.dir, name+".yml")
+		if err := os.WriteFile(files[name], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
