@@ -77,8 +77,12 @@ type routerPair struct {
 	dir   string
 	act   [2]*Proc
 	argv  [2][]string
-	w     [2]*Watcher
-	procs []*Proc
+	files map[string]string
+	prom  *Proc
+	// promArgv is Prometheus' command line without --rules.* flags.
+	promArgv []string
+	w        [2]*Watcher
+	procs    []*Proc
 }
 
 // TestE2ERouterPair: a failed server leaves both routers' routes and returns
@@ -159,6 +163,28 @@ func TestE2ERouterPair(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.waitBoth(t, since, restoreWithin, "restore dns3", Exactly(all...))
+	})
+
+	// The central model keeping Prometheus' default resend delay: the
+	// actuators get heartbeat_max_age 90s (docs/deployment.md); withdrawals
+	// and restores are as fast, since new and resolved alerts are sent at
+	// once whatever the resend delay.
+	t.Run("resend-delay-1m", func(t *testing.T) {
+		// Alerts a Prometheus evaluates before it has discovered its
+		// Alertmanagers (~5s after a start or reload) are dropped and, with
+		// 1m, re-sent only a minute later: the heartbeat too.
+		took := p.restartWith(t, "1m", p.files[actuator1m], 150*time.Second)
+		t.Logf("with resend-delay 1m the restarted Prometheus' heartbeat reached Alertmanager and both actuators %v after the restart", took.Round(time.Millisecond))
+		since := time.Now()
+		if err := dns2.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitBoth(t, since, withdrawWithin, "withdraw dns2 (resend-delay 1m)", Exactly(without(all, dns2.Addr)...))
+		since = time.Now()
+		if err := dns2.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.waitBoth(t, since, restoreWithin, "restore dns2 (resend-delay 1m)", Exactly(all...))
 	})
 }
 
@@ -274,6 +300,7 @@ func startPair(t *testing.T) *routerPair {
 	}
 
 	files := p.writePairConfigs(t, repo)
+	p.files = files
 	pw, err := os.ReadFile(filepath.Join(repo, "deploy/alertmanager/route_actuator.password"))
 	if err != nil {
 		t.Fatal(err)
@@ -297,8 +324,9 @@ func startPair(t *testing.T) *routerPair {
 			"--log.level=debug", "--log.format=json"}
 		p.startActuator(t, i)
 	}
-	p.start(t, p.mon, Prometheus, "http://"+pairProm+"/-/ready", append([]string{"prometheus", "--config.file=" + files[Prometheus],
-		"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"), "--web.listen-address=" + pairProm, "--log.format=json"}, ruleFlags...)...)
+	p.promArgv = []string{"prometheus", "--config.file=" + files[Prometheus],
+		"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"), "--web.listen-address=" + pairProm, "--log.format=json"}
+	p.prom = p.start(t, p.mon, Prometheus, "http://"+pairProm+"/-/ready", append(slices.Clone(p.promArgv), ruleFlags...)...)
 	p.waitBoth(t, time.Now(), settle, "initial route", Exactly(l.Nexthops()...))
 	return p
 }
@@ -319,6 +347,62 @@ func (p *routerPair) start(t *testing.T, ns, name, ready string, argv ...string)
 func (p *routerPair) startActuator(t *testing.T, i int) {
 	t.Helper()
 	p.act[i] = p.start(t, p.ns[i], fmt.Sprintf("%s-router%d", Actuator, i+1), "http://"+pairActuator(i)+"/-/ready", p.argv[i]...)
+}
+
+// actuator1m names the actuator config for a Prometheus with the default
+// resend delay (heartbeat_max_age 90s).
+const actuator1m = "route_actuator_resend1m"
+
+// restartWith restarts Prometheus with resendDelay and both actuators with
+// the config file cfg, and waits up to within until Alertmanager has heard
+// the heartbeat from the new Prometheus and both actuators' pipelines are
+// healthy; it returns how long that took from the restart.
+func (p *routerPair) restartWith(t *testing.T, resendDelay, cfg string, within time.Duration) time.Duration {
+	t.Helper()
+	for _, a := range p.act {
+		a.Stop(5 * time.Second)
+	}
+	p.prom.Stop(10 * time.Second)
+	restarted := time.Now()
+	p.prom = p.start(t, p.mon, Prometheus, "http://"+pairProm+"/-/ready", append(slices.Clone(p.promArgv), "--rules.alert.resend-delay="+resendDelay)...)
+	for i := range p.act {
+		for j, a := range p.argv[i] {
+			if strings.HasPrefix(a, "--config.file=") {
+				p.argv[i][j] = "--config.file=" + cfg
+			}
+		}
+		p.startActuator(t, i)
+	}
+	deadline := restarted.Add(within)
+	for {
+		as, err := p.Alerts(pairAMAddr)
+		fresh := false
+		for _, a := range as {
+			fresh = fresh || (a.Labels["alertname"] == "DNSSLAWatchdog" && a.Status.State == "active" && a.UpdatedAt.After(restarted))
+		}
+		if fresh {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.diagnose(t)
+			t.Fatalf("no heartbeat from the restarted Prometheus %v after the restart (%v)", within, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range p.act {
+		for {
+			_, m, err := p.Get("http://" + pairActuator(i) + "/metrics")
+			if err == nil && strings.Contains(string(m), "\nroute_actuator_pipeline_healthy 1\n") {
+				break
+			}
+			if time.Now().After(deadline) {
+				p.diagnose(t)
+				t.Fatalf("router %d: pipeline not healthy %v after the restart (%v)", i+1, within, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return time.Since(restarted)
 }
 
 // writePairConfigs merges slaroute's snippets into the existing configs as
@@ -362,8 +446,20 @@ func (p *routerPair) writePairConfigs(t *testing.T, repo string) map[string]stri
 	setPasswordFile(prom, pwFile)
 	setPasswordFile(am, pwFile)
 	act["alertmanager"].(map[string]any)["url"] = "http://" + pairAMAddr
+	// For a Prometheus that keeps the default resend delay of 1m:
+	// resend-delay + rule interval < heartbeat_max_age < 4 x resend-delay.
+	act1m := map[string]any{}
+	for k, v := range act {
+		act1m[k] = v
+	}
+	alerts := map[string]any{}
+	for k, v := range act["alerts"].(map[string]any) {
+		alerts[k] = v
+	}
+	alerts["heartbeat_max_age"] = "90s"
+	act1m["alerts"] = alerts
 	files := map[string]string{}
-	for name, v := range map[string]any{Prometheus: prom, Alertmanager: am, Actuator: act} {
+	for name, v := range map[string]any{Prometheus: prom, Alertmanager: am, Actuator: act, actuator1m: act1m} {
 		b, err := yaml.Marshal(v)
 		if err != nil {
 			t.Fatal(err)

@@ -84,7 +84,8 @@ type Alert struct {
 	Status struct {
 		State string `json:"state"`
 	} `json:"status"`
-	StartsAt time.Time `json:"startsAt"`
+	StartsAt  time.Time `json:"startsAt"`
+	UpdatedAt time.Time `json:"updatedAt"` // when Alertmanager last heard of it from Prometheus
 }
 
 // Alerts lists the alerts active in the Alertmanager at addr (host:port).
