@@ -94,18 +94,7 @@ func TestE2ERouterPair(t *testing.T) {
 	all := p.Nexthops()
 	dns1, dns2, dns3 := p.Servers[0], p.Servers[1], p.Servers[2]
 
-	t.Run("server-down-both-routers", func(t *testing.T) {
-		since := time.Now()
-		if err := dns2.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		p.waitBoth(t, since, withdrawWithin, "withdraw dns2", Exactly(without(all, dns2.Addr)...))
-		since = time.Now()
-		if err := dns2.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p.waitBoth(t, since, restoreWithin, "restore dns2", Exactly(all...))
-	})
+	t.Run("server-down-both-routers", func(t *testing.T) { p.failRepair(t, dns2, "") })
 
 	t.Run("one-actuator-dead", func(t *testing.T) {
 		killed := time.Now()
@@ -175,17 +164,25 @@ func TestE2ERouterPair(t *testing.T) {
 		// 1m, re-sent only a minute later: the heartbeat too.
 		took := p.restartWith(t, "1m", p.files[actuator1m], 150*time.Second)
 		t.Logf("with resend-delay 1m the restarted Prometheus' heartbeat reached Alertmanager and both actuators %v after the restart", took.Round(time.Millisecond))
-		since := time.Now()
-		if err := dns2.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		p.waitBoth(t, since, withdrawWithin, "withdraw dns2 (resend-delay 1m)", Exactly(without(all, dns2.Addr)...))
-		since = time.Now()
-		if err := dns2.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p.waitBoth(t, since, restoreWithin, "restore dns2 (resend-delay 1m)", Exactly(all...))
+		p.failRepair(t, dns2, " (resend-delay 1m)")
 	})
+}
+
+// failRepair stops server s and waits until both routers withdraw it, then
+// starts it and waits until it is back in both routes; note ends the log lines.
+func (p *routerPair) failRepair(t *testing.T, s *Server, note string) {
+	t.Helper()
+	all := p.Nexthops()
+	since := time.Now()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitBoth(t, since, withdrawWithin, "withdraw "+s.Name+note, Exactly(without(all, s.Addr)...))
+	since = time.Now()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitBoth(t, since, restoreWithin, "restore "+s.Name+note, Exactly(all...))
 }
 
 // A restore on the surviving router waits for the flush that retries the
