@@ -81,6 +81,9 @@ type routerPair struct {
 	prom  *Proc
 	// promArgv is Prometheus' command line without --rules.* flags.
 	promArgv []string
+	am       *Proc
+	amArgv   []string
+	repo     string
 	w        [2]*Watcher
 	procs    []*Proc
 }
@@ -162,10 +165,128 @@ func TestE2ERouterPair(t *testing.T) {
 		// Alerts a Prometheus evaluates before it has discovered its
 		// Alertmanagers (~5s after a start or reload) are dropped and, with
 		// 1m, re-sent only a minute later: the heartbeat too.
-		took := p.restartWith(t, "1m", p.files[actuator1m], 150*time.Second)
+		took := p.restartWith(t, p.files[Prometheus], "1m", p.files[actuator1m], 150*time.Second)
 		t.Logf("with resend-delay 1m the restarted Prometheus' heartbeat reached Alertmanager and both actuators %v after the restart", took.Round(time.Millisecond))
 		p.failRepair(t, dns2, " (resend-delay 1m)")
 	})
+
+	// The site-local model: deploy/prometheus/site-local.yml and
+	// deploy/alertmanager/router-pair.yml as they are (addresses, paths and
+	// the central Alertmanager aside) drive the pair, and two central
+	// Prometheus get the site's series, one by its remote_write, one by
+	// deploy/prometheus/central_federate.yml.
+	t.Run("site-local", func(t *testing.T) {
+		promCfg, amCfg, fedCfg, rwCfg := p.writeSiteLocalConfigs(t)
+		p.start(t, p.mon, "prometheus-central-rw", "http://"+pairCentralRW+"/-/ready", "prometheus", "--config.file="+rwCfg,
+			"--storage.tsdb.path="+filepath.Join(p.dir, "central-rw-data"), "--web.listen-address="+pairCentralRW,
+			"--web.enable-remote-write-receiver", "--log.format=json")
+		p.start(t, p.mon, "prometheus-central-fed", "http://"+pairCentralFed+"/-/ready", "prometheus", "--config.file="+fedCfg,
+			"--storage.tsdb.path="+filepath.Join(p.dir, "central-fed-data"), "--web.listen-address="+pairCentralFed, "--log.format=json")
+		p.am.Stop(5 * time.Second)
+		setFlag(p.amArgv, "--config.file=", amCfg)
+		p.am = p.start(t, p.mon, Alertmanager, "http://"+pairAMAddr+"/-/ready", p.amArgv...)
+		took := p.restartWith(t, promCfg, "1s", p.files[Actuator], settle)
+		t.Logf("site-local Prometheus and Alertmanager: pipelines healthy %v after the restart", took.Round(time.Millisecond))
+		p.failRepair(t, dns3, " (site-local)")
+		for _, c := range []string{pairCentralRW, pairCentralFed} {
+			p.waitCentral(t, c)
+		}
+	})
+}
+
+// waitCentral waits until the central Prometheus at addr holds the site's
+// route_actuator targets, both up, and its heartbeat alert.
+func (p *routerPair) waitCentral(t *testing.T, addr string) {
+	t.Helper()
+	want := []string{pairActuator(0), pairActuator(1)}
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		var up []string
+		ss, err := p.QueryAt(addr, `up{job="route_actuator",site="site1"} == 1`)
+		for _, s := range ss {
+			up = append(up, s.Metric["instance"])
+		}
+		slices.Sort(up)
+		var hb []Sample
+		if err == nil {
+			hb, err = p.QueryAt(addr, `ALERTS{alertname="DNSSLAWatchdog",alertstate="firing",site="site1"}`)
+		}
+		if err == nil && slices.Equal(up, want) && len(hb) == 1 {
+			t.Logf("central Prometheus %s: route_actuator up for %v and the site's heartbeat alert", addr, up)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("central Prometheus %s: route_actuator up for %v (want %v), %d heartbeat series (want 1), err %v", addr, up, want, len(hb), err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// setFlag sets the value of the flag with this prefix ("--config.file=") in argv.
+func setFlag(argv []string, prefix, value string) {
+	for i, a := range argv {
+		if strings.HasPrefix(a, prefix) {
+			argv[i] = prefix + value
+		}
+	}
+}
+
+// Two central Prometheus on the monitoring host, for the site-local model.
+const (
+	pairCentralRW  = pairMonAddr + ":9091" // remote_write receiver
+	pairCentralFed = pairMonAddr + ":9092" // federates from the site-local one
+)
+
+// writeSiteLocalConfigs writes the site-local Prometheus config (shipped,
+// with the lab's addresses and rules path, remote_write to pairCentralRW and
+// without the central Alertmanager, which the lab has not), the site-local
+// Alertmanager config (router-pair.yml as it is), the federating central's
+// config (central_federate.yml pointed at the site-local Prometheus) and the
+// remote-write receiver's (no scrapes).
+func (p *routerPair) writeSiteLocalConfigs(t *testing.T) (prom, am, fed, rw string) {
+	t.Helper()
+	read := func(path string, repl ...string) map[string]any {
+		b, err := os.ReadFile(filepath.Join(p.repo, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for i := 0; i < len(repl); i += 2 {
+			if !strings.Contains(text, repl[i]) {
+				t.Fatalf("%s: no %q to replace", path, repl[i])
+			}
+			text = strings.ReplaceAll(text, repl[i], repl[i+1])
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal([]byte(text), &v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return v
+	}
+	write := func(name string, v map[string]any) string {
+		setPasswordFile(v, filepath.Join(p.repo, "deploy/alertmanager/route_actuator.password"))
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(p.dir, name)
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	site := read("deploy/prometheus/site-local.yml",
+		"/etc/prometheus/slaroute/*.yml", filepath.Join(p.repo, "rules/*.yml"),
+		"127.0.0.1:9093", pairAMAddr, "127.0.0.1:9090", pairProm,
+		"http://prometheus.example.net:9090/api/v1/write", "http://"+pairCentralRW+"/api/v1/write")
+	ams := site["alerting"].(map[string]any)["alertmanagers"].([]any)
+	if len(ams) != 2 || !strings.Contains(fmt.Sprint(ams[1]), "example.net") {
+		t.Fatalf("site-local.yml: want the site-local and the central Alertmanager, got %v", ams)
+	}
+	site["alerting"].(map[string]any)["alertmanagers"] = ams[:1]
+	fedCfg := read("deploy/prometheus/central_federate.yml", "site1-prometheus.example.net:9090", pairProm)
+	return write("prometheus-site-local.yml", site), write("alertmanager-site-local.yml", read("deploy/alertmanager/router-pair.yml")),
+		write("prometheus-central-fed.yml", fedCfg), write("prometheus-central-rw.yml", map[string]any{"global": map[string]any{"scrape_interval": "15s"}})
 }
 
 // failRepair stops server s and waits until both routers withdraw it, then
@@ -254,7 +375,7 @@ func startPair(t *testing.T) *routerPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &routerPair{Env: &Env{Lab: l}, ns: [2]string{l.Router, l.Prefix() + "-router2"}, mon: l.Prefix() + "-mon", dir: dir}
+	p := &routerPair{Env: &Env{Lab: l}, ns: [2]string{l.Router, l.Prefix() + "-router2"}, mon: l.Prefix() + "-mon", dir: dir, repo: repo}
 	t.Cleanup(func() {
 		for _, w := range p.w {
 			if w != nil {
@@ -312,9 +433,10 @@ func startPair(t *testing.T) *routerPair {
 	}
 	p.start(t, p.mon, Exporter, "http://"+pairExpAddr+"/-/ready", filepath.Join(bin, "dns_sla_exporter"),
 		"--config.file="+filepath.Join(repo, "deploy/examples/dns_sla_exporter.yml"), "--web.listen-address=:9753", "--log.format=json")
-	p.start(t, p.mon, Alertmanager, "http://"+pairAMAddr+"/-/ready", "prometheus-alertmanager", "--config.file="+files[Alertmanager],
-		"--storage.path="+filepath.Join(dir, "alertmanager-data"), "--web.listen-address="+pairAMAddr,
-		"--cluster.listen-address=", "--log.level=debug", "--log.format=json")
+	p.amArgv = []string{"prometheus-alertmanager", "--config.file=" + files[Alertmanager],
+		"--storage.path=" + filepath.Join(dir, "alertmanager-data"), "--web.listen-address=" + pairAMAddr,
+		"--cluster.listen-address=", "--log.level=debug", "--log.format=json"}
+	p.am = p.start(t, p.mon, Alertmanager, "http://"+pairAMAddr+"/-/ready", p.amArgv...)
 	for i := range p.act {
 		p.argv[i] = []string{filepath.Join(bin, "route_actuator"), "--config.file=" + files[Actuator],
 			"--web.listen-address=" + pairActuator(i), "--web.config.file=" + filepath.Join(repo, "deploy/examples/web-config.yml"),
@@ -350,24 +472,22 @@ func (p *routerPair) startActuator(t *testing.T, i int) {
 // resend delay (heartbeat_max_age 90s).
 const actuator1m = "route_actuator_resend1m"
 
-// restartWith restarts Prometheus with resendDelay and both actuators with
-// the config file cfg, and waits up to within until Alertmanager has heard
-// the heartbeat from the new Prometheus and both actuators' pipelines are
-// healthy; it returns how long that took from the restart.
-func (p *routerPair) restartWith(t *testing.T, resendDelay, cfg string, within time.Duration) time.Duration {
+// restartWith restarts Prometheus with the config file promCfg and
+// resendDelay and both actuators with the config file actCfg, and waits up
+// to within until Alertmanager has heard the heartbeat from the new
+// Prometheus and both actuators' pipelines are healthy; it returns how long
+// that took from the restart.
+func (p *routerPair) restartWith(t *testing.T, promCfg, resendDelay, actCfg string, within time.Duration) time.Duration {
 	t.Helper()
 	for _, a := range p.act {
 		a.Stop(5 * time.Second)
 	}
 	p.prom.Stop(10 * time.Second)
 	restarted := time.Now()
+	setFlag(p.promArgv, "--config.file=", promCfg)
 	p.prom = p.start(t, p.mon, Prometheus, "http://"+pairProm+"/-/ready", append(slices.Clone(p.promArgv), "--rules.alert.resend-delay="+resendDelay)...)
 	for i := range p.act {
-		for j, a := range p.argv[i] {
-			if strings.HasPrefix(a, "--config.file=") {
-				p.argv[i][j] = "--config.file=" + cfg
-			}
-		}
+		setFlag(p.argv[i], "--config.file=", actCfg)
 		p.startActuator(t, i)
 	}
 	deadline := restarted.Add(within)
