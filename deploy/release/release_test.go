@@ -391,7 +391,21 @@ func TestScratchInstall(t *testing.T) {
 	if out := cmdOut(t, "", "promtool", "check", "config", filepath.Join(share, "examples/prometheus/prometheus.yml")); !strings.Contains(out, "route_actuator.alerts.yml") {
 		t.Errorf("the packaged prometheus.yml does not find the packaged rules:\n%s", out)
 	}
-	cmdOut(t, "", "amtool", "check-config", filepath.Join(share, "examples/alertmanager/alertmanager.yml"))
+	// Every Prometheus and Alertmanager example as packaged (site-local,
+	// existing-stack jobs, federation, router pair, ...).
+	for tool, g := range map[string]string{"promtool": "examples/prometheus/*.yml", "amtool": "examples/alertmanager/*.yml"} {
+		m, _ := filepath.Glob(filepath.Join(share, g))
+		if len(m) == 0 {
+			t.Errorf("no %s in the packages", g)
+		}
+		for _, f := range m {
+			if tool == "promtool" {
+				cmdOut(t, "", "promtool", "check", "config", f)
+			} else {
+				cmdOut(t, "", "amtool", "check-config", f)
+			}
+		}
+	}
 }
 
 // execStart returns the unit's ExecStart command with continuation lines joined.
