@@ -78,7 +78,7 @@ func TestFRRWithdrawRestore(t *testing.T) {
 				Address: peer.HostAddr, Username: peer.Username, PrivateKeyFile: peer.PrivateKeyFile,
 				KnownHostsFile: peer.KnownHostsFile, Platform: platform, RouteTag: 53053,
 				Timeout: model.Duration(5 * time.Second),
-			}, []netip.Prefix{svc}, m, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			}, map[netip.Prefix]string{svc: ""}, m, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 			if err != nil {
 				t.Fatal(err)
 			}
