@@ -330,7 +330,7 @@ func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) erro
 // state is what the kernel holds: every nexthop object, and our routes.
 type state struct {
 	nhs    map[uint32]knexthop
-	routes []kroute                 // protocol and table are ours
+	routes []kroute                // protocol and table are ours
 	tables map[netip.Prefix]uint32 // the table of each configured prefix, where known
 }
 
