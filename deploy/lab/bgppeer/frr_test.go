@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -136,6 +137,12 @@ func TestIPv6Session(t *testing.T) {
 // withdrawing every path falls back to the floating statics.
 func TestBackendAgainstFRR(t *testing.T) {
 	runSpeaker(t, startPeer(t), "scenarios")
+}
+
+// TestReloadAgainstFRR: a reload's new backend reuses the old one's stopped
+// speaker and announces only its own paths.
+func TestReloadAgainstFRR(t *testing.T) {
+	runSpeaker(t, startPeer(t), "reload")
 }
 
 // TestFailOpen kills the speaker with SIGKILL: the router must fall back to
@@ -288,6 +295,40 @@ func TestSpeakerProcess(t *testing.T) {
 			if _, err := p.WaitKernel(ctx, 10*time.Second, r.Prefix, "bgp", r.Nexthops...); err != nil {
 				t.Fatal(err)
 			}
+		}
+		return
+	case "reload":
+		// A reload closes the old backend, and the new one reuses its
+		// stopped speaker (GoBGP's Serve loop cannot end): the router
+		// falls back to its statics in between, then gets exactly the new
+		// backend's paths, none of the old one's.
+		set(route.New(svc, nh11, nh12))
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh12); err != nil {
+			t.Fatal(err)
+		}
+		goroutines := runtime.NumGoroutine()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "static", bgppeer.Nexthops...); err != nil {
+			t.Fatalf("after Close: %v", err)
+		}
+		b2, err := bgp.New(speakerConfig(), bgp.NewMetrics(prometheus.NewRegistry()), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b2.Close()
+		if got, err := b2.Set(ctx, route.New(svc, nh13)); err != nil || !got.Equal(route.New(svc, nh13)) {
+			t.Fatalf("Set on the new backend = %v, %v", got, err)
+		}
+		if got, err := b2.List(ctx); err != nil || len(got) != 1 || !got[0].Equal(route.New(svc, nh13)) {
+			t.Fatalf("List on the new backend = %v, %v, want only %s via %s", got, err, svc, nh13)
+		}
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh13); err != nil {
+			t.Fatalf("after the reload: %v", err)
+		}
+		if n := runtime.NumGoroutine(); n > goroutines+2 {
+			t.Errorf("goroutines: %d with the new backend's session up, %d with the old one's", n, goroutines)
 		}
 		return
 	case "scenarios":
