@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +138,44 @@ func TestIPv6Session(t *testing.T) {
 // withdrawing every path falls back to the floating statics.
 func TestBackendAgainstFRR(t *testing.T) {
 	runSpeaker(t, startPeer(t), "scenarios")
+}
+
+// TestHungSpeaker stops the speaker process (SIGSTOP: no FIN, no
+// keepalives, as a hung host): the router keeps its paths until the hold
+// time (9 s) expires, then falls back to the floating statics.
+func TestHungSpeaker(t *testing.T) {
+	p := startPeer(t)
+	ctx := context.Background()
+	proc, sc := speaker(t, p, "hold")
+	ready := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+			if sc.Text() == "READY" {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("speaker not ready:\n%s", proc.Output())
+	}
+	if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh13); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	defer func() { _ = proc.Cmd.Process.Signal(syscall.SIGCONT) }()
+	time.Sleep(5 * time.Second)
+	if r, err := p.KernelRoute(ctx, svc); err != nil || r.Proto != "bgp" {
+		t.Fatalf("5 s into the hang (hold time 9 s): kernel route %s, %v; want still bgp", r, err)
+	}
+	if _, err := p.WaitKernel(ctx, 15*time.Second, svc, "static", bgppeer.Nexthops...); err != nil {
+		t.Fatalf("after the hold time: %v", err)
+	}
+	t.Logf("hung speaker -> floating statics via all servers after %v (hold time 9s)", time.Since(stopped).Round(100*time.Millisecond))
 }
 
 // TestReloadAgainstFRR: a reload's new backend reuses the old one's stopped
