@@ -146,12 +146,12 @@ else
 	grep -q '^NoNewPrivileges=yes$' "$unit" || fail "$unit: NoNewPrivileges=yes missing"
 	priv="$tmp/priv"
 	mkdir -p "$priv" && chmod 0755 "$tmp" "$priv"
-	mkdir -p "$priv/state" && chown 65534:65534 "$priv/state"
 	# No Alertmanager in the namespace: drop alertmanager.url; restore at once.
 	sed -e '/^alertmanager:/,/^[^ ]/{/^alertmanager:/d;/^ /d}' -e 's/restore_delay: .*/restore_delay: 200ms/' \
 		deploy/examples/route_actuator.yml >"$priv/route_actuator.yml"
 	cp deploy/examples/web-config.yml "$priv/"
 	chmod 0644 "$priv"/*
+	mkdir -p "$priv/state" && chown 65534:65534 "$priv/state" # the unit's StateDirectory
 	read -r -a args <<<"$(sed -n '/^ExecStart=/,/[^\\]$/p' "$unit" | sed 's/^ExecStart=//; s/\\$//' | tr '\n' ' ')"
 	args=("${args[@]//\/usr\/local\/bin/$BIN}")
 	args=("${args[@]//\/etc\/slaroute/$priv}")

@@ -609,6 +609,8 @@ func TestQuickStartDryRun(t *testing.T) {
 		f := strings.Fields(strings.TrimPrefix(cmdline, "ExecStart="))
 		for i := range f {
 			f[i] = regexp.MustCompile(`^(--[a-z.-]+=)?/`).ReplaceAllString(f[i], "${1}"+r+"/")
+			// systemd's StateDirectory, as the unit sets it.
+			f[i] = strings.ReplaceAll(f[i], "${STATE_DIRECTORY}", r+"/var/lib/route_actuator")
 		}
 		return f
 	}
