@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +30,7 @@ var day2Dampening = map[string]any{
 }
 
 // TestDay2 is issue 11's done-when on the whole system in network
-// namespaces (its own lab, prefix h11d<pid>): a healthy nexthop drained with
+// namespaces (its own lab, prefix slab<pid>-h11): a healthy nexthop drained with
 // slaroutectl is out of the kernel route within a second, stays out across
 // an actuator restart and returns after undrain; a drain below min_nexthops
 // is refused with 409 and changes nothing; a server stopped and started
@@ -42,7 +41,7 @@ func TestDay2(t *testing.T) {
 	requireLab(t, "prometheus", "prometheus-alertmanager")
 	dir := t.TempDir()
 	e, err := Setup(EnvConfig{
-		Lab: Config{Prefix: "h11d" + strconv.Itoa(os.Getpid()), Dir: dir, Clients: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Lab: Config{Prefix: DefaultPrefix() + "-h11", Dir: dir, Clients: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		Stack: StackConfig{Actuator: map[string]any{
 			"routes":    []any{map[string]any{"prefix": ServicePrefix.String(), "nexthops": []string{"198.51.100.11", "198.51.100.12", "198.51.100.13"}, "min_nexthops": 2}},
 			"dampening": day2Dampening,
