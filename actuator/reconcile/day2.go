@@ -35,6 +35,10 @@ type day2 struct {
 	// outWhy is, per route and nexthop, what last kept it out (drain, alert,
 	// dampening), so that its return says what ended.
 	outWhy map[netip.Prefix]map[netip.Addr][]events.Cause
+	// origin remembers, for a nexthop missing from the device with no cause
+	// of its own after a startup or reload pass (a held restore), that
+	// startup or reload is why it is added later.
+	origin map[netip.Prefix]map[netip.Addr]events.Kind
 	last   *policy.Decision
 	timer  *time.Timer
 }
@@ -49,6 +53,7 @@ func (x *day2) init(o Options) {
 	x.ring = o.Events
 	x.fallback = events.Startup
 	x.outWhy = map[netip.Prefix]map[netip.Addr][]events.Cause{}
+	x.origin = map[netip.Prefix]map[netip.Addr]events.Kind{}
 }
 
 func (x *day2) setConfig(cfg *config.Config, first bool, logger *slog.Logger) {
@@ -164,19 +169,27 @@ func held(c []events.Cause) []events.Cause {
 // per-nexthop metrics.
 func (x *day2) decided(d policy.Decision, installed map[netip.Prefix][]netip.Addr, now time.Time, m *Metrics) {
 	x.last = &d
-	x.fallback = events.Drift
 	for _, rd := range d.Routes {
 		w := x.outWhy[rd.Prefix]
 		if w == nil {
 			w = map[netip.Addr][]events.Cause{}
 			x.outWhy[rd.Prefix] = w
 		}
+		o := x.origin[rd.Prefix]
+		if o == nil {
+			o = map[netip.Addr]events.Kind{}
+			x.origin[rd.Prefix] = o
+		}
 		for _, nh := range rd.Configured {
 			switch h := held(rd.Why[nh]); {
+			case slices.Contains(installed[rd.Prefix], nh) && len(h) == 0:
+				delete(w, nh)
+				delete(o, nh)
 			case len(h) > 0:
 				w[nh] = h
-			case slices.Contains(installed[rd.Prefix], nh):
-				delete(w, nh)
+				delete(o, nh)
+			case len(w[nh]) == 0 && x.fallback != events.Drift && o[nh] == "":
+				o[nh] = x.fallback
 			}
 		}
 		s := m.series[rd.Prefix]
@@ -198,8 +211,10 @@ func (x *day2) decided(d policy.Decision, installed map[netip.Prefix][]netip.Add
 	for p := range x.outWhy {
 		if !slices.ContainsFunc(d.Routes, func(r policy.Route) bool { return r.Prefix == p }) {
 			delete(x.outWhy, p)
+			delete(x.origin, p)
 		}
 	}
+	x.fallback = events.Drift
 }
 
 // record explains one applied (or planned) change, keeps it in the ring
@@ -218,6 +233,11 @@ func (x *day2) record(c Change, d policy.Decision, now time.Time, dryRun bool, m
 		for _, nh := range c.From {
 			if !slices.Contains(rd.Configured, nh) {
 				after[nh] = []events.Cause{{Kind: events.NotConfigured}}
+			}
+		}
+		for nh, k := range x.origin[c.Prefix] {
+			if len(after[nh]) == 0 && len(x.outWhy[c.Prefix][nh]) == 0 {
+				after[nh] = []events.Cause{{Kind: k}}
 			}
 		}
 	}

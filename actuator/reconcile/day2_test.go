@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -151,5 +152,48 @@ func TestAddDrainRefusals(t *testing.T) {
 	e.want(all...)
 	if v := e.rec.View(); len(v.Drains) != 0 {
 		t.Errorf("refused drain recorded: %v", v.Drains)
+	}
+}
+
+// A nexthop held for its restore after startup or a reload is added later
+// with that cause, not as drift.
+func TestStartupAndReloadCauses(t *testing.T) {
+	ring := events.NewRing(10)
+	e := newEnv(t, false, nil, func(c *config.Config) { c.Routes[0].Nexthops = []netip.Addr{nh1, nh2} })
+	e.fake.Put(route.New(svc, nh1))
+	e.rec = New(Options{Config: e.cfg, Backend: e.fake, Store: e.store, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now, Events: ring})
+	ctx := t.Context()
+	e.heartbeat()
+	for range 2 {
+		if err := e.rec.Resync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(5 * time.Second)
+		e.heartbeat()
+	}
+	if err := e.rec.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.want(nh1, nh2)
+	cfg := *e.cfg
+	cfg.Routes = []config.Route{{Prefix: svc, Nexthops: all, MinNexthops: 1}}
+	e.rec.SetConfig(&cfg, e.fake, nil)
+	for range 2 {
+		if err := e.rec.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(5 * time.Second)
+		e.heartbeat()
+	}
+	e.want(all...)
+	var got []string
+	for _, ev := range ring.List(0, 0) {
+		for _, c := range ev.Changes {
+			got = append(got, c.String())
+		}
+	}
+	if want := []string{"+198.51.100.12 (startup)", "+198.51.100.13 (reload)"}; !slices.Equal(got, want) {
+		t.Errorf("changes %q, want %q", got, want)
 	}
 }
