@@ -69,7 +69,8 @@ func routes() apiv1.Routes {
 	}
 }
 
-// oldRoutes is today's answer, without min_nexthops and nexthops.
+// oldRoutes is an older route_actuator's answer (before issue 11), without
+// min_nexthops and nexthops: status still explains it from withdrawn.
 func oldRoutes() apiv1.Routes {
 	r := routes()
 	r.Routes = r.Routes[:1]
