@@ -75,7 +75,6 @@ var LabVars = map[string]string{
 	"route":           ServicePrefix.String(),
 	"target":          "dns1",
 	"nexthop":         ServerAddr(1).String(),
-	"job":             "dns_sla",
 }
 
 // Substitute replaces Grafana variables in expr with vars (".*" when unknown).
