@@ -29,7 +29,7 @@ type Mark struct {
 
 // Row is one line of a Picture: Spans for states, Bars for shares.
 type Row struct {
-	Group string // probe, alert, route, clients
+	Group string // probe, alert, route, clients, newclients
 	Label string // server name, or "failed" for client queries without answer
 	Spans []Span
 	Bars  []Bar
@@ -53,7 +53,8 @@ var pictureGroups = []struct{ Key, Title string }{
 	{"probe", "probe verdict (exporter, dns_sla_up)"},
 	{"alert", "DNSServerDown (Alertmanager)"},
 	{"route", "kernel route membership (router namespace)"},
-	{"clients", "client answers (share of flows per sample)"},
+	{"clients", "answers to long-lived client flows (share per sample)"},
+	{"newclients", "answers to new client flows, fresh source ports (share per sample)"},
 }
 
 // Geometry of a drawing, in SVG user units (pixels at 100%).

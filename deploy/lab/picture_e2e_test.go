@@ -26,7 +26,7 @@ func CheckTimelinePage(t *testing.T, path string, scenarios int, failed ...strin
 			t.Errorf("rendered page has no section %s", id)
 			continue
 		}
-		for _, g := range []string{"probe", "alert", "route", "clients"} {
+		for _, g := range []string{"probe", "alert", "route", "clients", "newclients"} {
 			if !strings.Contains(sec, `data-group="`+g+`"`) {
 				t.Errorf("scenario %d: no %s rows", i, g)
 			}

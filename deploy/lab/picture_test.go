@@ -36,10 +36,14 @@ func demoPicture() Picture {
 		case s >= 1.5 && s < 3.5:
 			ans = map[string]float64{"dns1": 0.5, "dns3": 0.5}
 		}
+		fresh := ans
+		if s >= 3.5 { // new flows reach the restored server; long-lived ones stay
+			ans = map[string]float64{"dns1": 0.5, "dns3": 0.5}
+		}
 		samples = append(samples, recSample{At: at(s), To: at(s + 0.1),
 			Up:      map[string]string{"dns1": "up", "dns2": up, "dns3": "up"},
 			Firing:  map[string]string{"dns1": "quiet", "dns2": firing, "dns3": "quiet"},
-			Answers: ans})
+			Answers: ans, Fresh: fresh})
 	}
 	all := []netip.Addr{ServerAddr(1), ServerAddr(2), ServerAddr(3)}
 	routes := []RouteEvent{
@@ -59,8 +63,8 @@ func TestBuildPicture(t *testing.T) {
 	for _, r := range p.Rows {
 		rows[r.Group+" "+r.Label] = r
 	}
-	if len(p.Rows) != 3+3+3+4 {
-		t.Fatalf("%d rows, want 13 (probe, alert, route per server; clients per server and failed)", len(p.Rows))
+	if len(p.Rows) != 3+3+3+4+4 {
+		t.Fatalf("%d rows, want 17 (probe, alert, route per server; long-lived and new client flows per server and failed)", len(p.Rows))
 	}
 	spans := func(key string) string {
 		var out []string
@@ -83,8 +87,11 @@ func TestBuildPicture(t *testing.T) {
 	if bars := rows["clients failed"].Bars; len(bars) != 20 || bars[4].Share < 0.3 || bars[0].Share != 0 {
 		t.Errorf("clients failed bars = %+v", bars)
 	}
-	if bars := rows["clients dns2"].Bars; bars[8].Share != 0 || bars[0].Share == 0 {
-		t.Errorf("clients dns2 bars = %+v: want answers before, none while withdrawn", bars)
+	if bars := rows["clients dns2"].Bars; bars[8].Share != 0 || bars[0].Share == 0 || bars[19].Share != 0 {
+		t.Errorf("clients dns2 bars = %+v: want answers before, none while withdrawn nor after", bars)
+	}
+	if bars := rows["newclients dns2"].Bars; len(bars) != 20 || bars[8].Share != 0 || bars[19].Share == 0 {
+		t.Errorf("newclients dns2 bars = %+v: want none while withdrawn, answers after the restore", bars)
 	}
 }
 
@@ -107,7 +114,7 @@ func TestRenderPage(t *testing.T) {
 	}
 	// The plot stays in its box: every rect between the labels and the right edge.
 	rects := regexp.MustCompile(`<rect class="[^"]*" x="([0-9.]+)" y="[0-9.]+" width="([0-9.]+)"`).FindAllStringSubmatch(page, -1)
-	if len(rects) < 2*(9+4) {
+	if len(rects) < 2*(9+8) {
 		t.Fatalf("%d rects", len(rects))
 	}
 	for _, m := range rects {

@@ -16,9 +16,11 @@ import (
 
 // Recorder samples the chain while a scenario runs, for a Picture: each
 // server's probe verdict (the exporter's dns_sla_up), whether
-// DNSServerDown fires for it in Alertmanager, and which server answers
-// each of a set of client flows. Route membership comes from the Watcher's
-// exact change times.
+// DNSServerDown fires for it in Alertmanager, which server answers each of
+// a set of long-lived client flows (a resilient nexthop group keeps them
+// where they are when a nexthop returns) and each of as many new flows
+// (fresh source ports, opened per sample: where new traffic goes). Route
+// membership comes from the Watcher's exact change times.
 type Recorder struct {
 	e       *Env
 	c       *Clients
@@ -34,11 +36,13 @@ type recSample struct {
 	At, To  time.Time
 	Up      map[string]string  // server -> up | down | unknown
 	Firing  map[string]string  // server -> firing | quiet | unknown
-	Answers map[string]float64 // server or "failed" -> share of flows
+	Answers map[string]float64 // server or "failed" -> share of the long-lived flows
+	Fresh   map[string]float64 // the same for new flows
 }
 
 // StartRecording samples every interval until Stop. c's flows are asked
-// once per sample (with the interval as timeout); use flows of their own.
+// once per sample (with the interval as timeout), and as many new ones;
+// give it flows of their own.
 func (e *Env) StartRecording(c *Clients, every time.Duration) *Recorder {
 	r := &Recorder{e: e, c: c, every: every, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
@@ -60,24 +64,36 @@ func (r *Recorder) run() {
 }
 
 func (r *Recorder) sampleOnce() {
-	s := recSample{At: time.Now(), Up: map[string]string{}, Firing: map[string]string{}, Answers: map[string]float64{}}
+	s := recSample{At: time.Now(), Up: map[string]string{}, Firing: map[string]string{}}
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Up = r.verdicts() })
 	wg.Go(func() { s.Firing = r.firing() })
+	wg.Go(func() { s.Answers = shares(r.c.Sample(r.every)) })
 	wg.Go(func() {
-		as := r.c.Sample(r.every)
-		for srv, n := range Spread(as) {
-			if srv == "" {
-				srv = "failed"
-			}
-			s.Answers[srv] = float64(n) / float64(len(as))
+		c, err := r.e.NewClients(len(r.c.Flows))
+		if err != nil {
+			return // no bars for this sample
 		}
+		s.Fresh = shares(c.Sample(r.every))
+		c.Close()
 	})
 	wg.Wait()
 	s.To = time.Now()
 	r.mu.Lock()
 	r.samples = append(r.samples, s)
 	r.mu.Unlock()
+}
+
+// shares returns each server's share of the answers ("failed": none).
+func shares(as []Answer) map[string]float64 {
+	out := map[string]float64{}
+	for srv, n := range Spread(as) {
+		if srv == "" {
+			srv = "failed"
+		}
+		out[srv] = float64(n) / float64(len(as))
+	}
+	return out
 }
 
 // verdicts reads dns_sla_up per target from the exporter's verdict subset.
@@ -200,12 +216,22 @@ func buildPicture(title, note string, start, end time.Time, names []string, addr
 		p.Rows = append(p.Rows, row)
 	}
 
-	for _, n := range append(slices.Clone(names), "failed") {
-		row := Row{Group: "clients", Label: n}
-		for i, s := range samples {
-			row.Bars = append(row.Bars, Bar{From: s.At, To: until(i), Share: s.Answers[n]})
+	for _, g := range []struct {
+		group string
+		get   func(recSample) map[string]float64
+	}{
+		{"clients", func(s recSample) map[string]float64 { return s.Answers }},
+		{"newclients", func(s recSample) map[string]float64 { return s.Fresh }},
+	} {
+		for _, n := range append(slices.Clone(names), "failed") {
+			row := Row{Group: g.group, Label: n}
+			for i, s := range samples {
+				if m := g.get(s); m != nil {
+					row.Bars = append(row.Bars, Bar{From: s.At, To: until(i), Share: m[n]})
+				}
+			}
+			p.Rows = append(p.Rows, row)
 		}
-		p.Rows = append(p.Rows, row)
 	}
 	return p
 }
