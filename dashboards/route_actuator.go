@@ -1,6 +1,9 @@
 package dashboards
 
-import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+)
 
 // rsel filters route_actuator series by the dashboard's variables.
 const (
@@ -11,6 +14,11 @@ const (
 // nexthopChanges is the per-nexthop change counter with its cause
 // (added/removed; alert, drain, dampening, guard, drift, startup, reload).
 const nexthopChanges = `route_actuator_nexthop_changes_total{` + rnsel + `}`
+
+// perNexthop is a per-route, per-nexthop series of the selection.
+func perNexthop(metric string) *prometheus.DataqueryBuilder {
+	return q(metric+`{`+rnsel+`}`, "{{route}} via {{nexthop}}")
+}
 
 // RouteActuator is route-actuator.json: what the actuator installed and why.
 func RouteActuator() (dashboard.Dashboard, error) {
@@ -51,12 +59,12 @@ func RouteActuator() (dashboard.Dashboard, error) {
 		q(`route_actuator_route_installed_nexthops{`+rsel+`}`, "installed {{route}}"))))
 	d.add(12, stateTimeline("Installed nexthops", "Each configured nexthop: installed in the route or withdrawn.",
 		"withdrawn", "installed", "red", "green",
-		q(`route_actuator_nexthop_installed{`+rnsel+`}`, "{{route}} via {{nexthop}}")))
+		perNexthop("route_actuator_nexthop_installed")))
 
 	d.row(7)
 	d.add(12, stateTimeline("Desired nexthops", "Each configured nexthop: wanted (no withdraw alert, drain or suppression) or not.",
 		"withdraw", "keep", "orange", "green",
-		q(`route_actuator_nexthop_desired{`+rnsel+`}`, "{{route}} via {{nexthop}}")))
+		perNexthop("route_actuator_nexthop_desired")))
 	d.add(12, stateTimeline("Guard, freeze and convergence", "Guards keeping nexthops (min_nexthops, fail_open), frozen routes, and routes whose installed nexthops differ from the desired ones.",
 		"off", "on", "transparent", "orange",
 		q(`route_actuator_guard_active{`+rsel+`}`, "guard {{reason}} {{route}}"),
@@ -66,12 +74,12 @@ func RouteActuator() (dashboard.Dashboard, error) {
 	d.row(7)
 	d.add(8, stateTimeline("Drained nexthops", "Nexthops an operator drained for maintenance (POST /api/v1/drains, slaroutectl drain add): withdrawn whatever their health until the drain ends or expires.",
 		"in service", "drained", "transparent", "blue",
-		q(`route_actuator_nexthop_drained{`+rnsel+`}`, "{{route}} via {{nexthop}}")))
+		perNexthop("route_actuator_nexthop_drained")))
 	d.add(8, stateTimeline("Suppressed nexthops", "Nexthops kept out by flap dampening: the penalty is above suppress_threshold, or has not decayed below reuse_threshold yet.",
 		"not suppressed", "suppressed", "transparent", "purple",
-		q(`route_actuator_nexthop_suppressed{`+rnsel+`}`, "{{route}} via {{nexthop}}")))
+		perNexthop("route_actuator_nexthop_suppressed")))
 	d.add(8, stepped(timeseriesPanel("Dampening penalty", "Flap penalty per nexthop: grows by `penalty` at each alert withdraw, halves every half_life; suppressed above suppress_threshold, reused below reuse_threshold.", "short",
-		q(`route_actuator_dampening_penalty{`+rnsel+`}`, "{{route}} via {{nexthop}}"))))
+		perNexthop("route_actuator_dampening_penalty"))))
 
 	d.row(8)
 	d.add(8, bars(timeseriesPanel("Nexthop changes by cause", "Nexthops added to or removed from routes per interval, by cause (alert, drain, dampening, guard, drift repair, startup, reload).", "short",
