@@ -192,6 +192,7 @@ svg line.mark { stroke: #6a1b9a; stroke-width: 1.5; stroke-dasharray: 4 2; }
 </style></head>
 <body>
 <h1>{{.Title}}</h1>
+<p class="note">Probe, alert and client rows are sampled about every 250 ms (a band starts at the sample that saw the state, so it may lag the event by up to a sample); route membership is exact (<code>ip monitor</code>). Hover a band for its times.</p>
 <p class="legend"><span style="background:#2e9e44">probe up</span><span style="background:#d62728">probe down</span><span style="background:#ff7f0e">alert firing</span><span style="background:#1f77b4">in the route / answering</span><span style="background:#9e9e9e">unknown</span><span style="background:#e8e8e8;color:#222">quiet / out of the route</span></p>
 {{range .Pictures}}<section class="scenario" id="{{.ID}}">
 <h2>{{.Title}}</h2>{{if .Note}}
