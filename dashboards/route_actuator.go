@@ -30,9 +30,10 @@ func RouteActuator() (dashboard.Dashboard, error) {
 	d.queryVar("nexthop", "Nexthop", `label_values(route_actuator_nexthop_installed{`+scrapeSel+`, route=~"$service"}, nexthop)`, "Nexthop address (label nexthop)")
 	// One event per nexthop change with its cause. changes() misses the
 	// first increment of a counter that is born with it (the series starts
-	// at 1): the `unless ... offset` part catches those.
+	// at 1): the `unless ... offset` part catches those, and its `> 0`
+	// leaves out the series created at 0 when the actuator starts.
 	d.annotation("Nexthop changes (cause)", "orange",
-		`changes(`+nexthopChanges+`[$__interval]) > 0 or (`+nexthopChanges+` unless `+nexthopChanges+` offset $__interval)`,
+		`changes(`+nexthopChanges+`[$__interval]) > 0 or (`+nexthopChanges+` unless `+nexthopChanges+` offset $__interval) > 0`,
 		"{{change}} {{nexthop}} on {{route}}", "cause: {{cause}} ({{instance}})", "change,cause,nexthop")
 	d.annotation("Route change failures", "red",
 		`sum by (action, result) (increase(route_actuator_changes_total{`+scrapeSel+`, result!="success"}[$__rate_interval])) > 0`,

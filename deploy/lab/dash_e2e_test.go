@@ -70,10 +70,25 @@ func checkChangeAnnotation(t *testing.T, e *Env, wantAlert bool) {
 		if err != nil {
 			t.Fatalf("annotation %q: %v", a.Name, err)
 		}
+		// A counter still at 0 never changed: no event may name it.
+		zero, err := e.Query(`route_actuator_nexthop_changes_total == 0`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := func(m map[string]string) string {
+			return m["route"] + " " + m["nexthop"] + " " + m["change"] + " " + m["cause"]
+		}
+		unchanged := map[string]bool{}
+		for _, s := range zero {
+			unchanged[key(s.Metric)] = true
+		}
 		seen := map[string]int{}
 		for _, s := range res {
 			if s.Metric["change"] == "" || s.Metric["cause"] == "" || s.Metric["nexthop"] == "" || s.Metric["route"] == "" {
 				t.Errorf("annotation event without change, cause, nexthop or route: %v", s.Metric)
+			}
+			if unchanged[key(s.Metric)] {
+				t.Errorf("annotation event at %v for %s, whose counter is still 0", s.At, key(s.Metric))
 			}
 			seen[s.Metric["change"]+" "+s.Metric["cause"]]++
 		}
