@@ -28,12 +28,13 @@ func RouteActuator() (dashboard.Dashboard, error) {
 		`label_values(route_actuator_pipeline_healthy{job=~"$job"}, instance)`)
 	d.queryVar("service", "Service (route)", `label_values(route_actuator_route_configured_nexthops{`+scrapeSel+`}, route)`, "Route prefix (label route)")
 	d.queryVar("nexthop", "Nexthop", `label_values(route_actuator_nexthop_installed{`+scrapeSel+`, route=~"$service"}, nexthop)`, "Nexthop address (label nexthop)")
-	// One event per nexthop change with its cause. changes() misses the
-	// first increment of a counter that is born with it (the series starts
-	// at 1): the `unless ... offset` part catches those, and its `> 0`
-	// leaves out the series created at 0 when the actuator starts.
+	// One event per nexthop change with its cause: the counter's growth
+	// over the step (changes() over [$__interval] would miss a change that
+	// falls between a window's last sample and the next window's first),
+	// and a counter born with its first change (the series starts at 1;
+	// `> 0` leaves out those the actuator creates at 0 when it starts).
 	d.annotation("Nexthop changes (cause)", "orange",
-		`changes(`+nexthopChanges+`[$__interval]) > 0 or (`+nexthopChanges+` unless `+nexthopChanges+` offset $__interval) > 0`,
+		`(`+nexthopChanges+` - `+nexthopChanges+` offset $__interval) > 0 or (`+nexthopChanges+` unless `+nexthopChanges+` offset $__interval) > 0`,
 		"{{change}} {{nexthop}} on {{route}}", "cause: {{cause}} ({{instance}})", "change,cause,nexthop")
 	d.annotation("Route change failures", "red",
 		`sum by (action, result) (increase(route_actuator_changes_total{`+scrapeSel+`, result!="success"}[$__rate_interval])) > 0`,

@@ -97,7 +97,8 @@ func checkChangeAnnotation(t *testing.T, e *Env, wantAlert bool) {
 			t.Errorf("annotation %q: no events in the last 10 minutes", a.Name)
 		}
 		if wantAlert && (seen["removed alert"] == 0 || seen["added alert"] == 0) {
-			t.Errorf("annotation %q: no alert withdraw and restore among %v", a.Name, slices.Sorted(maps.Keys(seen)))
+			counts, _ := e.Query(`route_actuator_nexthop_changes_total > 0`)
+			t.Errorf("annotation %q: no alert withdraw and restore among %v; counters > 0: %v", a.Name, slices.Sorted(maps.Keys(seen)), counts)
 		}
 	}
 	if !found {
