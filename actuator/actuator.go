@@ -173,8 +173,8 @@ type unavailable struct{ err error }
 func (u unavailable) List(context.Context) ([]route.Route, error) {
 	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
 }
-func (u unavailable) Set(context.Context, route.Route) (route.Route, error) {
-	return route.Route{}, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
+func (u unavailable) Set(context.Context, ...route.Route) ([]route.Route, error) {
+	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
 }
 func (u unavailable) Close() error { return nil }
 

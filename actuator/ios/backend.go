@@ -165,61 +165,81 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 }
 
 // Set reads the running config once, sends only the lines that differ from
-// want (adds before removes), optionally saves, and reads the route back.
-// IOS edits one nexthop per line, so the lines come from that one read.
-func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
-	want = route.New(want.Prefix, want.Nexthops...)
-	p := want.Prefix
+// want (per route adds before removes) in one configuration batch,
+// optionally saves, and reads the routes back. IOS edits one nexthop per
+// line, so the lines come from that one read.
+func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, error) {
+	norm := make([]route.Route, len(want))
+	for i, w := range want {
+		norm[i] = route.New(w.Prefix, w.Nexthops...)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	es, err := b.read(ctx)
 	if err != nil {
-		return route.Route{}, err
+		return nil, err
 	}
-	have := nexthopsOf(es, b.cfg.RouteTag, p)
-	lines, err := renderLines(p, have, want.Nexthops, b.cfg.RouteTag)
-	if err != nil || len(lines) == 0 {
-		return route.New(p, have...), err // nothing to send: already as wanted
+	var errs []error
+	var lines []string
+	for _, w := range norm {
+		l, err := renderLines(w.Prefix, nexthopsOf(es, b.cfg.RouteTag, w.Prefix), w.Nexthops, b.cfg.RouteTag)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+			continue
+		}
+		lines = append(lines, l...)
+	}
+	if len(lines) == 0 { // nothing to send: already as wanted
+		return routesOf(es, b.cfg.RouteTag, norm), errors.Join(errs...)
 	}
 	s, err := b.session(ctx)
 	if err != nil {
-		return route.Route{}, err
+		return nil, errors.Join(append(errs, err)...)
 	}
 	start := time.Now()
 	err = s.configure(ctx, b.timeout, lines)
 	b.m.CommandDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return route.Route{}, b.fail(fmt.Sprintf("configure %s", p), err)
+		return nil, errors.Join(append(errs, b.fail(fmt.Sprintf("configure %d lines", len(lines)), err))...)
 	}
-	b.logger.Info("Sent IOS route change", "route", p, "lines", lines)
+	b.logger.Info("Sent IOS route change", "routes", len(norm), "lines", lines)
 	if b.cfg.SaveConfig {
 		if _, err := b.command(ctx, "write memory"); err != nil {
-			return route.Route{}, err
+			return nil, errors.Join(append(errs, err)...)
 		}
 	}
-	return b.readBack(ctx, want)
+	got, err := b.readBack(ctx, norm)
+	return got, errors.Join(append(errs, err)...)
 }
 
-// readBack reads the route after a change. A device may apply configuration
-// asynchronously (FRR's vtysh hands it to staticd): until it shows want, it
-// reads again for up to the timeout, then returns what it last read.
-func (b *Backend) readBack(parent context.Context, want route.Route) (route.Route, error) {
+// routesOf returns the routes for want's prefixes as es holds them.
+func routesOf(es []entry, tag uint32, want []route.Route) []route.Route {
+	out := make([]route.Route, len(want))
+	for i, w := range want {
+		out[i] = route.New(w.Prefix, nexthopsOf(es, tag, w.Prefix)...)
+	}
+	return out
+}
+
+// readBack reads the routes until they are as wanted or the timeout ends
+// (FRR applies configuration asynchronously; IOS at once, one read).
+func (b *Backend) readBack(parent context.Context, want []route.Route) ([]route.Route, error) {
 	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
 	wait := 2 * time.Millisecond
 	for {
 		es, err := b.read(ctx)
 		if err != nil {
-			return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
+			return nil, fmt.Errorf("read back: %w", err)
 		}
-		have := route.New(want.Prefix, nexthopsOf(es, b.cfg.RouteTag, want.Prefix)...)
-		if have.Equal(want) {
+		have := routesOf(es, b.cfg.RouteTag, want)
+		if slices.EqualFunc(have, want, route.Route.Equal) {
 			return have, nil
 		}
 		select {
 		case <-ctx.Done():
 			if err := parent.Err(); err != nil {
-				return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
+				return nil, fmt.Errorf("read back: %w", err)
 			}
 			return have, nil
 		case <-time.After(wait):

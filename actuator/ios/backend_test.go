@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -124,7 +125,7 @@ func TestListSetWithEnableSecret(t *testing.T) {
 		t.Fatalf("List = %v, want %v", got, want)
 	}
 	// Swap .12 for .13: the add goes first.
-	if got, err := h.b.Set(ctx(t), route.New(svc, nh11, nh13)); err != nil || !got.Equal(route.New(svc, nh11, nh13)) {
+	if got, err := route.SetOne(ctx(t), h.b, route.New(svc, nh11, nh13)); err != nil || !got.Equal(route.New(svc, nh11, nh13)) {
 		t.Fatalf("Set = %s, %v", got, err)
 	}
 	routes, received, _, sessions := h.fake.state()
@@ -308,7 +309,7 @@ func TestReadBackPollsAndTimesOut(t *testing.T) {
 	h.fake.mu.Lock()
 	h.fake.applyDelay, h.fake.swallow = 0, true
 	h.fake.mu.Unlock()
-	got, err := h.b.Set(ctx(t), route.New(svc, nh11, nh12))
+	got, err := route.SetOne(ctx(t), h.b, route.New(svc, nh11, nh12))
 	if err != nil || !got.Equal(route.New(svc, nh11)) {
 		t.Fatalf("Set that never takes effect = %s, %v; want the read-back via [%s] for the caller to compare", got, err, nh11)
 	}
@@ -407,13 +408,27 @@ func TestRunningConfigReadsPerChange(t *testing.T) {
 		{"absent", route.New(svc), 1},
 	} {
 		before := h.reads()
-		got, err := h.b.Set(ctx(t), tc.want)
+		got, err := route.SetOne(ctx(t), h.b, tc.want)
 		if err != nil || !got.Equal(tc.want) {
 			t.Fatalf("%s: Set = %s, %v, want %s", tc.name, got, err, tc.want)
 		}
 		if n := h.reads() - before; n != tc.reads {
 			t.Errorf("%s: %d running-config reads, want %d", tc.name, n, tc.reads)
 		}
+	}
+	// A pass that changes several routes hands them to one Set: still one
+	// read before and one after, and one configuration batch.
+	var want []route.Route
+	for i := 60; i < 64; i++ {
+		want = append(want, route.New(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)), nh11, nh12))
+	}
+	before := h.reads()
+	got, err := h.b.Set(ctx(t), want...)
+	if err != nil || !slices.EqualFunc(got, want, route.Route.Equal) {
+		t.Fatalf("batch: Set = %v, %v, want %v", got, err, want)
+	}
+	if n := h.reads() - before; n != 2 {
+		t.Errorf("batch of %d routes: %d running-config reads, want 2", len(want), n)
 	}
 }
 

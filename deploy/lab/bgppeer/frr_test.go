@@ -193,7 +193,7 @@ func TestSpeakerProcess(t *testing.T) {
 	defer b.Close()
 	set := func(r route.Route) {
 		t.Helper()
-		got, err := b.Set(ctx, r)
+		got, err := route.SetOne(ctx, b, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func TestSpeakerProcess(t *testing.T) {
 		}
 		defer b6.Close()
 		for _, r := range []route.Route{route.New(svc, nh11, nh12), route.New(svc6, nh611, nh612)} {
-			if got, err := b6.Set(ctx, r); err != nil || !got.Equal(r) {
+			if got, err := route.SetOne(ctx, b6, r); err != nil || !got.Equal(r) {
 				t.Fatalf("Set(%v) = %v, %v", r, got, err)
 			}
 			if _, err := p.WaitKernel(ctx, 10*time.Second, r.Prefix, "bgp", r.Nexthops...); err != nil {
