@@ -27,6 +27,7 @@ type Backend struct {
 	routes map[netip.Prefix]route.Route
 	min    map[netip.Prefix]int
 	sets   []route.Route
+	calls  int
 	closed bool
 
 	// ListErr and SetErr, when set, are returned instead of doing the call.
@@ -81,6 +82,7 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 	if b.closed {
 		b.t.Errorf("routetest: Set after Close")
 	}
+	b.calls++
 	seen := map[netip.Prefix]bool{}
 	var errs []error
 	for _, w := range want {
@@ -169,6 +171,14 @@ func (b *Backend) Sets() []route.Route {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.sets)
+}
+
+// Calls returns how many times Set was called (each reads the device once
+// before and once after, however many routes it carries).
+func (b *Backend) Calls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
 }
 
 // Closed reports whether Close was called.
