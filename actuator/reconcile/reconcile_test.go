@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -881,5 +882,38 @@ func TestOnePassOneSet(t *testing.T) {
 	}
 	if got := e.counter("route_actuator_backend_errors_total", "operation", "verify"); got != 0 {
 		t.Errorf("verify errors = %v, want 0 (the backend reported the failure)", got)
+	}
+}
+
+// The Route changed line carries the nexthops added and removed: make
+// bench-failover times a failover by them (deploy/lab/timeline.go).
+func TestRouteChangedLogsDelta(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	var buf strings.Builder
+	e.rec.logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.event(alertstate.Firing, "d2", down(nh2))
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var l struct {
+			Msg            string
+			Added, Removed []string
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if l.Msg == "Route changed" {
+			got = append(got, fmt.Sprintf("+%v -%v", l.Added, l.Removed))
+		}
+	}
+	want := []string{"+[198.51.100.11 198.51.100.12 198.51.100.13] -[]", "+[] -[198.51.100.12]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Route changed lines %q, want %q", got, want)
 	}
 }
