@@ -70,8 +70,8 @@ type Backend struct {
 	logger  *slog.Logger
 	host    string
 	timeout time.Duration
-	opts    []util.Option  // hold the secrets; never logged
-	managed []netip.Prefix // ours without route_tag
+	opts    []util.Option // hold the secrets; never logged
+	owner   owner
 
 	mu     sync.Mutex
 	sess   *session
@@ -83,8 +83,10 @@ var _ route.Backend = (*Backend)(nil)
 
 // New reads the secret files and the known_hosts file and prepares the
 // session options; it does not connect. Call it again on reload to pick up
-// changed files. Without route_tag, the routes for managed are ours.
-func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*Backend, error) {
+// changed files. managed maps each configured prefix to its VRF ("" the
+// global table): routes are installed there, and without route_tag those
+// are the lines that are ours.
+func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.Logger) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -97,6 +99,13 @@ func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*
 	host, port, err := splitAddress(cfg.Address)
 	if err != nil {
 		return nil, err
+	}
+	masked := make(map[netip.Prefix]string, len(managed))
+	for p, vrf := range managed {
+		if vrf != "" && !validVRF(vrf) {
+			return nil, fmt.Errorf("route %s: vrf %q is not a VRF name", p, vrf)
+		}
+		masked[p.Masked()] = vrf
 	}
 	hostport := net.JoinHostPort(host, strconv.Itoa(port))
 	// scrapligo dials fmt.Sprintf("%s:%d"): bracket IPv6 literals.
@@ -148,7 +157,7 @@ func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*
 	}
 	return &Backend{
 		cfg: cfg, m: m, logger: logger.With("router", hostport),
-		host: host, timeout: timeout, opts: opts, managed: slices.Clone(managed),
+		host: host, timeout: timeout, opts: opts, owner: owner{tag: cfg.RouteTag, managed: masked},
 	}, nil
 }
 
@@ -161,7 +170,7 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	return routesFrom(es, b.cfg.RouteTag, b.managed), nil
+	return b.owner.routes(es), nil
 }
 
 // Set reads the running config once, sends only the lines that differ from
@@ -182,7 +191,7 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 	var errs []error
 	var lines []string
 	for _, w := range norm {
-		l, err := renderLines(w.Prefix, nexthopsOf(es, b.cfg.RouteTag, w.Prefix), w.Nexthops, b.cfg.RouteTag)
+		l, err := renderLines(b.owner.managed[w.Prefix], w.Prefix, b.owner.lines(es, w.Prefix), w.Nexthops, b.cfg.RouteTag)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
 			continue
@@ -190,7 +199,7 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 		lines = append(lines, l...)
 	}
 	if len(lines) == 0 { // nothing to send: already as wanted
-		return routesOf(es, b.cfg.RouteTag, norm), errors.Join(errs...)
+		return b.installed(es, norm), errors.Join(errs...)
 	}
 	s, err := b.session(ctx)
 	if err != nil {
@@ -212,17 +221,19 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 	return got, errors.Join(append(errs, err)...)
 }
 
-// routesOf returns the routes for want's prefixes as es holds them.
-func routesOf(es []entry, tag uint32, want []route.Route) []route.Route {
+// installed returns the routes for want's prefixes as es holds them.
+func (b *Backend) installed(es []entry, want []route.Route) []route.Route {
 	out := make([]route.Route, len(want))
 	for i, w := range want {
-		out[i] = route.New(w.Prefix, nexthopsOf(es, tag, w.Prefix)...)
+		out[i] = b.owner.installed(b.owner.lines(es, w.Prefix), w.Prefix)
 	}
 	return out
 }
 
-// readBack reads the routes until they are as wanted or the timeout ends
-// (FRR applies configuration asynchronously; IOS at once, one read).
+// readBack reads the routes after a change. A device may apply
+// configuration asynchronously (FRR's vtysh hands it to staticd): until it
+// shows want, it reads again for up to the timeout, then returns what it
+// last read.
 func (b *Backend) readBack(parent context.Context, want []route.Route) ([]route.Route, error) {
 	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
@@ -232,7 +243,7 @@ func (b *Backend) readBack(parent context.Context, want []route.Route) ([]route.
 		if err != nil {
 			return nil, fmt.Errorf("read back: %w", err)
 		}
-		have := routesOf(es, b.cfg.RouteTag, want)
+		have := b.installed(es, want)
 		if slices.EqualFunc(have, want, route.Route.Equal) {
 			return have, nil
 		}

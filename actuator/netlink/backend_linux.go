@@ -41,17 +41,19 @@ type Backend struct {
 	h      *vnl.Handle              // library calls: multipath routes, gateway lookups
 	raw    map[int]*nl.SocketHandle // strict-check socket for nexthop objects and dumps
 	warned map[uint32]bool          // groups whose bucket count differs from the config
+	places map[netip.Prefix]route.Placement
 }
 
 var _ route.Backend = (*Backend)(nil)
 
-// New returns the backend for the current network namespace.
-func New(cfg Config, logger *slog.Logger) (route.Backend, error) {
-	return NewAt(cfg, logger, netns.None())
+// New returns the backend for the current network namespace. places says
+// which table each configured prefix goes to (absent or zero: cfg.Table).
+func New(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Logger) (route.Backend, error) {
+	return NewAt(cfg, places, logger, netns.None())
 }
 
 // NewAt returns the backend for network namespace ns (netns.None() = current).
-func NewAt(cfg Config, logger *slog.Logger, ns netns.NsHandle) (*Backend, error) {
+func NewAt(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Logger, ns netns.NsHandle) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -69,6 +71,15 @@ func NewAt(cfg Config, logger *slog.Logger, ns netns.NsHandle) (*Backend, error)
 		cfg: cfg, table: uint32(table), proto: uint8(cfg.Protocol), logger: logger, h: h,
 		raw:    map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
 		warned: map[uint32]bool{},
+		places: map[netip.Prefix]route.Placement{},
+	}
+	for p, at := range places {
+		if err := cfg.CheckPlacement(at); err != nil {
+			h.Close()
+			s.Close()
+			return nil, fmt.Errorf("netlink: route %s: %w", p, err)
+		}
+		b.places[p.Masked()] = at
 	}
 	tv := unix.NsecToTimeval(socketTimeout.Nanoseconds())
 	err = errors.Join(
@@ -115,17 +126,92 @@ func (b *Backend) list(fams ...uint8) ([]route.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	merged := map[netip.Prefix][]netip.Addr{}
+	seen := map[netip.Prefix]bool{}
+	var out []route.Route
 	for _, r := range st.routes {
-		gws, _ := b.owned(st, r)
-		merged[r.Prefix] = append(merged[r.Prefix], gws...)
-	}
-	out := make([]route.Route, 0, len(merged))
-	for p, gws := range merged {
-		out = append(out, route.New(p, gws...))
+		if !seen[r.Prefix] {
+			seen[r.Prefix] = true
+			out = append(out, b.merge(st, r.Prefix))
+		}
 	}
 	route.Sort(out)
 	return out, nil
+}
+
+// merge returns the route our routes for p make: their gateways, or none
+// when one of them sits in a table other than p's (its placement changed),
+// so that the reconciler rewrites it.
+func (b *Backend) merge(st state, p netip.Prefix) route.Route {
+	want, known := st.tables[p]
+	var gws []netip.Addr
+	for _, r := range st.routesFor(p) {
+		if known && r.Table != want {
+			return route.Route{Prefix: p}
+		}
+		g, _ := b.owned(st, r)
+		gws = append(gws, g...)
+	}
+	return route.New(p, gws...)
+}
+
+// tableOf returns the table of prefix p: its own table, its VRF device's
+// table (looked up now: the VRF may have been created after start), or
+// the configured one.
+func (b *Backend) tableOf(p netip.Prefix) (uint32, error) {
+	at := b.places[p]
+	switch {
+	case at.Table != 0:
+		return at.Table, nil
+	case at.VRF != "":
+		return b.vrfTable(at.VRF)
+	}
+	return b.table, nil
+}
+
+// vrfTable returns the table of VRF device name (its l3mdev table).
+func (b *Backend) vrfTable(name string) (uint32, error) {
+	l, err := b.h.LinkByName(name)
+	if err != nil {
+		var nf vnl.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return 0, fmt.Errorf("vrf %s: no such device (create it: ip link add %s type vrf table N)", name, name)
+		}
+		return 0, b.wrap("look up vrf "+name, err)
+	}
+	v, ok := l.(*vnl.Vrf)
+	if !ok {
+		return 0, fmt.Errorf("vrf %s: device is of type %s, not vrf", name, l.Type())
+	}
+	return v.Table, nil
+}
+
+// tables returns the table of every configured prefix whose table is
+// known now (a VRF device that does not exist is left out: its routes are
+// created once it does) and the set of tables to read: those and the
+// configured table.
+func (b *Backend) tables() (map[netip.Prefix]uint32, map[uint32]bool) {
+	of := make(map[netip.Prefix]uint32, len(b.places))
+	set := map[uint32]bool{b.table: true}
+	vrfs := map[string]uint32{} // one lookup per VRF; 0: not there
+	for p, at := range b.places {
+		t := b.table
+		switch {
+		case at.Table != 0:
+			t = at.Table
+		case at.VRF != "":
+			vt, ok := vrfs[at.VRF]
+			if !ok {
+				vt, _ = b.vrfTable(at.VRF)
+				vrfs[at.VRF] = vt
+			}
+			if t = vt; t == 0 {
+				continue
+			}
+		}
+		of[p] = t
+		set[t] = true
+	}
+	return of, set
 }
 
 // Set makes the kernel routes for want's prefixes carry exactly their
@@ -137,35 +223,46 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 		return nil, err
 	}
 	var errs []error
-	todo := make([]route.Route, 0, len(want))
 	norm := make([]route.Route, len(want))
+	var todo []placed
 	for i, w := range want {
 		w = route.New(w.Prefix, w.Nexthops...)
 		norm[i] = w
-		if i := slices.IndexFunc(w.Nexthops, func(gw netip.Addr) bool { return gw.Is4() != w.Prefix.Addr().Is4() || gw.Zone() != "" }); i >= 0 {
-			errs = append(errs, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", w.Prefix, w.Nexthops[i]))
+		p, to := w.Prefix, w.Nexthops
+		if i := slices.IndexFunc(to, func(gw netip.Addr) bool { return gw.Is4() != p.Addr().Is4() || gw.Zone() != "" }); i >= 0 {
+			errs = append(errs, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, to[i]))
 			continue
 		}
-		todo = append(todo, w)
+		var table uint32
+		if len(to) > 0 {
+			t, err := b.tableOf(p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("route %s: %w", p, err))
+				continue
+			}
+			table = t
+		}
+		todo = append(todo, placed{w, table})
 	}
 	st, err := b.readFor(todo)
 	if err != nil {
 		return nil, errors.Join(append(errs, fmt.Errorf("read: %w", err))...)
 	}
 	collect := false
-	for _, w := range todo {
+	for _, j := range todo {
 		var dropped bool
+		p, to := j.Prefix, j.Nexthops
 		switch {
-		case len(w.Nexthops) == 0:
-			dropped, err = b.remove(st, w.Prefix)
+		case len(to) == 0:
+			dropped, err = b.remove(st, p, 0)
 		case b.cfg.Mode == "multipath":
-			dropped, err = b.installMultipath(st, w.Prefix, w.Nexthops)
+			dropped, err = b.installMultipath(st, p, j.table, to)
 		default:
-			dropped, err = b.installResilient(st, w.Prefix, w.Nexthops)
+			dropped, err = b.installResilient(st, p, j.table, to)
 		}
 		collect = collect || dropped
 		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+			errs = append(errs, fmt.Errorf("route %s: %w", p, err))
 			if errors.Is(err, route.ErrUnavailable) {
 				return nil, errors.Join(errs...) // the socket failed: the rest would wait out its timeout too
 			}
@@ -183,31 +280,28 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 	return got, errors.Join(errs...)
 }
 
+// placed is a route to set and the table it goes to (0 when removed).
+type placed struct {
+	route.Route
+	table uint32
+}
+
 // getsMax is the most nexthop objects read one by one; beyond it a dump of
 // every object costs less (a pass that changes many routes).
 const getsMax = 16
 
-// readFor reads our routes of want's families and, in mode resilient, only
-// the objects those of want's prefixes point at or that installing want
-// would use: for one route a dump of every object costs more than the few
-// gets.
-func (b *Backend) readFor(want []route.Route) (state, error) {
-	var fams []uint8
-	prefixes := map[netip.Prefix]bool{}
-	for _, w := range want {
-		prefixes[w.Prefix] = true
-		if f := family(w.Prefix.Addr()); !slices.Contains(fams, f) {
-			fams = append(fams, f)
-		}
-	}
-	st := state{nhs: map[uint32]knexthop{}}
+// readFor reads our routes for want's prefixes in every table we use and,
+// in mode resilient, only the objects they point at or that installing
+// want would use: for one route a dump of every object costs more than
+// the few gets.
+func (b *Backend) readFor(want []placed) (state, error) {
+	of, tables := b.tables()
+	st := state{nhs: map[uint32]knexthop{}, tables: of}
 	if len(want) == 0 {
 		return st, nil
 	}
-	rs, err := b.routes(b.table, b.proto, fams...)
-	if err != nil {
-		return state{}, err
-	}
+	var fams []uint8
+	prefixes := map[netip.Prefix]bool{}
 	var ids []uint32
 	add := func(id uint32) {
 		if id != 0 && !slices.Contains(ids, id) {
@@ -215,15 +309,26 @@ func (b *Backend) readFor(want []route.Route) (state, error) {
 		}
 	}
 	for _, w := range want {
-		add(groupID(int(b.proto), int(b.table), w.Prefix))
+		prefixes[w.Prefix] = true
+		if f := family(w.Prefix.Addr()); !slices.Contains(fams, f) {
+			fams = append(fams, f)
+		}
+		if len(w.Nexthops) > 0 {
+			add(groupID(int(b.proto), int(w.table), w.Prefix))
+		}
 		for _, gw := range w.Nexthops {
 			add(memberID(int(b.proto), gw))
 		}
 	}
+	rs, err := b.routes(0, b.proto, fams...)
+	if err != nil {
+		return state{}, err
+	}
 	for _, r := range rs {
-		if prefixes[r.Prefix] {
+		if prefixes[r.Prefix] && tables[r.Table] {
 			st.routes = append(st.routes, r)
 			add(r.NHID)
+			add(groupID(int(b.proto), int(r.Table), r.Prefix))
 		}
 	}
 	if b.cfg.Mode != "resilient" {
@@ -243,26 +348,22 @@ func (b *Backend) readFor(want []route.Route) (state, error) {
 	return st, nil
 }
 
-// readBack returns the routes for want's prefixes as the kernel holds them,
-// in want's order.
+// readBack returns the routes for want's prefixes as the kernel holds
+// them, in want's order.
 func (b *Backend) readBack(want []route.Route) ([]route.Route, error) {
-	q := make([]route.Route, len(want))
+	q := make([]placed, len(want))
 	for i, w := range want {
-		q[i] = route.Route{Prefix: w.Prefix}
+		q[i] = placed{Route: route.Route{Prefix: w.Prefix}}
 	}
 	st, err := b.readFor(q)
 	if err != nil {
 		return nil, err
 	}
-	gws := map[netip.Prefix][]netip.Addr{}
-	for _, r := range st.routes {
-		g, _ := b.owned(st, r)
-		gws[r.Prefix] = append(gws[r.Prefix], g...)
+	out := make([]route.Route, len(want))
+	for i, w := range want {
+		out[i] = b.merge(st, w.Prefix)
 	}
-	for i := range q {
-		q[i] = route.New(q[i].Prefix, gws[q[i].Prefix]...)
-	}
-	return q, nil
+	return out, nil
 }
 
 // nexthop gets object id into nhs (absent: left out) and, with members, the
@@ -296,7 +397,19 @@ func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) erro
 // state is what the kernel holds: every nexthop object, and our routes.
 type state struct {
 	nhs    map[uint32]knexthop
-	routes []kroute // protocol and table are ours
+	routes []kroute                // protocol and table are ours
+	tables map[netip.Prefix]uint32 // the table of each configured prefix, where known
+}
+
+// routesIn returns our routes for p in table.
+func (st state) routesIn(p netip.Prefix, table uint32) []kroute {
+	var out []kroute
+	for _, r := range st.routesFor(p) {
+		if r.Table == table {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (st state) routesFor(p netip.Prefix) []kroute {
@@ -319,11 +432,13 @@ func (b *Backend) read(fams ...uint8) (state, error) {
 			return state{}, err
 		}
 	}
-	rs, err := b.routes(b.table, b.proto, fams...)
+	of, tables := b.tables()
+	rs, err := b.routes(0, b.proto, fams...)
 	if err != nil {
 		return state{}, err
 	}
-	return state{nhs: nhs, routes: rs}, nil
+	rs = slices.DeleteFunc(rs, func(r kroute) bool { return !tables[r.Table] })
+	return state{nhs: nhs, routes: rs, tables: of}, nil
 }
 
 // ours reports whether nexthop object n was created by this backend.
@@ -344,7 +459,7 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 		return r.Gateways, true
 	}
 	g, ok := st.nhs[r.NHID]
-	if !ok || r.NHID != groupID(int(b.proto), int(b.table), r.Prefix) || !b.ours(g) ||
+	if !ok || r.NHID != groupID(int(b.proto), int(r.Table), r.Prefix) || !b.ours(g) ||
 		!g.isGroup() || g.GroupType != nexthopGrpTypeRes {
 		return nil, false
 	}
@@ -359,9 +474,10 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 	return gws, true
 }
 
-// installResilient points p's route at its resilient group of to, creating
-// what is missing. It reports whether an object may have become unused.
-func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) (dropped bool, err error) {
+// installResilient points p's route in table at its resilient group of to,
+// creating what is missing. It reports whether an object may have become
+// unused.
+func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []netip.Addr) (dropped bool, err error) {
 	proto := int(b.proto)
 	members := make([]uint32, len(to))
 	for i, gw := range to {
@@ -382,7 +498,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) (d
 		default: // our member, edited behind our back: put it back
 			flags = unix.NLM_F_REPLACE
 		}
-		oif, err := b.resolve(gw)
+		oif, err := b.resolve(gw, b.places[p].VRF)
 		if err != nil {
 			return false, err
 		}
@@ -393,7 +509,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) (d
 		b.logger.Info("created nexthop", "id", id, "gateway", gw, "oif", oif)
 	}
 
-	gid := groupID(proto, int(b.table), p)
+	gid := groupID(proto, int(table), p)
 	timers := resTimers{idle: clockT(b.cfg.IdleTimer), unbalanced: clockT(b.cfg.UnbalancedTimer)}
 	switch g, ok := st.nhs[gid]; {
 	case !ok:
@@ -425,36 +541,40 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) (d
 		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)
 	}
 
-	ours := st.routesFor(p)
+	ours := st.routesIn(p, table)
 	switch {
 	case len(ours) == 0:
-		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, b.table, b.proto, gid), nil); err != nil {
-			return false, b.routeErr("create route", p, err)
+		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid), nil); err != nil {
+			return false, b.routeErr("create route", p, table, err)
 		}
-		b.logger.Info("created route", "route", p, "table", b.table, "nhid", gid)
+		b.logger.Info("created route", "route", p, "table", table, "nhid", gid)
 	case ours[0].NHID != gid || ours[0].Type != unix.RTN_UNICAST:
-		msg := append(nhRouteMsg(p, b.table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
+		msg := append(nhRouteMsg(p, table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
 		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg, nil); err != nil {
-			return false, b.routeErr("replace route", p, err)
+			return false, b.routeErr("replace route", p, table, err)
 		}
-		b.logger.Info("replaced route", "route", p, "table", b.table, "nhid", gid)
+		b.logger.Info("replaced route", "route", p, "table", table, "nhid", gid)
 		dropped = true
+	}
+	if len(ours) < len(st.routesFor(p)) {
+		return b.remove(st, p, table) // moved from another table
 	}
 	return dropped, nil
 }
 
-// installMultipath replaces p's route by a multipath route via to. It
-// reports whether objects of mode resilient may have become unused.
-func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) (dropped bool, err error) {
-	ours := st.routesFor(p)
-	if len(ours) > 0 {
+// installMultipath replaces p's route in table by a multipath route via to.
+// It reports whether objects of mode resilient may have become unused.
+func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []netip.Addr) (dropped bool, err error) {
+	ours := st.routesIn(p, table)
+	moved := len(ours) < len(st.routesFor(p))
+	if len(ours) > 0 && !moved {
 		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
 			return false, nil
 		}
 	}
 	r := &vnl.Route{
 		Dst:      &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-		Table:    int(b.table),
+		Table:    int(table),
 		Protocol: vnl.RouteProtocol(b.proto),
 	}
 	for _, gw := range to {
@@ -462,29 +582,36 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) (d
 	}
 	if len(ours) == 0 {
 		if err := b.h.RouteAdd(r); err != nil {
-			return false, b.routeErr("create route", p, err)
+			return false, b.routeErr("create route", p, table, err)
 		}
-		b.logger.Info("created multipath route", "route", p, "table", b.table, "nexthops", to)
+		b.logger.Info("created multipath route", "route", p, "table", table, "nexthops", to)
 	} else {
 		r.Priority = int(ours[0].Priority)
 		if err := b.h.RouteReplace(r); err != nil {
-			return false, b.routeErr("replace route", p, err)
+			return false, b.routeErr("replace route", p, table, err)
 		}
-		b.logger.Info("replaced multipath route", "route", p, "table", b.table, "nexthops", to)
+		b.logger.Info("replaced multipath route", "route", p, "table", table, "nexthops", to)
+	}
+	if moved {
+		return b.remove(st, p, table)
 	}
 	return len(ours) > 0 && ours[0].NHID != 0, nil // the route used objects of mode resilient
 }
 
-// remove deletes our routes for p (never another protocol's: the kernel
-// matches rtm_protocol on delete); the objects they used are then unused.
-func (b *Backend) remove(st state, p netip.Prefix) (dropped bool, err error) {
+// remove deletes our routes for p in every table we use but keep (0: all;
+// never another protocol's: the kernel matches rtm_protocol on delete),
+// then the objects they used may be unused (the caller collects them).
+func (b *Backend) remove(st state, p netip.Prefix, keep uint32) (dropped bool, err error) {
 	for _, r := range st.routesFor(p) {
-		msg := append(routeKey(p, b.table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
+		if keep != 0 && r.Table == keep {
+			continue
+		}
+		msg := append(routeKey(p, r.Table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
 		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
-			return false, b.routeErr("delete route", p, err)
+			return false, b.routeErr("delete route", p, r.Table, err)
 		}
-		b.logger.Info("deleted route", "route", p, "table", b.table)
+		b.logger.Info("deleted route", "route", p, "table", r.Table)
 	}
 	return true, nil
 }
@@ -501,7 +628,7 @@ func (b *Backend) gc() error {
 		}
 		return err
 	}
-	ours, err := b.routes(b.table, b.proto, unix.AF_INET, unix.AF_INET6)
+	ours, err := b.routes(0, b.proto, unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return err
 	}
@@ -554,9 +681,10 @@ func (b *Backend) unused(nhs map[uint32]knexthop, routes []kroute) []knexthop {
 }
 
 // resolve finds the output interface towards gateway gw, which a gateway
-// nexthop object needs (unlike RTA_MULTIPATH, where the kernel finds it).
-func (b *Backend) resolve(gw netip.Addr) (uint32, error) {
-	rs, err := b.h.RouteGet(gw.AsSlice())
+// nexthop object needs (unlike RTA_MULTIPATH, where the kernel finds it),
+// in VRF vrf ("" the main table).
+func (b *Backend) resolve(gw netip.Addr, vrf string) (uint32, error) {
+	rs, err := b.h.RouteGetWithOptions(gw.AsSlice(), &vnl.RouteGetOptions{VrfName: vrf})
 	if err != nil {
 		return 0, b.wrap(fmt.Sprintf("look up gateway %s", gw), err)
 	}
@@ -661,9 +789,9 @@ func (b *Backend) wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func (b *Backend) routeErr(op string, p netip.Prefix, err error) error {
+func (b *Backend) routeErr(op string, p netip.Prefix, table uint32, err error) error {
 	if errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("%w: %s: a route for %s already exists in table %d with another protocol", ErrConflict, op, p, b.table)
+		return fmt.Errorf("%w: %s: a route for %s already exists in table %d with another protocol", ErrConflict, op, p, table)
 	}
 	return b.wrap(op, err)
 }

@@ -32,8 +32,12 @@ type promResp struct {
 
 // Query runs an instant PromQL query against the lab Prometheus. For range
 // selectors (matrix results) every raw sample is returned.
-func (l *Lab) Query(expr string) ([]Sample, error) {
-	code, body, err := l.Get("http://" + PrometheusAddr + "/api/v1/query?query=" + url.QueryEscape(expr))
+func (l *Lab) Query(expr string) ([]Sample, error) { return l.QueryAt(PrometheusAddr, expr) }
+
+// QueryAt runs an instant PromQL query against the Prometheus at addr
+// (host:port, reached from the router namespace).
+func (l *Lab) QueryAt(addr, expr string) ([]Sample, error) {
+	code, body, err := l.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(expr))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +88,8 @@ type Alert struct {
 	Status struct {
 		State string `json:"state"`
 	} `json:"status"`
-	StartsAt time.Time `json:"startsAt"`
+	StartsAt  time.Time `json:"startsAt"`
+	UpdatedAt time.Time `json:"updatedAt"` // when Alertmanager last heard of it from Prometheus
 }
 
 // Alerts lists the alerts active in the Alertmanager at addr (host:port).
