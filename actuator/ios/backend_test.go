@@ -422,12 +422,18 @@ func TestRunningConfigReadsPerChange(t *testing.T) {
 			t.Errorf("%s: %d running-config reads, want %d", tc.name, n, tc.reads)
 		}
 	}
-	// A pass that changes several routes hands them to one Set: still one
-	// read before and one after, and one configuration batch.
-	var want []route.Route
-	for i := 60; i < 64; i++ {
-		want = append(want, route.New(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)), nh11, nh12))
+	// A pass that changes several routes (IPv4, IPv6, in a VRF) hands them
+	// to one Set: still one read before and one after.
+	v6 := netip.MustParsePrefix("2001:db8::53/128")
+	a11, a12 := netip.MustParseAddr("2001:db8:100::11"), netip.MustParseAddr("2001:db8:100::12")
+	managed := map[netip.Prefix]string{v6: "", netip.MustParsePrefix("192.0.2.153/32"): "DNS"}
+	want := []route.Route{route.New(v6, a11, a12), route.New(netip.MustParsePrefix("192.0.2.153/32"), nh11, nh12)}
+	for i := 60; i < 63; i++ {
+		p := netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i))
+		managed[p] = ""
+		want = append(want, route.New(p, nh11, nh12))
 	}
+	h = newHarnessFor(t, managed, nil, nil)
 	before := h.reads()
 	got, err := h.b.Set(ctx(t), want...)
 	if err != nil || !slices.EqualFunc(got, want, route.Route.Equal) {
