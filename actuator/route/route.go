@@ -96,8 +96,10 @@ type Backend interface {
 	// holds. want's prefixes are distinct. A route already installed as
 	// wanted changes nothing on the device. A route that cannot be applied
 	// does not stop the others: its error (naming the prefix) is joined into
-	// the returned error next to the read back. The slice is nil only when
-	// the device could not be read back.
+	// the returned error next to the read back. The slice is nil when there
+	// is no read back (the device unreachable, or a batch the device refused
+	// as a whole, such as an IOS configuration error): the reconciler then
+	// counts every route as failed and lists the device on its next pass.
 	Set(ctx context.Context, want ...Route) ([]Route, error)
 	// Close releases sessions and sockets.
 	Close() error
