@@ -189,36 +189,79 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 		return nil, err
 	}
 	var errs []error
-	var lines []string
-	for _, w := range norm {
-		l, err := renderLines(b.owner.managed[w.Prefix], w.Prefix, b.owner.lines(es, w.Prefix), w.Nexthops, b.cfg.RouteTag)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
-			continue
-		}
-		lines = append(lines, l...)
-	}
+	failed := map[netip.Prefix]bool{} // not sent: the read back does not wait for them
+	lines, n := b.lines(es, norm, &errs, failed)
 	if len(lines) == 0 { // nothing to send: already as wanted
 		return b.installed(es, norm), errors.Join(errs...)
 	}
-	s, err := b.session(ctx)
+	err = b.send(ctx, lines)
+	if err != nil && errors.Is(err, errCLI) && n > 1 {
+		// A rejected line ends the batch, so the routes after it were not
+		// sent: send route by route, so that the rejected one fails alone.
+		b.logger.Warn("IOS rejected a line of the batch; sending route by route", "err", err)
+		if es, err = b.read(ctx); err == nil {
+			for _, w := range norm {
+				l, _ := b.lines(es, []route.Route{w}, new([]error), map[netip.Prefix]bool{})
+				if len(l) == 0 {
+					continue
+				}
+				if err = b.send(ctx, l); err != nil && !errors.Is(err, errCLI) {
+					break
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+					failed[w.Prefix], err = true, nil
+				}
+			}
+		}
+	}
 	if err != nil {
 		return nil, errors.Join(append(errs, err)...)
 	}
-	start := time.Now()
-	err = s.configure(ctx, b.timeout, lines)
-	b.m.CommandDuration.Observe(time.Since(start).Seconds())
-	if err != nil {
-		return nil, errors.Join(append(errs, b.fail(fmt.Sprintf("configure %d lines", len(lines)), err))...)
-	}
-	b.logger.Info("Sent IOS route change", "routes", len(norm), "lines", lines)
 	if b.cfg.SaveConfig {
 		if _, err := b.command(ctx, "write memory"); err != nil {
 			return nil, errors.Join(append(errs, err)...)
 		}
 	}
-	got, err := b.readBack(ctx, norm)
+	got, err := b.readBack(ctx, norm, failed)
 	return got, errors.Join(append(errs, err)...)
+}
+
+// lines returns the configuration lines that turn es into want and how
+// many routes they change; a route that cannot be rendered adds its error
+// to errs and its prefix to failed.
+func (b *Backend) lines(es []entry, want []route.Route, errs *[]error, failed map[netip.Prefix]bool) ([]string, int) {
+	var lines []string
+	n := 0
+	for _, w := range want {
+		l, err := renderLines(b.owner.managed[w.Prefix], w.Prefix, b.owner.lines(es, w.Prefix), w.Nexthops, b.cfg.RouteTag)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+			failed[w.Prefix] = true
+			continue
+		}
+		if len(l) > 0 {
+			n++
+		}
+		lines = append(lines, l...)
+	}
+	return lines, n
+}
+
+// send configures lines in one batch.
+func (b *Backend) send(ctx context.Context, lines []string) error {
+	s, err := b.session(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = s.configure(ctx, b.timeout, lines)
+	b.m.CommandDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return b.fail(fmt.Sprintf("configure %d lines", len(lines)), err)
+	}
+	b.logger.Info("Sent IOS route change", "lines", lines)
+	return nil
 }
 
 // installed returns the routes for want's prefixes as es holds them.
@@ -232,9 +275,9 @@ func (b *Backend) installed(es []entry, want []route.Route) []route.Route {
 
 // readBack reads the routes after a change. A device may apply
 // configuration asynchronously (FRR's vtysh hands it to staticd): until it
-// shows want, it reads again for up to the timeout, then returns what it
-// last read.
-func (b *Backend) readBack(parent context.Context, want []route.Route) ([]route.Route, error) {
+// shows want (but for the failed prefixes, never sent), it reads again for
+// up to the timeout, then returns what it last read.
+func (b *Backend) readBack(parent context.Context, want []route.Route, failed map[netip.Prefix]bool) ([]route.Route, error) {
 	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
 	wait := 2 * time.Millisecond
@@ -244,7 +287,7 @@ func (b *Backend) readBack(parent context.Context, want []route.Route) ([]route.
 			return nil, fmt.Errorf("read back: %w", err)
 		}
 		have := b.installed(es, want)
-		if slices.EqualFunc(have, want, route.Route.Equal) {
+		if slices.EqualFunc(have, want, func(h, w route.Route) bool { return failed[w.Prefix] || h.Equal(w) }) {
 			return have, nil
 		}
 		select {

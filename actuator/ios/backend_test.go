@@ -520,3 +520,26 @@ func TestDualStackAndVRF(t *testing.T) {
 		})
 	}
 }
+
+// A line the router rejects ends a configuration batch; the backend then
+// sends route by route, so the rejected route fails alone and the routes
+// after it still go in, without waiting out the read-back timeout.
+func TestRejectedLineFailsOnlyItsRoute(t *testing.T) {
+	first, second := netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("192.0.2.20/32")
+	h := newHarnessFor(t, map[netip.Prefix]string{first: "", second: ""}, nil, nil)
+	h.fake.mu.Lock()
+	h.fake.reject = "192.0.2.10 "
+	h.fake.mu.Unlock()
+	want := []route.Route{route.New(first, nh11), route.New(second, nh11, nh12)}
+	start := time.Now()
+	got, err := h.b.Set(ctx(t), want...)
+	if !errors.Is(err, errCLI) || !strings.Contains(err.Error(), "route "+first.String()) {
+		t.Fatalf("err = %v, want the CLI error of %s", err, first)
+	}
+	if len(got) != 2 || len(got[0].Nexthops) != 0 || !got[1].Equal(want[1]) {
+		t.Fatalf("Set = %v, want %s absent and %s installed", got, first, want[1])
+	}
+	if d := time.Since(start); d > time.Duration(DefaultConfig.Timeout)/2 {
+		t.Errorf("Set took %s: the read back waited for the rejected route", d)
+	}
+}
