@@ -21,6 +21,7 @@ have systemd-analyze              || need+=(systemd)
 have make                         || need+=(make)
 have git                          || need+=(git)
 have curl                         || need+=(curl)
+have chromium                     || need+=(chromium)
 have prometheus-blackbox-exporter || need+=(prometheus-blackbox-exporter)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -37,7 +37,19 @@ func (l *Lab) Query(expr string) ([]Sample, error) { return l.QueryAt(Prometheus
 // QueryAt runs an instant PromQL query against the Prometheus at addr
 // (host:port, reached from the router namespace).
 func (l *Lab) QueryAt(addr, expr string) ([]Sample, error) {
-	code, body, err := l.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(expr))
+	return l.query(expr, "http://"+addr+"/api/v1/query?query="+url.QueryEscape(expr))
+}
+
+// QueryRange runs a PromQL range query against the lab Prometheus from
+// start to end every step, as Grafana runs panels and annotation queries,
+// and returns every point.
+func (l *Lab) QueryRange(expr string, start, end time.Time, step time.Duration) ([]Sample, error) {
+	return l.query(expr, fmt.Sprintf("http://%s/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=%g", PrometheusAddr,
+		url.QueryEscape(expr), float64(start.UnixMilli())/1000, float64(end.UnixMilli())/1000, step.Seconds()))
+}
+
+func (l *Lab) query(expr, u string) ([]Sample, error) {
+	code, body, err := l.Get(u)
 	if err != nil {
 		return nil, err
 	}
