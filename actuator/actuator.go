@@ -198,8 +198,8 @@ type unavailable struct{ err error }
 func (u unavailable) List(context.Context) ([]route.Route, error) {
 	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
 }
-func (u unavailable) Set(context.Context, route.Route) (route.Route, error) {
-	return route.Route{}, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
+func (u unavailable) Set(context.Context, ...route.Route) ([]route.Route, error) {
+	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
 }
 func (u unavailable) Close() error { return nil }
 
@@ -246,19 +246,22 @@ func target(cfg *config.Config, labels map[string]string) (key, reason string) {
 	if reason != "" {
 		return "", reason
 	}
-	key = labels["alertname"]
 	if kind == policy.Heartbeat {
-		return key, ""
+		return labels["alertname"], ""
 	}
+	// One allocation per alert (the string): this runs for every alert of
+	// every webhook.
+	var buf [96]byte
+	k := append(buf[:0], labels["alertname"]...)
 	if s := labels[cfg.Alerts.ServiceLabel]; s != "" {
 		p, _ := configkit.ParseService(s) // Classify parsed it
-		key += "\x00" + p.String()
+		k = p.AppendTo(append(k, 0))
 	}
 	if kind == policy.Withdraw {
 		nh, _ := configkit.ParseNexthop(labels[cfg.Alerts.NexthopLabel]) // Classify parsed it
-		key += "\x00" + nh.String()
+		k = nh.AppendTo(append(k, 0))
 	}
-	return key, ""
+	return string(k), ""
 }
 
 // admit keeps in the alert store only alerts that can affect a route of cfg.

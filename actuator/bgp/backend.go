@@ -268,50 +268,64 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	return out, nil
 }
 
-// Set makes the speaker announce exactly one path per nexthop of want
-// (none: withdraw the prefix) and returns what it announces afterwards.
-// The paths go to the speaker's RIB even without a session (the router gets
-// them when one comes up), but Set then fails with ErrUnavailable.
-func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
-	want = route.New(want.Prefix, want.Nexthops...)
-	for _, nh := range want.Nexthops {
-		if nh.Is4() != want.Prefix.Addr().Is4() {
-			return route.Route{}, fmt.Errorf("route %s: nexthop %s is not of the prefix's address family", want.Prefix, nh)
-		}
-	}
+// Set makes the speaker announce exactly one path per nexthop of each route
+// of want (none: withdraw the prefix) and returns what it announces
+// afterwards, reading its RIB once before and once after. The paths go to
+// the speaker's RIB even without a session (the router gets them when one
+// comes up), but Set then fails with ErrUnavailable.
+func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, error) {
 	if err := b.start(ctx); err != nil {
-		return route.Route{}, err
+		return nil, err
 	}
 	rib, err := b.rib(ctx)
 	if err != nil {
-		return route.Route{}, err
+		return nil, err
 	}
-	have := rib[want.Prefix]
+	var errs []error
+	norm := make([]route.Route, len(want))
+	sent := false // whether a path was handed to the speaker
+	for i, w := range want {
+		w = route.New(w.Prefix, w.Nexthops...)
+		norm[i] = w
+		if i := slices.IndexFunc(w.Nexthops, func(nh netip.Addr) bool { return nh.Is4() != w.Prefix.Addr().Is4() }); i >= 0 {
+			errs = append(errs, fmt.Errorf("route %s: nexthop %s is not of the prefix's address family", w.Prefix, w.Nexthops[i]))
+			continue
+		}
+		sent = true
+		if err := b.set(ctx, rib[w.Prefix], w); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if rib, err = b.rib(ctx); err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	got := make([]route.Route, len(norm))
+	for i, w := range norm {
+		got[i] = route.New(w.Prefix, rib[w.Prefix]...)
+	}
+	if sent && !b.established(ctx) {
+		errs = append(errs, fmt.Errorf("%w: the routes are in the speaker's RIB but no BGP session is established (neighbors %s)", route.ErrUnavailable, b.neighborList()))
+	}
+	return got, errors.Join(errs...)
+}
+
+// set announces want's missing paths and withdraws those of have it lacks.
+func (b *Backend) set(ctx context.Context, have []netip.Addr, want route.Route) error {
 	for _, nh := range want.Nexthops {
 		if !slices.Contains(have, nh) {
 			if _, err := b.s.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
-				return route.Route{}, fmt.Errorf("announcing %s via %s: %w", want.Prefix, nh, err)
+				return fmt.Errorf("announcing %s via %s: %w", want.Prefix, nh, err)
 			}
 		}
 	}
 	for _, nh := range have {
 		if !slices.Contains(want.Nexthops, nh) {
 			if err := b.s.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
-				return route.Route{}, fmt.Errorf("withdrawing %s via %s: %w", want.Prefix, nh, err)
+				return fmt.Errorf("withdrawing %s via %s: %w", want.Prefix, nh, err)
 			}
 		}
 	}
-	if rib, err = b.rib(ctx); err != nil {
-		return route.Route{}, err
-	}
-	got := route.Route{Prefix: want.Prefix}
-	if nhs := rib[want.Prefix]; len(nhs) > 0 {
-		got = route.New(want.Prefix, nhs...)
-	}
-	if !b.established(ctx) {
-		return got, fmt.Errorf("%w: %s is in the speaker's RIB but no BGP session is established (neighbors %s)", route.ErrUnavailable, got, b.neighborList())
-	}
-	return got, nil
+	return nil
 }
 
 // rib reads the speaker's locally originated paths: prefix -> next hops.

@@ -70,7 +70,7 @@ func TestSetWithoutSession(t *testing.T) {
 	defer b.Close()
 	ctx := context.Background()
 	want := route.New(netip.MustParsePrefix("192.0.2.53/32"), netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12"))
-	got, err := b.Set(ctx, want)
+	got, err := route.SetOne(ctx, b, want)
 	if !errors.Is(err, route.ErrUnavailable) {
 		t.Errorf("Set error = %v, want ErrUnavailable", err)
 	}
@@ -80,11 +80,11 @@ func TestSetWithoutSession(t *testing.T) {
 	if _, err := b.List(ctx); !errors.Is(err, route.ErrUnavailable) {
 		t.Errorf("List error = %v, want ErrUnavailable", err)
 	}
-	got, _ = b.Set(ctx, route.New(want.Prefix, want.Nexthops[1]))
+	got, _ = route.SetOne(ctx, b, route.New(want.Prefix, want.Nexthops[1]))
 	if !got.Equal(route.New(want.Prefix, want.Nexthops[1])) {
 		t.Errorf("after withdrawing %s: RIB %v", want.Nexthops[0], got)
 	}
-	got, _ = b.Set(ctx, route.New(want.Prefix))
+	got, _ = route.SetOne(ctx, b, route.New(want.Prefix))
 	if len(got.Nexthops) != 0 {
 		t.Errorf("after withdrawing all: RIB %v", got)
 	}

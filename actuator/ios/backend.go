@@ -174,61 +174,126 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 }
 
 // Set reads the running config once, sends only the lines that differ from
-// want (adds before removes), optionally saves, and reads the route back.
-// IOS edits one nexthop per line, so the lines come from that one read.
-func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
-	want = route.New(want.Prefix, want.Nexthops...)
-	p := want.Prefix
+// want (per route adds before removes) in one configuration batch,
+// optionally saves, and reads the routes back. IOS edits one nexthop per
+// line, so the lines come from that one read.
+func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, error) {
+	norm := make([]route.Route, len(want))
+	for i, w := range want {
+		norm[i] = route.New(w.Prefix, w.Nexthops...)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	es, err := b.read(ctx)
 	if err != nil {
-		return route.Route{}, err
+		return nil, err
 	}
-	have := b.owner.lines(es, p)
-	lines, err := renderLines(b.owner.managed[p], p, have, want.Nexthops, b.cfg.RouteTag)
-	if err != nil || len(lines) == 0 {
-		return b.owner.installed(have, p), err // nothing to send: already as wanted
+	var errs []error
+	failed := map[netip.Prefix]bool{} // not sent: the read back does not wait for them
+	lines, n := b.lines(es, norm, &errs, failed)
+	if len(lines) == 0 { // nothing to send: already as wanted
+		return b.installed(es, norm), errors.Join(errs...)
 	}
+	err = b.send(ctx, lines)
+	if err != nil && errors.Is(err, errCLI) && n > 1 {
+		// A rejected line ends the batch, so the routes after it were not
+		// sent: send route by route, so that the rejected one fails alone.
+		b.logger.Warn("IOS rejected a line of the batch; sending route by route", "err", err)
+		if es, err = b.read(ctx); err == nil {
+			for _, w := range norm {
+				l, _ := b.lines(es, []route.Route{w}, new([]error), map[netip.Prefix]bool{})
+				if len(l) == 0 {
+					continue
+				}
+				if err = b.send(ctx, l); err != nil && !errors.Is(err, errCLI) {
+					break
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+					failed[w.Prefix], err = true, nil
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	if b.cfg.SaveConfig {
+		if _, err := b.command(ctx, "write memory"); err != nil {
+			return nil, errors.Join(append(errs, err)...)
+		}
+	}
+	got, err := b.readBack(ctx, norm, failed)
+	return got, errors.Join(append(errs, err)...)
+}
+
+// lines returns the configuration lines that turn es into want and how
+// many routes they change; a route that cannot be rendered adds its error
+// to errs and its prefix to failed.
+func (b *Backend) lines(es []entry, want []route.Route, errs *[]error, failed map[netip.Prefix]bool) ([]string, int) {
+	var lines []string
+	n := 0
+	for _, w := range want {
+		l, err := renderLines(b.owner.managed[w.Prefix], w.Prefix, b.owner.lines(es, w.Prefix), w.Nexthops, b.cfg.RouteTag)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+			failed[w.Prefix] = true
+			continue
+		}
+		if len(l) > 0 {
+			n++
+		}
+		lines = append(lines, l...)
+	}
+	return lines, n
+}
+
+// send configures lines in one batch.
+func (b *Backend) send(ctx context.Context, lines []string) error {
 	s, err := b.session(ctx)
 	if err != nil {
-		return route.Route{}, err
+		return err
 	}
 	start := time.Now()
 	err = s.configure(ctx, b.timeout, lines)
 	b.m.CommandDuration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return route.Route{}, b.fail(fmt.Sprintf("configure %s", p), err)
+		return b.fail(fmt.Sprintf("configure %d lines", len(lines)), err)
 	}
-	b.logger.Info("Sent IOS route change", "route", p, "lines", lines)
-	if b.cfg.SaveConfig {
-		if _, err := b.command(ctx, "write memory"); err != nil {
-			return route.Route{}, err
-		}
-	}
-	return b.readBack(ctx, want)
+	b.logger.Info("Sent IOS route change", "lines", lines)
+	return nil
 }
 
-// readBack reads the route after a change. A device may apply configuration
-// asynchronously (FRR's vtysh hands it to staticd): until it shows want, it
-// reads again for up to the timeout, then returns what it last read.
-func (b *Backend) readBack(parent context.Context, want route.Route) (route.Route, error) {
+// installed returns the routes for want's prefixes as es holds them.
+func (b *Backend) installed(es []entry, want []route.Route) []route.Route {
+	out := make([]route.Route, len(want))
+	for i, w := range want {
+		out[i] = b.owner.installed(b.owner.lines(es, w.Prefix), w.Prefix)
+	}
+	return out
+}
+
+// readBack reads the routes after a change. A device may apply
+// configuration asynchronously (FRR's vtysh hands it to staticd): until it
+// shows want (but for the failed prefixes, never sent), it reads again for
+// up to the timeout, then returns what it last read.
+func (b *Backend) readBack(parent context.Context, want []route.Route, failed map[netip.Prefix]bool) ([]route.Route, error) {
 	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
 	wait := 2 * time.Millisecond
 	for {
 		es, err := b.read(ctx)
 		if err != nil {
-			return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
+			return nil, fmt.Errorf("read back: %w", err)
 		}
-		have := b.owner.installed(b.owner.lines(es, want.Prefix), want.Prefix)
-		if have.Equal(want) {
+		have := b.installed(es, want)
+		if slices.EqualFunc(have, want, func(h, w route.Route) bool { return failed[w.Prefix] || h.Equal(w) }) {
 			return have, nil
 		}
 		select {
 		case <-ctx.Done():
 			if err := parent.Err(); err != nil {
-				return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
+				return nil, fmt.Errorf("read back: %w", err)
 			}
 			return have, nil
 		case <-time.After(wait):

@@ -131,7 +131,7 @@ func TestListSetWithEnableSecret(t *testing.T) {
 		t.Fatalf("List = %v, want %v", got, want)
 	}
 	// Swap .12 for .13: the add goes first.
-	if got, err := h.b.Set(ctx(t), route.New(svc, nh11, nh13)); err != nil || !got.Equal(route.New(svc, nh11, nh13)) {
+	if got, err := route.SetOne(ctx(t), h.b, route.New(svc, nh11, nh13)); err != nil || !got.Equal(route.New(svc, nh11, nh13)) {
 		t.Fatalf("Set = %s, %v", got, err)
 	}
 	routes, received, _, sessions := h.fake.state()
@@ -315,7 +315,7 @@ func TestReadBackPollsAndTimesOut(t *testing.T) {
 	h.fake.mu.Lock()
 	h.fake.applyDelay, h.fake.swallow = 0, true
 	h.fake.mu.Unlock()
-	got, err := h.b.Set(ctx(t), route.New(svc, nh11, nh12))
+	got, err := route.SetOne(ctx(t), h.b, route.New(svc, nh11, nh12))
 	if err != nil || !got.Equal(route.New(svc, nh11)) {
 		t.Fatalf("Set that never takes effect = %s, %v; want the read-back via [%s] for the caller to compare", got, err, nh11)
 	}
@@ -414,13 +414,33 @@ func TestRunningConfigReadsPerChange(t *testing.T) {
 		{"absent", route.New(svc), 1},
 	} {
 		before := h.reads()
-		got, err := h.b.Set(ctx(t), tc.want)
+		got, err := route.SetOne(ctx(t), h.b, tc.want)
 		if err != nil || !got.Equal(tc.want) {
 			t.Fatalf("%s: Set = %s, %v, want %s", tc.name, got, err, tc.want)
 		}
 		if n := h.reads() - before; n != tc.reads {
 			t.Errorf("%s: %d running-config reads, want %d", tc.name, n, tc.reads)
 		}
+	}
+	// A pass that changes several routes (IPv4, IPv6, in a VRF) hands them
+	// to one Set: still one read before and one after.
+	v6 := netip.MustParsePrefix("2001:db8::53/128")
+	a11, a12 := netip.MustParseAddr("2001:db8:100::11"), netip.MustParseAddr("2001:db8:100::12")
+	managed := map[netip.Prefix]string{v6: "", netip.MustParsePrefix("192.0.2.153/32"): "DNS"}
+	want := []route.Route{route.New(v6, a11, a12), route.New(netip.MustParsePrefix("192.0.2.153/32"), nh11, nh12)}
+	for i := 60; i < 63; i++ {
+		p := netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i))
+		managed[p] = ""
+		want = append(want, route.New(p, nh11, nh12))
+	}
+	h = newHarnessFor(t, managed, nil, nil)
+	before := h.reads()
+	got, err := h.b.Set(ctx(t), want...)
+	if err != nil || !slices.EqualFunc(got, want, route.Route.Equal) {
+		t.Fatalf("batch: Set = %v, %v, want %v", got, err, want)
+	}
+	if n := h.reads() - before; n != 2 {
+		t.Errorf("batch of %d routes: %d running-config reads, want 2", len(want), n)
 	}
 }
 
@@ -464,7 +484,7 @@ func TestDualStackAndVRF(t *testing.T) {
 				route.New(svc, nh11, nh12), route.New(v6, a11, a12), route.New(inVRF, nh11, nh12),
 				route.New(v6, a12), route.New(inVRF, nh12),
 			} {
-				if got, err := h.b.Set(ctx(t), want); err != nil || !got.Equal(want) {
+				if got, err := route.SetOne(ctx(t), h.b, want); err != nil || !got.Equal(want) {
 					t.Fatalf("Set(%s) = %s, %v", want, got, err)
 				}
 			}
@@ -498,5 +518,28 @@ func TestDualStackAndVRF(t *testing.T) {
 				t.Errorf("router config:\n%s\nwant\n%s", strings.Join(routes, "\n"), strings.Join(wantLines, "\n"))
 			}
 		})
+	}
+}
+
+// A line the router rejects ends a configuration batch; the backend then
+// sends route by route, so the rejected route fails alone and the routes
+// after it still go in, without waiting out the read-back timeout.
+func TestRejectedLineFailsOnlyItsRoute(t *testing.T) {
+	first, second := netip.MustParsePrefix("192.0.2.10/32"), netip.MustParsePrefix("192.0.2.20/32")
+	h := newHarnessFor(t, map[netip.Prefix]string{first: "", second: ""}, nil, nil)
+	h.fake.mu.Lock()
+	h.fake.reject = "192.0.2.10 "
+	h.fake.mu.Unlock()
+	want := []route.Route{route.New(first, nh11), route.New(second, nh11, nh12)}
+	start := time.Now()
+	got, err := h.b.Set(ctx(t), want...)
+	if !errors.Is(err, errCLI) || !strings.Contains(err.Error(), "route "+first.String()) {
+		t.Fatalf("err = %v, want the CLI error of %s", err, first)
+	}
+	if len(got) != 2 || len(got[0].Nexthops) != 0 || !got[1].Equal(want[1]) {
+		t.Fatalf("Set = %v, want %s absent and %s installed", got, first, want[1])
+	}
+	if d := time.Since(start); d > time.Duration(DefaultConfig.Timeout)/2 {
+		t.Errorf("Set took %s: the read back waited for the rejected route", d)
 	}
 }

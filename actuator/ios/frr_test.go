@@ -85,7 +85,7 @@ func TestFRRWithdrawRestore(t *testing.T) {
 			defer b.Close()
 			step := func(desired ...netip.Addr) {
 				t.Helper()
-				if got, err := b.Set(ctx, route.New(svc, desired...)); err != nil || !got.Equal(route.New(svc, desired...)) {
+				if got, err := route.SetOne(ctx, b, route.New(svc, desired...)); err != nil || !got.Equal(route.New(svc, desired...)) {
 					t.Fatalf("Set = %s, %v, want via %v", got, err, desired)
 				}
 				got, err := b.List(ctx)
@@ -155,7 +155,7 @@ func TestFRRIPv6(t *testing.T) {
 			defer b.Close()
 			set := func(want route.Route) {
 				t.Helper()
-				if got, err := b.Set(ctx, want); err != nil || !got.Equal(want) {
+				if got, err := route.SetOne(ctx, b, want); err != nil || !got.Equal(want) {
 					t.Fatalf("Set = %s, %v, want %s", got, err, want)
 				}
 				waitKernel(t, peer, want.Prefix, want.Nexthops...)

@@ -214,74 +214,132 @@ func (b *Backend) tables() (map[netip.Prefix]uint32, map[uint32]bool) {
 	return of, set
 }
 
-// Set makes the kernel route for want.Prefix carry exactly want.Nexthops (or
-// removes it), then reads it back. It reads the kernel first, so a route
-// already in place sends nothing.
-func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
+// Set makes the kernel routes for want's prefixes carry exactly their
+// nexthops (or removes them). It reads our routes and the objects they use
+// once before, sends only what differs (a route already in place sends
+// nothing), deletes objects left unused once, and reads back once.
+func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, error) {
 	if err := ctx.Err(); err != nil {
-		return route.Route{}, err
+		return nil, err
 	}
-	want = route.New(want.Prefix, want.Nexthops...)
-	p, to := want.Prefix, want.Nexthops
-	for _, gw := range to {
-		if gw.Is4() != p.Addr().Is4() || gw.Zone() != "" {
-			return route.Route{}, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
+	var errs []error
+	norm := make([]route.Route, len(want))
+	var todo []placed
+	for i, w := range want {
+		w = route.New(w.Prefix, w.Nexthops...)
+		norm[i] = w
+		p, to := w.Prefix, w.Nexthops
+		if i := slices.IndexFunc(to, func(gw netip.Addr) bool { return gw.Is4() != p.Addr().Is4() || gw.Zone() != "" }); i >= 0 {
+			errs = append(errs, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, to[i]))
+			continue
+		}
+		var table uint32
+		if len(to) > 0 {
+			t, err := b.tableOf(p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("route %s: %w", p, err))
+				continue
+			}
+			table = t
+		}
+		todo = append(todo, placed{w, table})
+	}
+	st, err := b.readFor(todo)
+	if err != nil {
+		return nil, errors.Join(append(errs, fmt.Errorf("read: %w", err))...)
+	}
+	collect := false
+	for _, j := range todo {
+		var dropped bool
+		p, to := j.Prefix, j.Nexthops
+		switch {
+		case len(to) == 0:
+			dropped, err = b.remove(st, p, 0)
+		case b.cfg.Mode == "multipath":
+			dropped, err = b.installMultipath(st, p, j.table, to)
+		default:
+			dropped, err = b.installResilient(st, p, j.table, to)
+		}
+		collect = collect || dropped
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: %w", p, err))
+			if errors.Is(err, route.ErrUnavailable) {
+				return nil, errors.Join(errs...) // the socket failed: the rest would wait out its timeout too
+			}
 		}
 	}
-	var table uint32
-	var err error
-	if len(to) > 0 {
-		table, err = b.tableOf(p)
+	if collect {
+		if err := b.gc(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	var st state
-	if err == nil {
-		st, err = b.readFor(p, table, to)
-	}
-	switch {
-	case err != nil:
-	case len(to) == 0:
-		err = b.remove(st, p, 0)
-	case b.cfg.Mode == "multipath":
-		err = b.installMultipath(st, p, table, to)
-	default:
-		err = b.installResilient(st, p, table, to)
-	}
+	got, err := b.readBack(norm)
 	if err != nil {
-		return route.Route{}, fmt.Errorf("route %s: %w", p, err)
+		return nil, errors.Join(append(errs, fmt.Errorf("read back: %w", err))...)
 	}
-	got, err := b.readBack(p)
-	if err != nil {
-		return route.Route{}, fmt.Errorf("route %s: read back: %w", p, err)
-	}
-	return got, nil
+	return got, errors.Join(errs...)
 }
 
-// readFor reads our routes for p in every table we use and, in mode
-// resilient, only the objects they point at or that installing gateways to
-// would use in table: a dump of every object per change costs more than the
-// few gets.
-func (b *Backend) readFor(p netip.Prefix, table uint32, to []netip.Addr) (state, error) {
+// placed is a route to set and the table it goes to (0 when removed).
+type placed struct {
+	route.Route
+	table uint32
+}
+
+// getsMax is the most nexthop objects read one by one; beyond it a dump of
+// every object costs less (a pass that changes many routes).
+const getsMax = 16
+
+// readFor reads our routes for want's prefixes in every table we use and,
+// in mode resilient, only the objects they point at or that installing
+// want would use: for one route a dump of every object costs more than
+// the few gets.
+func (b *Backend) readFor(want []placed) (state, error) {
 	of, tables := b.tables()
-	rs, err := b.routes(0, b.proto, family(p.Addr()))
+	st := state{nhs: map[uint32]knexthop{}, tables: of}
+	if len(want) == 0 {
+		return st, nil
+	}
+	var fams []uint8
+	prefixes := map[netip.Prefix]bool{}
+	var ids []uint32
+	add := func(id uint32) {
+		if id != 0 && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for _, w := range want {
+		prefixes[w.Prefix] = true
+		if f := family(w.Prefix.Addr()); !slices.Contains(fams, f) {
+			fams = append(fams, f)
+		}
+		if len(w.Nexthops) > 0 {
+			add(groupID(int(b.proto), int(w.table), w.Prefix))
+		}
+		for _, gw := range w.Nexthops {
+			add(memberID(int(b.proto), gw))
+		}
+	}
+	rs, err := b.routes(0, b.proto, fams...)
 	if err != nil {
 		return state{}, err
 	}
-	st := state{nhs: map[uint32]knexthop{}, tables: of}
-	var ids []uint32
-	if len(to) > 0 {
-		ids = append(ids, groupID(int(b.proto), int(table), p))
-	}
-	for _, gw := range to {
-		ids = append(ids, memberID(int(b.proto), gw))
-	}
 	for _, r := range rs {
-		if r.Prefix == p && tables[r.Table] {
+		if prefixes[r.Prefix] && tables[r.Table] {
 			st.routes = append(st.routes, r)
-			ids = append(ids, r.NHID, groupID(int(b.proto), int(r.Table), p))
+			add(r.NHID)
+			add(groupID(int(b.proto), int(r.Table), r.Prefix))
 		}
 	}
+	if b.cfg.Mode != "resilient" {
+		return st, nil
+	}
+	if len(ids) > getsMax {
+		st.nhs, err = b.nexthops()
+		return st, err
+	}
 	for _, id := range ids {
-		if _, ok := st.nhs[id]; !ok && id != 0 && b.cfg.Mode == "resilient" {
+		if _, ok := st.nhs[id]; !ok {
 			if err := b.nexthop(st.nhs, id, true); err != nil {
 				return state{}, err
 			}
@@ -290,13 +348,22 @@ func (b *Backend) readFor(p netip.Prefix, table uint32, to []netip.Addr) (state,
 	return st, nil
 }
 
-// readBack returns the route for p as the kernel holds it.
-func (b *Backend) readBack(p netip.Prefix) (route.Route, error) {
-	st, err := b.readFor(p, 0, nil)
-	if err != nil {
-		return route.Route{}, err
+// readBack returns the routes for want's prefixes as the kernel holds
+// them, in want's order.
+func (b *Backend) readBack(want []route.Route) ([]route.Route, error) {
+	q := make([]placed, len(want))
+	for i, w := range want {
+		q[i] = placed{Route: route.Route{Prefix: w.Prefix}}
 	}
-	return b.merge(st, p), nil
+	st, err := b.readFor(q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]route.Route, len(want))
+	for i, w := range want {
+		out[i] = b.merge(st, w.Prefix)
+	}
+	return out, nil
 }
 
 // nexthop gets object id into nhs (absent: left out) and, with members, the
@@ -407,7 +474,10 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 	return gws, true
 }
 
-func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []netip.Addr) error {
+// installResilient points p's route in table at its resilient group of to,
+// creating what is missing. It reports whether an object may have become
+// unused.
+func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []netip.Addr) (dropped bool, err error) {
 	proto := int(b.proto)
 	members := make([]uint32, len(to))
 	for i, gw := range to {
@@ -418,41 +488,41 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 		switch {
 		case !ok:
 		case !b.ours(n):
-			return fmt.Errorf("%w: nexthop id %d (for gateway %s) exists with protocol %d", ErrConflict, id, gw, n.Protocol)
+			return false, fmt.Errorf("%w: nexthop id %d (for gateway %s) exists with protocol %d", ErrConflict, id, gw, n.Protocol)
 		case n.Gateway == gw && !n.isGroup():
 			continue
 		case n.Gateway.IsValid() && memberID(proto, n.Gateway) == id:
-			return fmt.Errorf("%w: nexthop id %d is both %s and %s (hash collision): change the protocol number", ErrConflict, id, n.Gateway, gw)
+			return false, fmt.Errorf("%w: nexthop id %d is both %s and %s (hash collision): change the protocol number", ErrConflict, id, n.Gateway, gw)
 		case n.isGroup():
-			return fmt.Errorf("%w: nexthop id %d is a group, expected gateway %s: delete it (ip nexthop del id %d)", ErrConflict, id, gw, id)
+			return false, fmt.Errorf("%w: nexthop id %d is a group, expected gateway %s: delete it (ip nexthop del id %d)", ErrConflict, id, gw, id)
 		default: // our member, edited behind our back: put it back
 			flags = unix.NLM_F_REPLACE
 		}
 		oif, err := b.resolve(gw, b.places[p].VRF)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := b.exec(unix.RTM_NEWNEXTHOP, flags, memberMsg(id, b.proto, gw, oif), nil); err != nil {
-			return b.wrap(fmt.Sprintf("create nexthop id %d via %s", id, gw), err)
+			return false, b.wrap(fmt.Sprintf("create nexthop id %d via %s", id, gw), err)
 		}
+		st.nhs[id] = knexthop{ID: id, Family: family(gw), Protocol: b.proto, Gateway: gw, OIF: oif} // the batch's next routes share it
 		b.logger.Info("created nexthop", "id", id, "gateway", gw, "oif", oif)
 	}
 
 	gid := groupID(proto, int(table), p)
-	dropped := false // whether an object may have become unused
 	timers := resTimers{idle: clockT(b.cfg.IdleTimer), unbalanced: clockT(b.cfg.UnbalancedTimer)}
 	switch g, ok := st.nhs[gid]; {
 	case !ok:
 		msg := groupMsg(gid, b.proto, members, uint16(b.cfg.Buckets), timers)
 		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg, nil); err != nil {
-			return b.wrap(fmt.Sprintf("create nexthop group id %d", gid), err)
+			return false, b.wrap(fmt.Sprintf("create nexthop group id %d", gid), err)
 		}
 		b.logger.Info("created resilient nexthop group", "route", p, "id", gid, "nexthops", to, "buckets", b.cfg.Buckets,
 			"idle_timer", b.cfg.IdleTimer, "unbalanced_timer", b.cfg.UnbalancedTimer)
 	case !b.ours(g):
-		return fmt.Errorf("%w: nexthop id %d (group for %s) exists with protocol %d", ErrConflict, gid, p, g.Protocol)
+		return false, fmt.Errorf("%w: nexthop id %d (group for %s) exists with protocol %d", ErrConflict, gid, p, g.Protocol)
 	case !g.isGroup() || g.GroupType != nexthopGrpTypeRes:
-		return fmt.Errorf("%w: nexthop id %d is not a resilient group: delete it (ip nexthop del id %d)", ErrConflict, gid, gid)
+		return false, fmt.Errorf("%w: nexthop id %d is not a resilient group: delete it (ip nexthop del id %d)", ErrConflict, gid, gid)
 	default:
 		if g.Buckets != uint16(b.cfg.Buckets) && !b.warned[gid] {
 			b.warned[gid] = true
@@ -466,7 +536,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 		// One atomic replace of the membership: the route keeps pointing at
 		// the group, and surviving members keep their buckets.
 		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, timers), nil); err != nil {
-			return b.wrap(fmt.Sprintf("replace nexthop group id %d", gid), err)
+			return false, b.wrap(fmt.Sprintf("replace nexthop group id %d", gid), err)
 		}
 		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)
 	}
@@ -475,32 +545,31 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 	switch {
 	case len(ours) == 0:
 		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid), nil); err != nil {
-			return b.routeErr("create route", p, table, err)
+			return false, b.routeErr("create route", p, table, err)
 		}
 		b.logger.Info("created route", "route", p, "table", table, "nhid", gid)
 	case ours[0].NHID != gid || ours[0].Type != unix.RTN_UNICAST:
 		msg := append(nhRouteMsg(p, table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
 		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg, nil); err != nil {
-			return b.routeErr("replace route", p, table, err)
+			return false, b.routeErr("replace route", p, table, err)
 		}
 		b.logger.Info("replaced route", "route", p, "table", table, "nhid", gid)
 		dropped = true
 	}
 	if len(ours) < len(st.routesFor(p)) {
-		return b.remove(st, p, table) // moved from another table; collects objects
+		return b.remove(st, p, table) // moved from another table
 	}
-	if !dropped {
-		return nil
-	}
-	return b.gc()
+	return dropped, nil
 }
 
-func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []netip.Addr) error {
+// installMultipath replaces p's route in table by a multipath route via to.
+// It reports whether objects of mode resilient may have become unused.
+func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []netip.Addr) (dropped bool, err error) {
 	ours := st.routesIn(p, table)
 	moved := len(ours) < len(st.routesFor(p))
 	if len(ours) > 0 && !moved {
 		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
-			return nil
+			return false, nil
 		}
 	}
 	r := &vnl.Route{
@@ -513,29 +582,26 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []
 	}
 	if len(ours) == 0 {
 		if err := b.h.RouteAdd(r); err != nil {
-			return b.routeErr("create route", p, table, err)
+			return false, b.routeErr("create route", p, table, err)
 		}
 		b.logger.Info("created multipath route", "route", p, "table", table, "nexthops", to)
 	} else {
 		r.Priority = int(ours[0].Priority)
 		if err := b.h.RouteReplace(r); err != nil {
-			return b.routeErr("replace route", p, table, err)
+			return false, b.routeErr("replace route", p, table, err)
 		}
 		b.logger.Info("replaced multipath route", "route", p, "table", table, "nexthops", to)
 	}
 	if moved {
 		return b.remove(st, p, table)
 	}
-	if len(ours) > 0 && ours[0].NHID != 0 {
-		return b.gc() // the route used objects of mode resilient
-	}
-	return nil
+	return len(ours) > 0 && ours[0].NHID != 0, nil // the route used objects of mode resilient
 }
 
 // remove deletes our routes for p in every table we use but keep (0: all;
 // never another protocol's: the kernel matches rtm_protocol on delete),
-// then our objects nothing uses any more.
-func (b *Backend) remove(st state, p netip.Prefix, keep uint32) error {
+// then the objects they used may be unused (the caller collects them).
+func (b *Backend) remove(st state, p netip.Prefix, keep uint32) (dropped bool, err error) {
 	for _, r := range st.routesFor(p) {
 		if keep != 0 && r.Table == keep {
 			continue
@@ -543,11 +609,11 @@ func (b *Backend) remove(st state, p netip.Prefix, keep uint32) error {
 		msg := append(routeKey(p, r.Table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
 		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
-			return b.routeErr("delete route", p, r.Table, err)
+			return false, b.routeErr("delete route", p, r.Table, err)
 		}
 		b.logger.Info("deleted route", "route", p, "table", r.Table)
 	}
-	return b.gc()
+	return true, nil
 }
 
 // gc deletes our nexthop objects that nothing uses any more: groups no route

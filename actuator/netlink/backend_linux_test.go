@@ -46,7 +46,7 @@ func converge(t *testing.T, b *Backend, desired ...route.Route) {
 // set calls Set and checks that the read-back is want.
 func set(t *testing.T, b *Backend, want route.Route) {
 	t.Helper()
-	got, err := b.Set(context.Background(), want)
+	got, err := route.SetOne(context.Background(), b, want)
 	if err != nil {
 		t.Fatalf("Set %s: %v", want, err)
 	}
@@ -606,6 +606,100 @@ func TestPerRouteTable(t *testing.T) {
 				if m := show("main"); m != "" {
 					t.Errorf("vrf %s: a route went to main: %s", vrf, m)
 				}
+			}
+		})
+	}
+}
+
+// TestSetBatch: one Set installs, changes and removes several routes that
+// share member objects (created once, by the first route that needs them),
+// and one route's conflict does not stop the others.
+func TestSetBatch(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			l := newLab(t)
+			b := l.backend(mode)
+			var want []route.Route
+			for i := 1; i <= 20; i++ {
+				want = append(want, route.New(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)), allGW...))
+			}
+			got, err := b.Set(context.Background(), want...)
+			if err != nil || !slices.EqualFunc(got, want, route.Route.Equal) {
+				t.Fatalf("Set = %v, %v", got, err)
+			}
+			wantList(t, b, want...)
+			for i := range want {
+				switch {
+				case i%3 == 0:
+					want[i] = route.New(want[i].Prefix)
+				case i%3 == 1:
+					want[i] = route.New(want[i].Prefix, gw11, gw13)
+				}
+			}
+			got, err = b.Set(context.Background(), want...)
+			if err != nil || !slices.EqualFunc(got, want, route.Route.Equal) {
+				t.Fatalf("Set = %v, %v", got, err)
+			}
+			var kept []route.Route
+			for _, w := range want {
+				if len(w.Nexthops) > 0 {
+					kept = append(kept, w)
+				}
+			}
+			wantList(t, b, kept...)
+
+			// Another protocol's route for one prefix: that one fails, the other goes in.
+			foreign := netip.MustParsePrefix("192.0.2.200/32")
+			l.ip("route", "add", foreign.String(), "via", "198.51.100.11", "proto", "static")
+			both := []route.Route{route.New(foreign, gw11), route.New(svc, gw11)}
+			got, err = b.Set(context.Background(), both...)
+			if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), foreign.String()) {
+				t.Fatalf("err = %v, want a conflict for %s", err, foreign)
+			}
+			if len(got) != 2 || len(got[0].Nexthops) != 0 || !got[1].Equal(both[1]) {
+				t.Fatalf("Set = %v, want %s absent (not ours) and %s installed", got, foreign, both[1])
+			}
+		})
+	}
+}
+
+// BenchmarkApply33 measures one Set that withdraws or restores a nexthop
+// of 33 routes at once (a webhook that toggles a nexthop of every route),
+// in mode resilient with the default 4096 buckets and with 128 (the kernel
+// rebalances every bucket of a replaced group: most of the time is there).
+func BenchmarkApply33(b *testing.B) {
+	for _, v := range []struct {
+		name    string
+		mode    string
+		buckets int
+	}{{"resilient", "resilient", DefaultConfig.Buckets}, {"resilient-128-buckets", "resilient", 128}, {"multipath", "multipath", 0}} {
+		b.Run(v.name, func(b *testing.B) {
+			l := newLab(b)
+			cfg := DefaultConfig
+			cfg.Mode = v.mode
+			if v.buckets > 0 {
+				cfg.Buckets = v.buckets
+			}
+			be := l.backendWith(cfg)
+			ctx := context.Background()
+			set := func(to ...netip.Addr) {
+				var want []route.Route
+				for i := 1; i <= 33; i++ {
+					want = append(want, route.New(netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)), to...))
+				}
+				if _, err := be.Set(ctx, want...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			set(allGW...)
+			i := 0
+			for b.Loop() {
+				if i%2 == 0 {
+					set(gw11, gw13)
+				} else {
+					set(allGW...)
+				}
+				i++
 			}
 		})
 	}

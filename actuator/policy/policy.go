@@ -150,32 +150,30 @@ func Classify(routes []config.Route, ac config.Alerts, labels map[string]string)
 }
 
 // withdrawTarget resolves a withdraw alert to its nexthop and, when the
-// service label narrows it, its route.
-func withdrawTarget(routes []config.Route, ac config.Alerts, labels map[string]string) (netip.Addr, *netip.Prefix, string) {
+// service label narrows it, its route (else the zero, invalid Prefix).
+func withdrawTarget(routes []config.Route, ac config.Alerts, labels map[string]string) (netip.Addr, netip.Prefix, string) {
 	nh, err := configkit.ParseNexthop(labels[ac.NexthopLabel])
 	if err != nil {
-		return netip.Addr{}, nil, IgnoreInvalidLabel
+		return netip.Addr{}, netip.Prefix{}, IgnoreInvalidLabel
 	}
-	var only *netip.Prefix
 	if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
 		p, err := configkit.ParseService(s)
 		if err != nil {
-			return nh, nil, IgnoreInvalidLabel
+			return nh, netip.Prefix{}, IgnoreInvalidLabel
 		}
 		i := slices.IndexFunc(routes, func(r config.Route) bool { return r.Prefix == p })
 		if i < 0 {
-			return nh, nil, IgnoreUnknownRoute
+			return nh, netip.Prefix{}, IgnoreUnknownRoute
 		}
-		only = &p
 		if !slices.Contains(routes[i].Nexthops, nh) {
-			return nh, only, IgnoreUnknownNexthop
+			return nh, p, IgnoreUnknownNexthop
 		}
-		return nh, only, ""
+		return nh, p, ""
 	}
 	if !slices.ContainsFunc(routes, func(r config.Route) bool { return slices.Contains(r.Nexthops, nh) }) {
-		return nh, nil, IgnoreUnknownNexthop
+		return nh, netip.Prefix{}, IgnoreUnknownNexthop
 	}
-	return nh, nil, ""
+	return nh, netip.Prefix{}, ""
 }
 
 // PipelineHealth evaluates the heartbeat.
@@ -232,7 +230,7 @@ func Decide(in Input) Decision {
 		case Withdraw:
 			nh, only, _ := withdrawTarget(in.Routes, in.Alerts, a.Labels)
 			for _, r := range in.Routes {
-				if (only != nil && *only != r.Prefix) || !slices.Contains(r.Nexthops, nh) {
+				if (only.IsValid() && only != r.Prefix) || !slices.Contains(r.Nexthops, nh) {
 					continue
 				}
 				if withdrawn[r.Prefix] == nil {

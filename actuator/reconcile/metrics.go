@@ -86,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "route_actuator_alertmanager_requests_total", Help: "Reads of the Alertmanager API by result.",
 		}, []string{"result"}),
 		applyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "route_actuator_apply_duration_seconds", Help: "Time the backend took to apply one change.",
+			Name: "route_actuator_apply_duration_seconds", Help: "Time the backend took to apply one pass's changes (one Set call: read, change, read back).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}),
 	}

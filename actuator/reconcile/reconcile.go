@@ -311,11 +311,9 @@ func (r *Reconciler) pass(ctx context.Context, full bool) (err error) {
 		r.publish(d, changes, nil)
 		return nil
 	}
-	var errs []error
-	for _, c := range changes {
-		errs = append(errs, r.apply(ctx, c, d))
+	if len(changes) > 0 {
+		err = r.apply(ctx, changes, d)
 	}
-	err = errors.Join(errs...)
 	r.day2.decided(d, r.installed, r.now(), r.m)
 	r.day2.schedule(r.now(), r.Trigger)
 	r.publish(d, nil, err)
@@ -340,35 +338,78 @@ func (r *Reconciler) decide() (policy.Decision, uint64) {
 	return d, version
 }
 
-// apply sets one route and verifies it: the route Set read back must be
-// the one wanted. This comparison is the one read-back check.
-func (r *Reconciler) apply(ctx context.Context, c Change, d policy.Decision) error {
-	want := route.New(c.Prefix, c.To...)
+// apply hands the backend every change of the pass in one Set, which reads
+// the device once before and once after, and verifies each route: the route
+// read back must be the one wanted. This comparison is the one read-back
+// check. A route that differs counts as an error of the change; as a verify
+// error only when the backend reported no error.
+func (r *Reconciler) apply(ctx context.Context, changes []Change, d policy.Decision) error {
+	want := make([]route.Route, len(changes))
+	for i, c := range changes {
+		want[i] = route.New(c.Prefix, c.To...)
+	}
 	start := time.Now()
-	got, err := r.backend.Set(ctx, want)
+	got, err := r.backend.Set(ctx, want...)
 	r.m.applyDuration.Observe(time.Since(start).Seconds())
+	var errs []error
 	if err != nil {
 		r.known = false // the device may be half changed: read it next pass
-		r.m.changes.WithLabelValues(c.Action, "error").Inc()
-		r.m.backendErrors.WithLabelValues("apply").Inc()
-		r.logger.Error("Applying route change failed", "action", c.Action, "route", c.Prefix, "to", c.To, "err", err)
-		return fmt.Errorf("%s %s: %w", c.Action, c.Prefix, err)
+		r.logger.Error("Applying route changes failed", "routes", len(changes), "err", err)
+		errs = append(errs, fmt.Errorf("apply: %w", err))
 	}
-	r.m.changes.WithLabelValues(c.Action, "success").Inc()
-	got = route.New(c.Prefix, got.Nexthops...)
-	if len(got.Nexthops) == 0 {
-		delete(r.installed, c.Prefix)
-	} else {
-		r.installed[c.Prefix] = got.Nexthops
+	if len(got) != len(want) {
+		if err == nil {
+			r.known = false
+			errs = append(errs, fmt.Errorf("apply: backend read back %d routes for %d", len(got), len(want)))
+		}
+		for _, c := range changes {
+			r.m.changes.WithLabelValues(c.Action, "error").Inc()
+			r.m.backendErrors.WithLabelValues("apply").Inc()
+		}
+		return errors.Join(errs...)
 	}
-	if !got.Equal(want) {
-		r.m.backendErrors.WithLabelValues("verify").Inc()
-		r.logger.Error("Route read back differs from the change applied", "route", c.Prefix, "want", want.Nexthops, "have", got.Nexthops)
-		return fmt.Errorf("verify %s: installed %v, want %v", c.Prefix, got.Nexthops, want.Nexthops)
+	for i, c := range changes {
+		g := route.New(c.Prefix, got[i].Nexthops...)
+		if len(g.Nexthops) == 0 {
+			delete(r.installed, c.Prefix)
+		} else {
+			r.installed[c.Prefix] = g.Nexthops
+		}
+		switch {
+		case g.Equal(want[i]):
+			r.m.changes.WithLabelValues(c.Action, "success").Inc()
+			added, removed := delta(c.From, c.To)
+			causes := changeStrings(r.day2.record(c, d, r.now(), false, r.m))
+			r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To,
+				"added", added, "removed", removed, "causes", causes)
+		case err != nil:
+			r.m.changes.WithLabelValues(c.Action, "error").Inc()
+			r.m.backendErrors.WithLabelValues("apply").Inc()
+		default:
+			r.m.changes.WithLabelValues(c.Action, "error").Inc()
+			r.m.backendErrors.WithLabelValues("verify").Inc()
+			r.logger.Error("Route read back differs from the change applied", "route", c.Prefix, "want", want[i].Nexthops, "have", g.Nexthops)
+			errs = append(errs, fmt.Errorf("verify %s: installed %v, want %v", c.Prefix, g.Nexthops, want[i].Nexthops))
+		}
 	}
-	changes := r.day2.record(c, d, r.now(), false, r.m)
-	r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To, "causes", changeStrings(changes))
-	return nil
+	return errors.Join(errs...)
+}
+
+// delta returns the nexthops of to not in from, and of from not in to: the
+// "added" and "removed" fields of the Route changed log line (the failover
+// bench reads them, deploy/lab/timeline.go).
+func delta(from, to []netip.Addr) (added, removed []netip.Addr) {
+	for _, a := range to {
+		if !slices.Contains(from, a) {
+			added = append(added, a)
+		}
+	}
+	for _, a := range from {
+		if !slices.Contains(to, a) {
+			removed = append(removed, a)
+		}
+	}
+	return added, removed
 }
 
 func (r *Reconciler) list(ctx context.Context) error {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -842,4 +843,77 @@ func TestWebhookNotBlockedBySlowAPI(t *testing.T) {
 	e.want(nh1)
 	close(held) // the API answers: .12 confirmed back, .13 down
 	waitRoute(t, e, nh1, nh2)
+}
+
+// A pass that changes several routes hands them to the backend in one Set
+// (one device read before and one after), and verifies each route: one
+// that reads back wrong fails alone.
+func TestOnePassOneSet(t *testing.T) {
+	e := newEnv(t, false, nil, func(c *config.Config) {
+		c.Routes = append(c.Routes, config.Route{Prefix: old, Nexthops: all, MinNexthops: 1})
+	})
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, sets := e.fake.Calls(), len(e.fake.Sets()); n != 1 || sets != 2 {
+		t.Fatalf("start-up: %d Set calls carrying %d routes, want 1 carrying 2", n, sets)
+	}
+	e.event(alertstate.Firing, "d2", down(nh2))
+	e.fake.SetErr = func(r route.Route) error {
+		if r.Prefix == old {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	err := e.rec.Sync(t.Context(), e.store.Version())
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err = %v, want the refused route's error", err)
+	}
+	if n, sets := e.fake.Calls(), len(e.fake.Sets()); n != 2 || sets != 4 {
+		t.Errorf("withdraw: %d Set calls carrying %d routes, want 2 carrying 4", n, sets)
+	}
+	e.want(nh1, nh3)
+	if got := e.counter("route_actuator_changes_total", "action", "update", "result", "success"); got != 1 {
+		t.Errorf("update successes = %v, want 1 (%s)", got, svc)
+	}
+	if got := e.counter("route_actuator_changes_total", "action", "update", "result", "error"); got != 1 {
+		t.Errorf("update errors = %v, want 1 (%s)", got, old)
+	}
+	if got := e.counter("route_actuator_backend_errors_total", "operation", "verify"); got != 0 {
+		t.Errorf("verify errors = %v, want 0 (the backend reported the failure)", got)
+	}
+}
+
+// The Route changed line carries the nexthops added and removed: make
+// bench-failover times a failover by them (deploy/lab/timeline.go).
+func TestRouteChangedLogsDelta(t *testing.T) {
+	e := newEnv(t, false, nil, nil)
+	var buf strings.Builder
+	e.rec.logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	e.heartbeat()
+	if err := e.rec.Resync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.event(alertstate.Firing, "d2", down(nh2))
+	if err := e.rec.Sync(t.Context(), e.store.Version()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var l struct {
+			Msg            string
+			Added, Removed []string
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if l.Msg == "Route changed" {
+			got = append(got, fmt.Sprintf("+%v -%v", l.Added, l.Removed))
+		}
+	}
+	want := []string{"+[198.51.100.11 198.51.100.12 198.51.100.13] -[]", "+[] -[198.51.100.12]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Route changed lines %q, want %q", got, want)
+	}
 }

@@ -7,6 +7,7 @@ package route
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -80,20 +81,40 @@ func (p Placement) String() string {
 }
 
 // Backend drives one device declaratively: the reconciler hands it the
-// desired state of one route and compares what Set returns with it, the one
-// place where read-back verification lives. Used from one goroutine at a time.
+// desired state of the routes one pass changes and compares what Set returns
+// with it, the one place where read-back verification lives. Used from one
+// goroutine at a time.
 type Backend interface {
 	// List returns every route this backend owns on the device (netlink: its
 	// protocol number; IOS: its tag, or the configured prefixes where no tag
 	// proves ownership). Prefixes masked, nexthops normalized, sorted with Sort.
 	List(ctx context.Context) ([]Route, error)
-	// Set makes the device carry exactly want for want.Prefix (no nexthops:
-	// remove the route) and returns the route as installed afterwards, read
-	// back from the device once. Set of a route that is already installed as
-	// wanted changes nothing on the device.
-	Set(ctx context.Context, want Route) (Route, error)
+	// Set makes the device carry exactly each route of want (no nexthops:
+	// remove the route) and returns those routes as installed afterwards, in
+	// want's order (a removed route without nexthops): the device is read
+	// once before and once after the whole call, however many routes it
+	// holds. want's prefixes are distinct. A route already installed as
+	// wanted changes nothing on the device. A route that cannot be applied
+	// does not stop the others: its error (naming the prefix) is joined into
+	// the returned error next to the read back. The slice is nil when there
+	// is no read back (the device unreachable, or a batch the device refused
+	// as a whole, such as an IOS configuration error): the reconciler then
+	// counts every route as failed and lists the device on its next pass.
+	Set(ctx context.Context, want ...Route) ([]Route, error)
 	// Close releases sessions and sockets.
 	Close() error
+}
+
+// SetOne sets one route through b and returns it as read back.
+func SetOne(ctx context.Context, b Backend, want Route) (Route, error) {
+	got, err := b.Set(ctx, want)
+	if len(got) != 1 {
+		if err == nil {
+			err = fmt.Errorf("set %s: backend returned %d routes for 1", want.Prefix, len(got))
+		}
+		return Route{}, err
+	}
+	return got[0], err
 }
 
 // ErrUnavailable marks errors where the device could not be reached at all

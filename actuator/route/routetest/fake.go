@@ -8,6 +8,8 @@ package routetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -25,6 +27,7 @@ type Backend struct {
 	routes map[netip.Prefix]route.Route
 	min    map[netip.Prefix]int
 	sets   []route.Route
+	calls  int
 	closed bool
 
 	// ListErr and SetErr, when set, are returned instead of doing the call.
@@ -70,32 +73,48 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	return out, nil
 }
 
-// Set checks want against the contract, installs it and returns what is held.
-func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error) {
+// Set checks want against the contract, installs each route and returns
+// what is held for each. An error from SetErr skips that route only.
+func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, error) {
 	defer b.enter("Set")()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		b.t.Errorf("routetest: Set after Close")
 	}
-	b.check(want)
-	b.sets = append(b.sets, route.Route{Prefix: want.Prefix, Nexthops: slices.Clone(want.Nexthops)})
-	if b.SetErr != nil {
-		if err := b.SetErr(want); err != nil {
-			return route.Route{}, err
+	b.calls++
+	seen := map[netip.Prefix]bool{}
+	var errs []error
+	for _, w := range want {
+		if seen[w.Prefix] {
+			b.t.Errorf("routetest: Set names prefix %s twice", w.Prefix)
 		}
-	}
-	if !b.Ignore {
-		if len(want.Nexthops) == 0 {
-			delete(b.routes, want.Prefix)
+		seen[w.Prefix] = true
+		b.check(w)
+		b.sets = append(b.sets, route.Route{Prefix: w.Prefix, Nexthops: slices.Clone(w.Nexthops)})
+		if b.SetErr != nil {
+			if err := b.SetErr(w); err != nil {
+				errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
+				continue
+			}
+		}
+		if b.Ignore {
+			continue
+		}
+		if len(w.Nexthops) == 0 {
+			delete(b.routes, w.Prefix)
 		} else {
-			b.routes[want.Prefix] = route.New(want.Prefix, want.Nexthops...)
+			b.routes[w.Prefix] = route.New(w.Prefix, w.Nexthops...)
 		}
 	}
-	if r, ok := b.routes[want.Prefix]; ok {
-		return r, nil
+	got := make([]route.Route, len(want))
+	for i, w := range want {
+		got[i] = route.Route{Prefix: w.Prefix}
+		if r, ok := b.routes[w.Prefix]; ok {
+			got[i] = r
+		}
 	}
-	return route.Route{Prefix: want.Prefix}, nil
+	return got, errors.Join(errs...)
 }
 
 func (b *Backend) check(want route.Route) {
@@ -152,6 +171,14 @@ func (b *Backend) Sets() []route.Route {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.sets)
+}
+
+// Calls returns how many times Set was called (each reads the device once
+// before and once after, however many routes it carries).
+func (b *Backend) Calls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
 }
 
 // Closed reports whether Close was called.

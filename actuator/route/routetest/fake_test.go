@@ -1,6 +1,7 @@
 package routetest
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -57,11 +58,11 @@ func TestInvariants(t *testing.T) {
 
 func TestSetReturnsReadBack(t *testing.T) {
 	f := New(t, map[netip.Prefix]int{svc: 1})
-	got, err := f.Set(t.Context(), route.New(svc, a))
+	got, err := route.SetOne(t.Context(), f, route.New(svc, a))
 	if err != nil || !got.Equal(route.New(svc, a)) {
 		t.Fatalf("Set = %s, %v", got, err)
 	}
-	if got, _ := f.Set(t.Context(), route.New(svc)); len(got.Nexthops) != 0 {
+	if got, _ := route.SetOne(t.Context(), f, route.New(svc)); len(got.Nexthops) != 0 {
 		t.Fatalf("Set of no nexthops left %s", got)
 	}
 	if _, ok := f.Get(svc); ok {
@@ -72,7 +73,7 @@ func TestSetReturnsReadBack(t *testing.T) {
 func TestIgnoreAndErrors(t *testing.T) {
 	f := New(t, map[netip.Prefix]int{svc: 1})
 	f.Ignore = true
-	got, err := f.Set(t.Context(), route.New(svc, a))
+	got, err := route.SetOne(t.Context(), f, route.New(svc, a))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,5 +83,29 @@ func TestIgnoreAndErrors(t *testing.T) {
 	f.ListErr = func() error { return route.ErrUnavailable }
 	if _, err := f.List(t.Context()); err != route.ErrUnavailable {
 		t.Errorf("List err = %v", err)
+	}
+}
+
+func TestSetBatch(t *testing.T) {
+	f := New(t, map[netip.Prefix]int{svc: 1, other: 1})
+	f.Put(route.New(other, a))
+	f.SetErr = func(r route.Route) error {
+		if r.Prefix == other {
+			return route.ErrUnavailable
+		}
+		return nil
+	}
+	got, err := f.Set(t.Context(), route.New(svc, a, b), route.New(other))
+	if !errors.Is(err, route.ErrUnavailable) || !strings.Contains(err.Error(), other.String()) {
+		t.Errorf("err = %v, want the failed route's ErrUnavailable", err)
+	}
+	if len(got) != 2 || !got[0].Equal(route.New(svc, a, b)) || !got[1].Equal(route.New(other, a)) {
+		t.Errorf("Set = %v, want the applied route and the failed one as held", got)
+	}
+	rec := &recorder{TB: t}
+	f = New(rec, map[netip.Prefix]int{svc: 1})
+	_, _ = f.Set(t.Context(), route.New(svc, a), route.New(svc))
+	if !strings.Contains(strings.Join(rec.errs, "; "), "twice") {
+		t.Errorf("complaints %q, want a duplicate prefix", rec.errs)
 	}
 }

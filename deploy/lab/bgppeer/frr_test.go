@@ -255,7 +255,7 @@ func TestSpeakerProcess(t *testing.T) {
 	defer b.Close()
 	set := func(r route.Route) {
 		t.Helper()
-		got, err := b.Set(ctx, r)
+		got, err := route.SetOne(ctx, b, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +344,7 @@ func TestSpeakerProcess(t *testing.T) {
 		}
 		defer b6.Close()
 		for _, r := range []route.Route{route.New(svc, nh11, nh12), route.New(svc6, nh611, nh612)} {
-			if got, err := b6.Set(ctx, r); err != nil || !got.Equal(r) {
+			if got, err := route.SetOne(ctx, b6, r); err != nil || !got.Equal(r) {
 				t.Fatalf("Set(%v) = %v, %v", r, got, err)
 			}
 			if _, err := p.WaitKernel(ctx, 10*time.Second, r.Prefix, "bgp", r.Nexthops...); err != nil {
@@ -373,7 +373,7 @@ func TestSpeakerProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b2.Close()
-		if got, err := b2.Set(ctx, route.New(svc, nh13)); err != nil || !got.Equal(route.New(svc, nh13)) {
+		if got, err := route.SetOne(ctx, b2, route.New(svc, nh13)); err != nil || !got.Equal(route.New(svc, nh13)) {
 			t.Fatalf("Set on the new backend = %v, %v", got, err)
 		}
 		if got, err := b2.List(ctx); err != nil || len(got) != 1 || !got[0].Equal(route.New(svc, nh13)) {
@@ -400,7 +400,7 @@ func TestSpeakerProcess(t *testing.T) {
 		defer b2.Close()
 		set2 := func(r route.Route) {
 			t.Helper()
-			if got, err := b2.Set(ctx, r); err != nil || !got.Equal(r) {
+			if got, err := route.SetOne(ctx, b2, r); err != nil || !got.Equal(r) {
 				t.Fatalf("second speaker Set(%v) = %v, %v", r, got, err)
 			}
 		}

@@ -117,16 +117,18 @@ func run() error {
 	var mu sync.Mutex
 	seq, last := int64(0), time.Now()
 	n, errs, el = load(c, func(int64) []byte {
-		// Serialized so that event times grow with the sequence.
+		// Sequence and event time drawn together so that times grow with
+		// the sequence; the payload is marshalled outside the lock.
 		mu.Lock()
-		defer mu.Unlock()
 		seq++
 		if now := time.Now(); now.After(last) {
 			last = now
 		} else {
 			last = last.Add(time.Microsecond)
 		}
-		return toggled(svcs, t0, last, seq)
+		s, at := seq, last
+		mu.Unlock()
+		return toggled(svcs, t0, at, s)
 	})
 	fmt.Printf("100-alert webhooks, toggling %s on every route: %d in %.1fs = %.0f/s, %d errors (concurrency %d)\n",
 		victim, n, el.Seconds(), float64(n)/el.Seconds(), errs, *concurrency)
