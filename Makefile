@@ -15,7 +15,8 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 E2E_TIMEOUT ?= 12m
 
 .PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e test-soak \
-        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz soak
+        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz soak \
+        release test-release
 
 all: build test
 
@@ -34,7 +35,7 @@ FORCE:
 # Alertmanager, FRR, dnsmasq, sshd, the built binaries) or needs root and
 # network namespaces carries `//go:build integration`; only those files may
 # import deploy/lab/... . The lab's own end-to-end tests carry `e2e`.
-test: deps build style vet test-integration test-rules test-deploy test-e2e test-soak
+test: deps build style vet test-integration test-rules test-deploy test-release test-e2e test-soak
 
 style:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
@@ -44,6 +45,7 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 	$(GO) vet -tags e2e ./deploy/lab/...
+	cd deploy/release && $(GO) vet ./...
 	GO=$(GO) ./deploy/check-layout.sh
 
 # Without the integration tag: the product trees' unit tests (no daemons, no
@@ -113,8 +115,30 @@ bench-scale:
 demo: build
 	./deploy/lab/demo.sh $(DEMO_ARGS)
 
+# Release artefacts (docs/packages.md): dist/slaroute_<VERSION>_linux_<arch>.tar.gz,
+# one .deb per binary and architecture (nfpm, from deploy/release, its own
+# module), dist/SHA256SUMS. Static, stripped binaries; SOURCE_DATE_EPOCH (the commit's
+# time) is every packaged file's modification time.
+DIST           := dist
+RELEASE_ARCHES := amd64 arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+release:
+	rm -rf $(DIST)
+	set -e; for arch in $(RELEASE_ARCHES); do for b in $(BINARIES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(DIST)/build/linux_$$arch/$$b ./cmd/$$b; \
+	done; done
+	cd deploy/release && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run . -root $(CURDIR) -dist $(CURDIR)/$(DIST) \
+		-version $(VERSION) -arch "$(RELEASE_ARCHES)"
+	rm -rf $(DIST)/build
+	@cd $(DIST) && ls -l
+
+# Installs the amd64 packages into a scratch root and checks them (root: dpkg --root).
+test-release: release
+	cd deploy/release && SLAROUTE_DIST=$(CURDIR)/$(DIST) SLAROUTE_ROOT=$(CURDIR) $(GO) test -count=1 -v ./... 2>&1 | \
+		grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+
 deps:
 	./.ci/install-deps.sh
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

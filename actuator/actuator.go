@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"sort"
 	"sync"
@@ -158,9 +159,13 @@ func realBackend(c *config.Config, m *ios.Metrics, bm *bgp.Metrics, logger *slog
 	b := c.Backend
 	switch b.Type {
 	case "netlink":
-		return netlink.New(*b.Netlink, logger.With("backend", "netlink"))
+		return netlink.New(*b.Netlink, c.Placements(), logger.With("backend", "netlink"))
 	case "ios":
-		return ios.New(*b.IOS, c.Prefixes(), m, logger.With("backend", "ios"))
+		vrfs := map[netip.Prefix]string{}
+		for p, at := range c.Placements() {
+			vrfs[p] = at.VRF
+		}
+		return ios.New(*b.IOS, vrfs, m, logger.With("backend", "ios"))
 	case "bgp":
 		return bgp.New(*b.BGP, bm, logger.With("backend", "bgp"))
 	}

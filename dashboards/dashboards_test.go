@@ -20,13 +20,16 @@ var files = []struct {
 	name, uid string
 	vars      []string
 }{
-	{"dns-sla.json", "slaroute-dns-sla", []string{"service", "target"}},
-	{"route-actuator.json", "slaroute-route-actuator", []string{"service", "nexthop"}},
+	{"dns-sla.json", "slaroute-dns-sla", []string{"job", "instance", "service", "target"}},
+	{"route-actuator.json", "slaroute-route-actuator", []string{"job", "instance", "service", "nexthop"}},
 }
 
 // The committed JSON is what the Go code generates.
 func TestGeneratedUpToDate(t *testing.T) {
-	all := All()
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(all) != len(files) {
 		t.Fatalf("All() has %d dashboards, test knows %d", len(all), len(files))
 	}
@@ -163,6 +166,14 @@ func TestStructure(t *testing.T) {
 			if dsVar == nil || str(dsVar["type"]) != "datasource" || str(dsVar["query"]) != "prometheus" {
 				t.Errorf("datasource variable = %v, want type datasource, query prometheus", dsVar)
 			}
+			// One instance at a time; jobs default to all (the exporter is
+			// scraped by a verdict job and a full one).
+			if v := vars["instance"]; v == nil || v["multi"] != false || v["includeAll"] != false {
+				t.Errorf("instance variable = %v, want single-valued without All", v)
+			}
+			if v := vars["job"]; v == nil || v["includeAll"] != true {
+				t.Errorf("job variable = %v, want one with All", v)
+			}
 			for _, name := range f.vars {
 				if v := vars[name]; v == nil || str(v["type"]) != "query" {
 					t.Errorf("no query variable %q", name)
@@ -239,6 +250,19 @@ func TestStructure(t *testing.T) {
 				}
 			}
 			for where, e := range exprs(d) {
+				// Several exporters or routers behind one datasource must
+				// never be mixed: every query selects by both (the job and
+				// instance variables' own by what comes before them).
+				if where != `variable "job"` {
+					for _, sel := range []string{`job=~"$job"`, `instance=~"$instance`} {
+						if where == `variable "instance"` && sel != `job=~"$job"` {
+							continue
+						}
+						if !strings.Contains(e, sel) {
+							t.Errorf("%s: does not filter by %s: %s", where, sel, e)
+						}
+					}
+				}
 				for _, r := range rateRanges(e) {
 					if r != "$__rate_interval" {
 						t.Errorf("%s: rate/increase over [%s], want [$__rate_interval]: %s", where, r, e)

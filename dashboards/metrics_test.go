@@ -272,7 +272,8 @@ scrape_configs:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	fill := strings.NewReplacer("$__rate_interval", "4s", "$service", ".*", "$target", ".*", "$nexthop", ".*")
+	fill := strings.NewReplacer("$__rate_interval", "4s", "$__interval", "4s", "$service", ".*", "$target", ".*", "$nexthop", ".*",
+		"$job", ".*", "$instance", ".*")
 	n := 0
 	for _, f := range files {
 		for where, e := range exprs(load(t, f.name)) {

@@ -1,5 +1,6 @@
 // Package dashboards builds the Grafana dashboards shipped in this directory
-// (dns-sla.json, route-actuator.json) as plain JSON for file provisioning.
+// (dns-sla.json, route-actuator.json) as plain JSON for file provisioning,
+// with Grafana's Go SDK (github.com/grafana/grafana-foundation-sdk/go).
 // The JSON files are generated: edit the Go code and run `go generate ./dashboards`.
 package dashboards
 
@@ -8,335 +9,271 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
-)
 
-// The subset of Grafana's dashboard JSON model these dashboards use.
-type (
-	Dashboard struct {
-		UID           string      `json:"uid"`
-		Title         string      `json:"title"`
-		Description   string      `json:"description"`
-		Tags          []string    `json:"tags"`
-		Editable      bool        `json:"editable"`
-		GraphTooltip  int         `json:"graphTooltip"`
-		Refresh       string      `json:"refresh"`
-		SchemaVersion int         `json:"schemaVersion"`
-		Version       int         `json:"version"`
-		Time          TimeRange   `json:"time"`
-		Timezone      string      `json:"timezone"`
-		Annotations   Annotations `json:"annotations"`
-		Templating    Templating  `json:"templating"`
-		Links         []Link      `json:"links"`
-		Panels        []Panel     `json:"panels"`
-	}
-	TimeRange struct {
-		From string `json:"from"`
-		To   string `json:"to"`
-	}
-	Link struct {
-		Title       string   `json:"title"`
-		Type        string   `json:"type"`
-		Tags        []string `json:"tags"`
-		AsDropdown  bool     `json:"asDropdown"`
-		IncludeVars bool     `json:"includeVars"`
-		KeepTime    bool     `json:"keepTime"`
-	}
-	Annotations struct {
-		List []Annotation `json:"list"`
-	}
-	Annotation struct {
-		Name        string      `json:"name"`
-		Datasource  *Datasource `json:"datasource"`
-		Enable      bool        `json:"enable"`
-		Hide        bool        `json:"hide"`
-		IconColor   string      `json:"iconColor"`
-		Expr        string      `json:"expr"`
-		Step        string      `json:"step"`
-		TitleFormat string      `json:"titleFormat"`
-		TextFormat  string      `json:"textFormat"`
-		TagKeys     string      `json:"tagKeys"`
-	}
-	Templating struct {
-		List []Variable `json:"list"`
-	}
-	Variable struct {
-		Name        string      `json:"name"`
-		Label       string      `json:"label"`
-		Type        string      `json:"type"`
-		Datasource  *Datasource `json:"datasource,omitempty"`
-		Query       string      `json:"query"`
-		Definition  string      `json:"definition,omitempty"`
-		Refresh     int         `json:"refresh"`
-		Regex       string      `json:"regex"`
-		Sort        int         `json:"sort,omitempty"`
-		Multi       bool        `json:"multi"`
-		IncludeAll  bool        `json:"includeAll"`
-		AllValue    string      `json:"allValue,omitempty"`
-		Current     struct{}    `json:"current"`
-		Options     []struct{}  `json:"options"`
-		Hide        int         `json:"hide"`
-		Description string      `json:"description,omitempty"`
-	}
-	Datasource struct {
-		Type string `json:"type"`
-		UID  string `json:"uid"`
-	}
-	GridPos struct {
-		H int `json:"h"`
-		W int `json:"w"`
-		X int `json:"x"`
-		Y int `json:"y"`
-	}
-	Panel struct {
-		ID          int            `json:"id"`
-		Type        string         `json:"type"`
-		Title       string         `json:"title"`
-		Description string         `json:"description"`
-		Datasource  *Datasource    `json:"datasource"`
-		GridPos     GridPos        `json:"gridPos"`
-		FieldConfig FieldConfig    `json:"fieldConfig"`
-		Options     map[string]any `json:"options"`
-		Targets     []Target       `json:"targets"`
-	}
-	FieldConfig struct {
-		Defaults  FieldDefaults `json:"defaults"`
-		Overrides []any         `json:"overrides"`
-	}
-	FieldDefaults struct {
-		Unit       string         `json:"unit"`
-		Min        *float64       `json:"min,omitempty"`
-		Max        *float64       `json:"max,omitempty"`
-		Decimals   *int           `json:"decimals,omitempty"`
-		Color      map[string]any `json:"color,omitempty"`
-		Custom     map[string]any `json:"custom,omitempty"`
-		Mappings   []Mapping      `json:"mappings"`
-		Thresholds Thresholds     `json:"thresholds"`
-	}
-	Mapping struct {
-		Type    string                  `json:"type"`
-		Options map[string]MappingValue `json:"options"`
-	}
-	MappingValue struct {
-		Text  string `json:"text"`
-		Color string `json:"color"`
-		Index int    `json:"index"`
-	}
-	Thresholds struct {
-		Mode  string `json:"mode"`
-		Steps []Step `json:"steps"`
-	}
-	Step struct {
-		Color string   `json:"color"`
-		Value *float64 `json:"value"`
-	}
-	Target struct {
-		RefID        string      `json:"refId"`
-		Datasource   *Datasource `json:"datasource"`
-		Expr         string      `json:"expr"`
-		LegendFormat string      `json:"legendFormat"`
-		Format       string      `json:"format,omitempty"`
-		Range        bool        `json:"range"`
-		Instant      bool        `json:"instant"`
-	}
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/heatmap"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
 // ds is the datasource every panel, target, variable and annotation uses:
 // the dashboard's `datasource` variable, so imports need no __inputs.
-func ds() *Datasource { return &Datasource{Type: "prometheus", UID: "${datasource}"} }
+func ds() common.DataSourceRef {
+	return common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+}
 
 func ptr[T any](v T) *T { return &v }
 
-// newDashboard returns a dashboard with the datasource variable first.
-func newDashboard(uid, title, description string) *Dashboard {
-	return &Dashboard{
-		UID: uid, Title: title, Description: description,
-		Tags: []string{"slaroute"}, Editable: true, GraphTooltip: 1,
-		Refresh: "5s", SchemaVersion: 39, Version: 1,
-		Time:     TimeRange{From: "now-30m", To: "now"},
-		Timezone: "browser",
-		Links: []Link{{Title: "slaroute", Type: "dashboards", Tags: []string{"slaroute"},
-			AsDropdown: true, IncludeVars: true, KeepTime: true}},
-		Annotations: Annotations{List: []Annotation{}},
-		Templating: Templating{List: []Variable{{
-			Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus",
-			Refresh: 1, Options: []struct{}{},
-		}}},
-	}
+// The scrapeSel-level variables every query filters by, so several exporters,
+// routers or Prometheus jobs are never mixed on one panel.
+const (
+	jobVar      = `job=~"$job"`
+	instanceVar = `instance=~"$instance"`
+	scrapeSel   = jobVar + ", " + instanceVar
+)
+
+// board is a dashboard under construction: the SDK's builder plus the
+// panel grid (left to right on Grafana's 24 columns) and the first error.
+type board struct {
+	b       *dashboard.DashboardBuilder
+	x, y, h uint32
+	ids     uint32
+	err     error
+}
+
+// newBoard returns a dashboard with the datasource, job and instance
+// variables first. jobQuery and instanceQuery are label_values queries of a
+// metric only the dashboard's binary exposes.
+func newBoard(uid, title, description, jobQuery, instanceQuery string) *board {
+	b := dashboard.NewDashboardBuilder(title).
+		Uid(uid).Description(description).
+		Tags([]string{"slaroute"}).Editable().Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		Refresh("5s").Version(1).
+		Time("now-30m", "now").Timezone(common.TimeZoneBrowser).
+		Link(dashboard.NewDashboardLinkBuilder("slaroute").Type(dashboard.DashboardLinkTypeDashboards).
+			Tags([]string{"slaroute"}).AsDropdown(true).IncludeVars(true).KeepTime(true)).
+		Annotations([]cog.Builder[dashboard.AnnotationQuery]{}).
+		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus")).
+		// job: all jobs scraping the binary by default (the exporter is
+		// scraped by two, the verdict and the full job); instance: one
+		// exporter or router at a time, never a mix.
+		WithVariable(dashboard.NewQueryVariableBuilder("job").Label("Job").Datasource(ds()).
+			Query(dashboard.StringOrMap{String: ptr(jobQuery)}).Definition(jobQuery).
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
+			Multi(true).IncludeAll(true).AllValue(".*").
+			Description("Prometheus job(s) scraping the binary (label job)")).
+		WithVariable(dashboard.NewQueryVariableBuilder("instance").Label("Instance").Datasource(ds()).
+			Query(dashboard.StringOrMap{String: ptr(instanceQuery)}).Definition(instanceQuery).
+			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
+			Multi(false).IncludeAll(false).
+			Description("One scraped binary (label instance): panels never mix instances"))
+	return &board{b: b}
 }
 
 // queryVar adds a multi-value label_values variable that defaults to All.
-func (d *Dashboard) queryVar(name, label, query, help string) {
-	d.Templating.List = append(d.Templating.List, Variable{
-		Name: name, Label: label, Type: "query", Datasource: ds(),
-		Query: query, Definition: query, Refresh: 2, Sort: 1,
-		Multi: true, IncludeAll: true, AllValue: ".*", Options: []struct{}{},
-		Description: help,
-	})
+func (d *board) queryVar(name, label, query, help string) {
+	d.b.WithVariable(dashboard.NewQueryVariableBuilder(name).Label(label).Datasource(ds()).
+		Query(dashboard.StringOrMap{String: ptr(query)}).Definition(query).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
+		Multi(true).IncludeAll(true).AllValue(".*").Description(help))
 }
 
-func (d *Dashboard) annotation(name, color, expr, title, text, tags string) {
-	d.Annotations.List = append(d.Annotations.List, Annotation{
-		Name: name, Datasource: ds(), Enable: true, IconColor: color,
-		Expr: expr, TitleFormat: title, TextFormat: text, TagKeys: tags,
-	})
-}
-
-// layout places panels left to right on Grafana's 24-column grid.
-type layout struct {
-	d       *Dashboard
-	x, y, h int
+// annotation adds a Prometheus annotation query: one event per series and
+// step where expr has a value, titled and tagged from its labels.
+func (d *board) annotation(name, color, expr, title, text, tags string) {
+	d.b.Annotation(dashboard.NewAnnotationQueryBuilder().Name(name).Datasource(ds()).
+		Enable(true).Hide(false).IconColor(color).
+		Expr(expr).TitleFormat(title).TextFormat(text).TagKeys(tags))
 }
 
 // row starts a new line of panels of height h.
-func (l *layout) row(h int) {
-	l.y += l.h
-	l.x, l.h = 0, h
+func (d *board) row(h uint32) {
+	d.y += d.h
+	d.x, d.h = 0, h
 }
 
-func (l *layout) add(w int, p Panel) {
-	if l.x+w > 24 {
-		l.row(l.h)
+// panelBuilder is what every SDK panel builder is.
+type panelBuilder = cog.Builder[dashboard.Panel]
+
+// built hands an already built panel back to the dashboard builder.
+type built dashboard.Panel
+
+func (p built) Build() (dashboard.Panel, error) { return dashboard.Panel(p), nil }
+
+// add places a panel of width w at the next free place of the current row.
+func (d *board) add(w uint32, pb panelBuilder) {
+	if d.x+w > 24 {
+		d.row(d.h)
 	}
-	p.ID = len(l.d.Panels) + 1
-	p.GridPos = GridPos{H: l.h, W: w, X: l.x, Y: l.y}
-	p.Datasource = ds()
-	for i := range p.Targets {
-		p.Targets[i].RefID = string(rune('A' + i))
-		p.Targets[i].Datasource = ds()
+	p, err := pb.Build()
+	if err != nil {
+		if d.err == nil {
+			d.err = err
+		}
+		return
 	}
-	if p.FieldConfig.Defaults.Mappings == nil {
-		p.FieldConfig.Defaults.Mappings = []Mapping{}
+	d.ids++
+	p.Id = ptr(d.ids)
+	p.GridPos = &dashboard.GridPos{H: d.h, W: w, X: d.x, Y: d.y}
+	p.Datasource = ptr(ds())
+	d.x += w
+	d.b.WithPanel(built(p))
+}
+
+// build returns the finished dashboard.
+func (d *board) build() (dashboard.Dashboard, error) {
+	if d.err != nil {
+		return dashboard.Dashboard{}, d.err
 	}
-	if p.FieldConfig.Defaults.Thresholds.Steps == nil {
-		p.FieldConfig.Defaults.Thresholds = Thresholds{Mode: "absolute", Steps: []Step{{Color: "green"}}}
+	out, err := d.b.Build()
+	if err != nil {
+		return out, err
 	}
-	if p.FieldConfig.Overrides == nil {
-		p.FieldConfig.Overrides = []any{}
+	// The SDK defaults annotation toggles and links to Grafana 12's
+	// controls menu; keep them where every Grafana shows them.
+	for i := range out.Annotations.List {
+		out.Annotations.List[i].Placement = nil
 	}
-	l.x += w
-	l.d.Panels = append(l.d.Panels, p)
+	for i := range out.Links {
+		out.Links[i].Placement = nil
+	}
+	return out, nil
 }
 
 // q is a range query with a legend.
-func q(expr, legend string) Target { return Target{Expr: expr, LegendFormat: legend, Range: true} }
+func q(expr, legend string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(ds()).Expr(expr).LegendFormat(legend).Range()
+}
 
-func timeseries(title, help, unit string, targets ...Target) Panel {
-	return Panel{
-		Type: "timeseries", Title: title, Description: help,
-		FieldConfig: FieldConfig{Defaults: FieldDefaults{
-			Unit:   unit,
-			Color:  map[string]any{"mode": "palette-classic"},
-			Custom: map[string]any{"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never", "spanNulls": false},
-		}},
-		Options: map[string]any{
-			"legend":  map[string]any{"displayMode": "list", "placement": "bottom", "showLegend": true},
-			"tooltip": map[string]any{"mode": "multi", "sort": "desc"},
-		},
-		Targets: targets,
+// targets names the queries A, B, ... in order.
+func targets(qs []*prometheus.DataqueryBuilder) []cog.Builder[variants.Dataquery] {
+	out := make([]cog.Builder[variants.Dataquery], len(qs))
+	for i, t := range qs {
+		out[i] = t.RefId(string(rune('A' + i)))
 	}
+	return out
+}
+
+func thresholds(steps ...dashboard.Threshold) *dashboard.ThresholdsConfigBuilder {
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).
+		Steps(append([]dashboard.Threshold{{Color: "green"}}, steps...))
+}
+
+// step colors values from v up.
+func step(color string, v float64) dashboard.Threshold {
+	return dashboard.Threshold{Color: color, Value: &v}
+}
+
+func color(mode dashboard.FieldColorModeId) *dashboard.FieldColorBuilder {
+	return dashboard.NewFieldColorBuilder().Mode(mode)
+}
+
+func timeseriesPanel(title, help, unit string, qs ...*prometheus.DataqueryBuilder) *timeseries.PanelBuilder {
+	return timeseries.NewPanelBuilder().Title(title).Description(help).Unit(unit).
+		ColorScheme(color(dashboard.FieldColorModeIdPaletteClassic)).Thresholds(thresholds()).
+		DrawStyle(common.GraphDrawStyleLine).LineWidth(1).FillOpacity(10).
+		ShowPoints(common.VisibilityModeNever).SpanNulls(common.BoolOrFloat64{Bool: ptr(false)}).
+		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeList).
+			Placement(common.LegendPlacementBottom).ShowLegend(true)).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending)).
+		Targets(targets(qs))
 }
 
 // stepped draws values that change in steps (counts, 0/1 states).
-func stepped(p Panel) Panel {
-	p.FieldConfig.Defaults.Custom["lineInterpolation"] = "stepAfter"
-	return p
+func stepped(p *timeseries.PanelBuilder) *timeseries.PanelBuilder {
+	return p.LineInterpolation(common.LineInterpolationStepAfter)
 }
 
 // bars draws per-interval counts as stacked bars.
-func bars(p Panel) Panel {
-	p.FieldConfig.Defaults.Custom["drawStyle"] = "bars"
-	p.FieldConfig.Defaults.Custom["fillOpacity"] = 80
-	p.FieldConfig.Defaults.Custom["stacking"] = map[string]any{"mode": "normal", "group": "A"}
-	return p
+func bars(p *timeseries.PanelBuilder) *timeseries.PanelBuilder {
+	return p.DrawStyle(common.GraphDrawStyleBars).FillOpacity(80).
+		Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal).Group("A"))
 }
 
 // stateTimeline shows 0/1 series as colored bands with the given texts.
-func stateTimeline(title, help, zero, one string, zeroColor, oneColor string, targets ...Target) Panel {
-	return Panel{
-		Type: "state-timeline", Title: title, Description: help,
-		FieldConfig: FieldConfig{Defaults: FieldDefaults{
-			Unit: "none", Min: ptr(0.0), Max: ptr(1.0),
-			Color:    map[string]any{"mode": "thresholds"},
-			Custom:   map[string]any{"fillOpacity": 80, "lineWidth": 0},
-			Mappings: []Mapping{stateMapping(zero, one, zeroColor, oneColor)},
-		}},
-		Options: map[string]any{
-			"mergeValues": true, "showValue": "never", "rowHeight": 0.9, "alignValue": "left",
-			"legend":  map[string]any{"displayMode": "list", "placement": "bottom", "showLegend": false},
-			"tooltip": map[string]any{"mode": "single", "sort": "none"},
-		},
-		Targets: targets,
-	}
+func stateTimeline(title, help, zero, one, zeroColor, oneColor string, qs ...*prometheus.DataqueryBuilder) *statetimeline.PanelBuilder {
+	return statetimeline.NewPanelBuilder().Title(title).Description(help).Unit("none").Min(0).Max(1).
+		ColorScheme(color(dashboard.FieldColorModeIdThresholds)).Thresholds(thresholds()).
+		FillOpacity(80).LineWidth(0).
+		Mappings(stateMapping(zero, one, zeroColor, oneColor)).
+		MergeValues(true).ShowValue(common.VisibilityModeNever).RowHeight(0.9).AlignValue(common.TimelineValueAlignmentLeft).
+		Legend(common.NewVizLegendOptionsBuilder().DisplayMode(common.LegendDisplayModeList).
+			Placement(common.LegendPlacementBottom).ShowLegend(false)).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)).
+		Targets(targets(qs))
 }
 
-func stateMapping(zero, one, zeroColor, oneColor string) Mapping {
-	return Mapping{Type: "value", Options: map[string]MappingValue{
-		"0": {Text: zero, Color: zeroColor, Index: 0},
-		"1": {Text: one, Color: oneColor, Index: 1},
-	}}
+func stateMapping(zero, one, zeroColor, oneColor string) []dashboard.ValueMapping {
+	return []dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{
+		Type: dashboard.MappingTypeValueToText,
+		Options: map[string]dashboard.ValueMappingResult{
+			"0": {Text: ptr(zero), Color: ptr(zeroColor), Index: ptr(int32(0))},
+			"1": {Text: ptr(one), Color: ptr(oneColor), Index: ptr(int32(1))},
+		},
+	}}}
 }
 
-// stat shows the last value of each series.
-func stat(title, help, unit string, targets ...Target) Panel {
-	return Panel{
-		Type: "stat", Title: title, Description: help,
-		FieldConfig: FieldConfig{Defaults: FieldDefaults{Unit: unit, Color: map[string]any{"mode": "thresholds"}}},
-		Options: map[string]any{
-			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false},
-			"colorMode":     "value", "graphMode": "area", "justifyMode": "auto", "orientation": "auto",
-			"textMode": "value_and_name",
-		},
-		Targets: targets,
-	}
+// statPanel shows the last value of each series.
+func statPanel(title, help, unit string, qs ...*prometheus.DataqueryBuilder) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().Title(title).Description(help).Unit(unit).
+		ColorScheme(color(dashboard.FieldColorModeIdThresholds)).Thresholds(thresholds()).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Fields("").Values(false)).
+		ColorMode(common.BigValueColorModeValue).GraphMode(common.BigValueGraphModeArea).
+		JustifyMode(common.BigValueJustifyModeAuto).Orientation(common.VizOrientationAuto).
+		TextMode(common.BigValueTextModeValueAndName).
+		Targets(targets(qs))
 }
 
 // withStates maps 0/1 to texts and colors on a stat panel.
-func withStates(p Panel, zero, one, zeroColor, oneColor string) Panel {
-	p.FieldConfig.Defaults.Mappings = []Mapping{stateMapping(zero, one, zeroColor, oneColor)}
-	return p
+func withStates(p *stat.PanelBuilder, zero, one, zeroColor, oneColor string) *stat.PanelBuilder {
+	return p.Mappings(stateMapping(zero, one, zeroColor, oneColor))
 }
 
 // withThresholds colors values green below the first step.
-func withThresholds(p Panel, steps ...Step) Panel {
-	p.FieldConfig.Defaults.Thresholds = Thresholds{Mode: "absolute", Steps: append([]Step{{Color: "green"}}, steps...)}
-	return p
+func withThresholds(p *stat.PanelBuilder, steps ...dashboard.Threshold) *stat.PanelBuilder {
+	return p.Thresholds(thresholds(steps...))
 }
 
-// heatmap shows a classic histogram's per-interval bucket counts.
-func heatmap(title, help, yUnit string, target Target) Panel {
-	target.Format = "heatmap"
-	return Panel{
-		Type: "heatmap", Title: title, Description: help,
-		FieldConfig: FieldConfig{Defaults: FieldDefaults{
-			Unit:   "short",
-			Custom: map[string]any{"scaleDistribution": map[string]any{"type": "linear"}},
-		}},
-		Options: map[string]any{
-			"calculate": false,
-			"cellGap":   1,
-			"color":     map[string]any{"mode": "scheme", "scheme": "Spectral", "steps": 64, "exponent": 0.5, "fill": "dark-orange", "scale": "exponential", "reverse": false},
-			"yAxis":     map[string]any{"axisPlacement": "left", "unit": yUnit},
-			"rowsFrame": map[string]any{"layout": "auto", "value": "Probes"},
-			"legend":    map[string]any{"show": true},
-			"tooltip":   map[string]any{"mode": "single", "yHistogram": true, "showColorScale": true},
-		},
-		Targets: []Target{target},
-	}
+// heatmapPanel shows a classic histogram's per-interval bucket counts.
+func heatmapPanel(title, help, yUnit string, t *prometheus.DataqueryBuilder) *heatmap.PanelBuilder {
+	return heatmap.NewPanelBuilder().Title(title).Description(help).Unit("short").Thresholds(thresholds()).
+		ScaleDistribution(common.NewScaleDistributionConfigBuilder().Type(common.ScaleDistributionLinear)).
+		Calculate(false).CellGap(1).
+		Color(heatmap.NewHeatmapColorOptionsBuilder().Mode(heatmap.HeatmapColorModeScheme).Scheme("Spectral").
+			Steps(64).Exponent(0.5).Fill("dark-orange").Scale(heatmap.HeatmapColorScaleExponential).Reverse(false)).
+		YAxis(heatmap.NewYAxisConfigBuilder().AxisPlacement(common.AxisPlacementLeft).Unit(yUnit)).
+		RowsFrame(heatmap.NewRowsHeatmapOptionsBuilder().Layout(common.HeatmapCellLayoutAuto).Value("Probes")).
+		ShowLegend().
+		Tooltip(heatmap.NewHeatmapTooltipBuilder().Mode(common.TooltipDisplayModeSingle).YHistogram(true).ShowColorScale(true)).
+		Targets(targets([]*prometheus.DataqueryBuilder{t.Format(prometheus.PromQueryFormatHeatmap)}))
 }
 
 // All returns the shipped dashboards by file name.
-func All() map[string]*Dashboard {
-	return map[string]*Dashboard{
-		"dns-sla.json":        DNSSLA(),
-		"route-actuator.json": RouteActuator(),
+func All() (map[string]dashboard.Dashboard, error) {
+	out := map[string]dashboard.Dashboard{}
+	for name, f := range map[string]func() (dashboard.Dashboard, error){
+		"dns-sla.json":        DNSSLA,
+		"route-actuator.json": RouteActuator,
+	} {
+		d, err := f()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[name] = d
 	}
+	return out, nil
 }
 
 // Marshal renders a dashboard as the committed JSON (indented, newline-terminated).
-func Marshal(d *Dashboard) ([]byte, error) {
+func Marshal(d dashboard.Dashboard) ([]byte, error) {
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("marshal dashboard %s: %w", d.UID, err)
+		return nil, fmt.Errorf("marshal dashboard %v: %w", d.Uid, err)
 	}
 	return append(b, '\n'), nil
 }

@@ -49,9 +49,13 @@ func metricNames(expr string) []string {
 }
 
 // labelValuesSelector returns the series selector of a Grafana
-// label_values(selector, label) variable query, or the query itself.
+// label_values(selector, label) variable query, the expression of a
+// query_result(expr) one, or the query itself.
 func labelValuesSelector(query string) string {
 	if m := regexp.MustCompile(`^\s*label_values\((.*),\s*\w+\s*\)\s*$`).FindStringSubmatch(query); m != nil {
+		return m[1]
+	}
+	if m := regexp.MustCompile(`^\s*query_result\((.*)\)\s*$`).FindStringSubmatch(query); m != nil {
 		return m[1]
 	}
 	return query
@@ -86,7 +90,8 @@ func TestMetricNamesTokenizer(t *testing.T) {
 	for q, want := range map[string]string{
 		`label_values(dns_sla_up{service=~"$service"}, target)`: `dns_sla_up{service=~"$service"}`,
 		`label_values(x, route)`:                                `x`,
-		`query_result(up)`:                                      `query_result(up)`,
+		`query_result(group by (job) (up))`:                     `group by (job) (up)`,
+		`sum(up)`:                                               `sum(up)`,
 	} {
 		if got := labelValuesSelector(q); got != want {
 			t.Errorf("labelValuesSelector(%q) = %q, want %q", q, got, want)

@@ -18,7 +18,9 @@ for b in dns_sla_exporter route_actuator; do
 	[ -x "$BIN/$b" ] || fail "$BIN/$b missing: run make build"
 done
 for f in deploy/examples/dns_sla_exporter.yml deploy/examples/route_actuator.yml deploy/examples/route_actuator_ios.yml deploy/examples/route_actuator_bgp.yml deploy/examples/web-config.yml \
-	deploy/alertmanager/route_actuator.password deploy/prometheus/prometheus.yml deploy/alertmanager/alertmanager.yml; do
+	deploy/alertmanager/route_actuator.password deploy/prometheus/prometheus.yml deploy/alertmanager/alertmanager.yml \
+	deploy/prometheus/scrape_slaroute.yml deploy/prometheus/site-local.yml deploy/prometheus/central_federate.yml \
+	deploy/alertmanager/router-pair.yml; do
 	[ -f "$f" ] || fail "$f missing"
 done
 
@@ -35,6 +37,39 @@ promtool check config deploy/prometheus/prometheus.yml
 
 step "amtool check-config deploy/alertmanager/alertmanager.yml"
 amtool check-config deploy/alertmanager/alertmanager.yml
+
+# The other deployment models (docs/deployment.md): slaroute's jobs for an
+# existing Prometheus, alone and pasted into an operator's config; the
+# site-local Prometheus (its rules path pointed at rules/); the central
+# Prometheus' federation job; the router pair's Alertmanager routing.
+step "promtool check config: existing-Prometheus snippet, site-local and central models"
+promtool check config deploy/prometheus/scrape_slaroute.yml deploy/prometheus/central_federate.yml
+sed "s#/etc/prometheus/slaroute/\*\.yml#$PWD/rules/*.yml#" deploy/prometheus/site-local.yml >"$tmp/site-local.yml"
+grep -qF "$PWD/rules/*.yml" "$tmp/site-local.yml" || fail "site-local.yml: rule_files is not /etc/prometheus/slaroute/*.yml"
+promtool check config "$tmp/site-local.yml"
+# An operator's existing prometheus.yml (scrape_configs last), with the
+# snippet's jobs pasted under its scrape_configs and slaroute's rules added
+# to its rule_files, as docs/deployment.md says.
+printf '%s\n' 'global:' '  scrape_interval: 30s' 'rule_files:' "  - $PWD/rules/*.yml" 'scrape_configs:' \
+	'  - job_name: node' '    static_configs:' "      - targets: ['127.0.0.1:9100']" >"$tmp/existing.yml"
+sed '1,/^scrape_configs:/d' deploy/prometheus/scrape_slaroute.yml >>"$tmp/existing.yml"
+promtool check config "$tmp/existing.yml"
+jobs=$(grep -c '^  - job_name:' "$tmp/existing.yml")
+[ "$jobs" = 4 ] || fail "existing config with the snippet pasted has $jobs jobs, want 4 (node + 3 of slaroute)"
+
+step "amtool check-config deploy/alertmanager/router-pair.yml"
+amtool check-config deploy/alertmanager/router-pair.yml
+[ "$(grep -c 'password_file: .*route_actuator.password' deploy/alertmanager/router-pair.yml)" = 2 ] ||
+	fail "router-pair.yml: want both webhook_configs with password_file route_actuator.password"
+
+# Grafana provisioning lands in an existing Grafana: it must never take the
+# default datasource from the one the operator has.
+step "grafana provisioning never claims isDefault"
+if grep -rnE '^[^#]*isDefault:[[:space:]]*(true|yes|on)' deploy/grafana; then
+	fail "deploy/grafana sets isDefault: true"
+fi
+grep -q 'isDefault: false' deploy/grafana/provisioning/datasources/slaroute.yml ||
+	fail "deploy/grafana/provisioning/datasources/slaroute.yml: want isDefault: false"
 
 step "example configs: --config.check"
 "$BIN/dns_sla_exporter" --config.check --config.file=deploy/examples/dns_sla_exporter.yml

@@ -17,6 +17,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -47,7 +49,8 @@ type Backend struct {
 	passwords map[netip.Addr]string
 	metrics   *Metrics
 	logger    *slog.Logger
-	s         *server.BgpServer // started by the first List or Set
+	sp        *speaker          // taken by the first List or Set, returned by Close
+	s         *server.BgpServer // sp's server while started
 	stopWatch context.CancelFunc
 	warned    map[string]bool // neighbors whose ADD-PATH was checked this session
 }
@@ -96,14 +99,14 @@ func (b *Backend) start(ctx context.Context) error {
 	if b.s != nil {
 		return nil
 	}
-	s := server.NewBgpServer(server.LoggerOption(logAdapter{b.logger}))
-	go s.Serve()
+	sp := takeSpeaker(b.logger)
+	s := sp.s
 	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: b.cfg.LocalAS, RouterId: b.cfg.RouterID.String(),
 		ListenPort: -1, // active only: the router needs no way in
 	}})
 	if err != nil {
-		s.Stop()
+		sp.release()
 		return fmt.Errorf("%w: starting BGP speaker: %w", route.ErrUnavailable, err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
@@ -114,10 +117,10 @@ func (b *Backend) start(ctx context.Context) error {
 	})
 	if err != nil {
 		cancel()
-		s.Stop()
+		sp.release()
 		return fmt.Errorf("%w: watching BGP sessions: %w", route.ErrUnavailable, err)
 	}
-	b.s, b.stopWatch = s, cancel
+	b.sp, b.s, b.stopWatch = sp, s, cancel
 	wait := time.Duration(0)
 	for _, nb := range b.cfg.Neighbors {
 		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
@@ -342,8 +345,8 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.stopWatch()
-	b.s.Stop()
-	b.s = nil
+	b.sp.release()
+	b.sp, b.s = nil, nil
 	for _, nb := range b.cfg.Neighbors {
 		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
 		for _, f := range families {
@@ -422,3 +425,46 @@ func decode(p *api.Path) (netip.Prefix, netip.Addr, error) {
 }
 
 var _ route.Backend = (*Backend)(nil)
+
+// speaker is a GoBGP server and its Serve goroutine. GoBGP's Serve never
+// returns (v3.37.0 has no way to end it), so a server is never dropped: a
+// closed backend stops BGP on it (StopBgp: every session closed with Cease,
+// and the next StartBgp starts from an empty RIB) and leaves it for the next
+// backend, which a reload builds. At most as many servers exist as backends
+// were ever started at once (two across a reload), not one per reload.
+type speaker struct {
+	s   *server.BgpServer
+	log *atomic.Pointer[slog.Logger]
+}
+
+var idle struct {
+	sync.Mutex
+	list []*speaker
+}
+
+// takeSpeaker returns a stopped speaker logging to logger, reused or new.
+func takeSpeaker(logger *slog.Logger) *speaker {
+	idle.Lock()
+	defer idle.Unlock()
+	if n := len(idle.list); n > 0 {
+		sp := idle.list[n-1]
+		idle.list = idle.list[:n-1]
+		sp.log.Store(logger)
+		return sp
+	}
+	sp := &speaker{log: &atomic.Pointer[slog.Logger]{}}
+	sp.log.Store(logger)
+	sp.s = server.NewBgpServer(server.LoggerOption(logAdapter{sp.log}))
+	go sp.s.Serve()
+	return sp
+}
+
+// release stops BGP on the speaker (its sessions close with Cease) and
+// leaves it for the next backend.
+func (sp *speaker) release() {
+	_ = sp.s.StopBgp(context.Background(), &api.StopBgpRequest{})
+	sp.log.Store(nil)
+	idle.Lock()
+	defer idle.Unlock()
+	idle.list = append(idle.list, sp)
+}

@@ -1,11 +1,13 @@
 package bgp
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
@@ -82,6 +84,13 @@ func (c *Config) Validate(d *configkit.Decoder) {
 			}
 		}
 	}
+}
+
+// CheckPlacement refuses every VRF and table: the speaker announces in its
+// global RIB over sessions in the global table. To land the paths in a VRF,
+// peer from an interface of that VRF on the router (or import them there).
+func (c *Config) CheckPlacement(route.Placement) error {
+	return fmt.Errorf("backend bgp announces to the router's global table only: vrf and table are not supported (peer from the VRF on the router instead)")
 }
 
 func (nb *Neighbor) validate(d *configkit.Decoder) {

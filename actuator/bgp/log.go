@@ -3,16 +3,26 @@ package bgp
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/osrg/gobgp/v3/pkg/log"
 )
 
 // logAdapter hands GoBGP's log lines to slog. GoBGP's informational
 // messages (peer up/down) are worth keeping at info; its debug is chatty.
-type logAdapter struct{ l *slog.Logger }
+// The logger is swapped when a stopped speaker is reused by a new backend.
+type logAdapter struct{ p *atomic.Pointer[slog.Logger] }
+
+func (a logAdapter) logger() *slog.Logger {
+	if a.p == nil {
+		return nil
+	}
+	return a.p.Load()
+}
 
 func (a logAdapter) log(level slog.Level, msg string, f log.Fields) {
-	if a.l == nil || !a.l.Enabled(context.Background(), level) {
+	l := a.logger()
+	if l == nil || !l.Enabled(context.Background(), level) {
 		return
 	}
 	args := make([]any, 0, 2*len(f)+2)
@@ -20,7 +30,7 @@ func (a logAdapter) log(level slog.Level, msg string, f log.Fields) {
 	for k, v := range f {
 		args = append(args, k, v)
 	}
-	a.l.Log(context.Background(), level, msg, args...)
+	l.Log(context.Background(), level, msg, args...)
 }
 
 func (a logAdapter) Panic(msg string, f log.Fields) { a.log(slog.LevelError, msg, f); panic(msg) }
@@ -33,7 +43,7 @@ func (a logAdapter) SetLevel(log.LogLevel)          {}
 
 // GetLevel lets GoBGP skip building debug messages slog would drop.
 func (a logAdapter) GetLevel() log.LogLevel {
-	if a.l != nil && a.l.Enabled(context.Background(), slog.LevelDebug) {
+	if l := a.logger(); l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
 		return log.DebugLevel
 	}
 	return log.InfoLevel

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/slaroute/slaroute/actuator/bgp"
 	"github.com/slaroute/slaroute/actuator/ios"
 	"github.com/slaroute/slaroute/actuator/netlink"
+	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
@@ -49,9 +51,11 @@ type Section interface {
 	configkit.Validator
 }
 
-// RouteChecker is a Section whose device cannot carry every route.
-type RouteChecker interface {
-	CheckRoute(netip.Prefix) error
+// PlacementChecker is a Section whose device cannot place a route in every
+// VRF or table: it refuses, so that --config.check accepts exactly what the
+// backend can apply. A section without it accepts only the default table.
+type PlacementChecker interface {
+	CheckPlacement(route.Placement) error
 }
 
 // Route is one service prefix and the nexthops that may carry it.
@@ -59,6 +63,7 @@ type Route struct {
 	Prefix      netip.Prefix
 	Nexthops    []netip.Addr // sorted, unique
 	MinNexthops int
+	Placement   route.Placement // VRF or table; zero: the backend's default table
 }
 
 // Alerts says which alerts move routes and which labels name the nexthop and route.
@@ -120,7 +125,24 @@ type rawRoute struct {
 	Prefix      string   `yaml:"prefix"`
 	Nexthops    []string `yaml:"nexthops"`
 	MinNexthops int      `yaml:"min_nexthops"`
+	VRF         string   `yaml:"vrf"`
+	Table       uint32   `yaml:"table"`
 }
+
+// RouteKeys are the keys of one entry of the routes section.
+func RouteKeys() []string {
+	var out []string
+	rt := reflect.TypeOf(rawRoute{})
+	for i := range rt.NumField() {
+		key, _, _ := strings.Cut(rt.Field(i).Tag.Get("yaml"), ",")
+		out = append(out, key)
+	}
+	return out
+}
+
+// vrfName is what a VRF name may hold: it is rendered into device
+// configuration lines, so nothing that could split or extend one.
+var vrfName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$`)
 
 // Parse decodes b strictly and validates it; every error reads file:line: reason.
 func Parse(file string, b []byte) (*Config, error) {
@@ -140,7 +162,7 @@ func Parse(file string, b []byte) (*Config, error) {
 		d.Errorf(&doc.Routes, "at least one route must be configured")
 	}
 	for i := range doc.Routes {
-		r, ok := doc.Routes[i].route(d, section)
+		r, ok := doc.Routes[i].route(d, section, c.Backend.Type)
 		if ok && slices.ContainsFunc(c.Routes, func(o Route) bool { return o.Prefix == r.Prefix }) {
 			d.Errorf(&doc.Routes[i], "duplicate route prefix %s", r.Prefix)
 		}
@@ -215,7 +237,7 @@ func (b *Backend) validate(d *configkit.Decoder) Section {
 
 // route validates a route as written; the section of the backend refuses
 // what its device cannot carry.
-func (r *rawRoute) route(d *configkit.Decoder, section Section) (Route, bool) {
+func (r *rawRoute) route(d *configkit.Decoder, section Section, backend string) (Route, bool) {
 	n := d.NumErrors()
 	if r.Prefix == "" {
 		d.Errorf(r, "route prefix must be set")
@@ -226,15 +248,24 @@ func (r *rawRoute) route(d *configkit.Decoder, section Section) (Route, bool) {
 		d.Errorf(&r.Prefix, "route prefix %v", err)
 		return Route{}, false
 	}
-	if rc, ok := section.(RouteChecker); ok {
-		if err := rc.CheckRoute(p); err != nil {
-			d.Errorf(&r.Prefix, "route %s: %v", p, err)
+	place, ok := r.placement(d, p)
+	if ok && !place.IsZero() && section != nil {
+		err := fmt.Errorf("backend %s cannot place routes in a vrf or table", backend)
+		if pc, isPC := section.(PlacementChecker); isPC {
+			err = pc.CheckPlacement(place)
+		}
+		if err != nil {
+			at := any(&r.VRF)
+			if place.Table != 0 {
+				at = &r.Table
+			}
+			d.Errorf(at, "route %s %s: %v", p, place, err)
 		}
 	}
 	if len(r.Nexthops) == 0 {
 		d.Errorf(&r.Nexthops, "route %s needs at least one nexthop", p)
 	}
-	out := Route{Prefix: p, MinNexthops: r.MinNexthops}
+	out := Route{Prefix: p, MinNexthops: r.MinNexthops, Placement: place}
 	for i, s := range r.Nexthops {
 		a, err := configkit.ParseNexthop(s)
 		switch {
@@ -253,6 +284,22 @@ func (r *rawRoute) route(d *configkit.Decoder, section Section) (Route, bool) {
 	}
 	slices.SortFunc(out.Nexthops, netip.Addr.Compare)
 	return out, d.NumErrors() == n
+}
+
+// placement checks the vrf and table keys of route p.
+func (r *rawRoute) placement(d *configkit.Decoder, p netip.Prefix) (route.Placement, bool) {
+	vrf, table := d.Set(&r.VRF), d.Set(&r.Table)
+	switch {
+	case vrf && table:
+		d.Errorf(&r.Table, "route %s has both vrf and table: give one", p)
+	case vrf && !vrfName.MatchString(r.VRF):
+		d.Errorf(&r.VRF, "route %s vrf %q is not a VRF name (1-32 of A-Z a-z 0-9 _ . : -, starting with a letter or digit)", p, r.VRF)
+	case table && (r.Table == 0 || r.Table == 255):
+		d.Errorf(&r.Table, "route %s table %d out of range 1..4294967295 (not 255, local)", p, r.Table)
+	default:
+		return route.Placement{VRF: r.VRF, Table: r.Table}, true
+	}
+	return route.Placement{}, false
 }
 
 func (a *Alerts) validate(d *configkit.Decoder) {
@@ -313,6 +360,16 @@ func (a *Alertmanager) validate(d *configkit.Decoder) {
 	if a.Timeout <= 0 {
 		d.Errorf(&a.Timeout, "alertmanager.timeout must be positive")
 	}
+}
+
+// Placements returns where each configured prefix lives (zero: the
+// backend's default table).
+func (c *Config) Placements() map[netip.Prefix]route.Placement {
+	out := make(map[netip.Prefix]route.Placement, len(c.Routes))
+	for _, r := range c.Routes {
+		out[r.Prefix] = r.Placement
+	}
+	return out
 }
 
 // Prefixes returns the configured route prefixes in configuration order.

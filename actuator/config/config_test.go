@@ -1,11 +1,14 @@
 package config
 
 import (
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/slaroute/slaroute/actuator/route"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -53,6 +56,29 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if r := c.Routes[0]; r.Prefix != netip.MustParsePrefix("2001:db8::53/128") || r.MinNexthops != 1 || len(r.Nexthops) != 2 {
 		t.Errorf("route = %+v", r)
+	}
+}
+
+// Each route lands where it is configured; IOS takes IPv6 and VRF routes.
+func TestPlacements(t *testing.T) {
+	c, err := Load("testdata/placements.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[netip.Prefix]route.Placement{
+		netip.MustParsePrefix("192.0.2.53/32"):    {},
+		netip.MustParsePrefix("192.0.2.153/32"):   {VRF: "dns"},
+		netip.MustParsePrefix("2001:db8::53/128"): {Table: 100},
+	}
+	if got := c.Placements(); !maps.Equal(got, want) {
+		t.Errorf("placements = %v, want %v", got, want)
+	}
+	c, err = Load("testdata/ios-dual-stack-vrf.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Placements()[netip.MustParsePrefix("2001:db8::153/128")]; got.VRF != "DNS" || len(c.Routes) != 4 {
+		t.Errorf("ios routes %+v", c.Routes)
 	}
 }
 
@@ -117,7 +143,15 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad-am-timeout.yml", `:8: alertmanager.timeout must be positive`},
 		{"bad-restore-delay.yml", `:7: restore_delay: "soon" is not a duration (e.g. 500ms, 10s, 1m)`},
 		{"null.yml", `:1: empty configuration`},
-		{"ios-ipv6-route.yml", `:11: route 2001:db8::53/128: backend ios installs IPv4 routes only`},
+		{"ios-table.yml", `:11: route 192.0.2.53/32 table 100: backend ios places routes by vrf name, not by table number`},
+		{"bgp-vrf.yml", `:12: route 192.0.2.53/32 vrf DNS: backend bgp announces to the router's global table only: vrf and table are not supported (peer from the VRF on the router instead)`},
+		{"bgp-table.yml", `:12: route 192.0.2.53/32 table 100: backend bgp announces to the router's global table only: vrf and table are not supported (peer from the VRF on the router instead)`},
+		{"vrf-and-table.yml", `:7: route 192.0.2.53/32 has both vrf and table: give one`},
+		{"bad-vrf-name.yml", `:6: route 192.0.2.53/32 vrf "dns blue" is not a VRF name (1-32 of A-Z a-z 0-9 _ . : -, starting with a letter or digit)`},
+		{"empty-vrf.yml", `:6: route 192.0.2.53/32 vrf "" is not a VRF name (1-32 of A-Z a-z 0-9 _ . : -, starting with a letter or digit)`},
+		{"bad-table.yml", `:6: route 192.0.2.53/32 table 255 out of range 1..4294967295 (not 255, local)`},
+		{"bad-table-type.yml", ":6: cannot unmarshal !!str `main` into uint32"},
+		{"netlink-long-vrf.yml", `:6: route 192.0.2.53/32 vrf dns-service-farm-a: backend netlink: vrf "dns-service-farm-a" is longer than an interface name (15 bytes)`},
 		{"alertname-control-character.yml", `:7: alerts.withdraw has an empty or invalid alertname "DNSServer\nDown"`},
 		{"nexthop-ipv4-mapped.yml", `:5: route 192.0.2.53/32 nexthop "::ffff:198.51.100.11" is IPv4-mapped IPv6: write 198.51.100.11`},
 		{"nexthop-zone.yml", `:5: route 2001:db8::53/128 nexthop "fe80::1%eth0" has a zone: nexthops are global addresses`},

@@ -70,8 +70,8 @@ type Backend struct {
 	logger  *slog.Logger
 	host    string
 	timeout time.Duration
-	opts    []util.Option  // hold the secrets; never logged
-	managed []netip.Prefix // ours without route_tag
+	opts    []util.Option // hold the secrets; never logged
+	owner   owner
 
 	mu     sync.Mutex
 	sess   *session
@@ -83,8 +83,10 @@ var _ route.Backend = (*Backend)(nil)
 
 // New reads the secret files and the known_hosts file and prepares the
 // session options; it does not connect. Call it again on reload to pick up
-// changed files. Without route_tag, the routes for managed are ours.
-func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*Backend, error) {
+// changed files. managed maps each configured prefix to its VRF ("" the
+// global table): routes are installed there, and without route_tag those
+// are the lines that are ours.
+func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.Logger) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -97,6 +99,13 @@ func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*
 	host, port, err := splitAddress(cfg.Address)
 	if err != nil {
 		return nil, err
+	}
+	masked := make(map[netip.Prefix]string, len(managed))
+	for p, vrf := range managed {
+		if vrf != "" && !validVRF(vrf) {
+			return nil, fmt.Errorf("route %s: vrf %q is not a VRF name", p, vrf)
+		}
+		masked[p.Masked()] = vrf
 	}
 	hostport := net.JoinHostPort(host, strconv.Itoa(port))
 	// scrapligo dials fmt.Sprintf("%s:%d"): bracket IPv6 literals.
@@ -148,7 +157,7 @@ func New(cfg Config, managed []netip.Prefix, m *Metrics, logger *slog.Logger) (*
 	}
 	return &Backend{
 		cfg: cfg, m: m, logger: logger.With("router", hostport),
-		host: host, timeout: timeout, opts: opts, managed: slices.Clone(managed),
+		host: host, timeout: timeout, opts: opts, owner: owner{tag: cfg.RouteTag, managed: masked},
 	}, nil
 }
 
@@ -161,7 +170,7 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	return routesFrom(es, b.cfg.RouteTag, b.managed), nil
+	return b.owner.routes(es), nil
 }
 
 // Set reads the running config once, sends only the lines that differ from
@@ -176,10 +185,10 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 	if err != nil {
 		return route.Route{}, err
 	}
-	have := nexthopsOf(es, b.cfg.RouteTag, p)
-	lines, err := renderLines(p, have, want.Nexthops, b.cfg.RouteTag)
+	have := b.owner.lines(es, p)
+	lines, err := renderLines(b.owner.managed[p], p, have, want.Nexthops, b.cfg.RouteTag)
 	if err != nil || len(lines) == 0 {
-		return route.New(p, have...), err // nothing to send: already as wanted
+		return b.owner.installed(have, p), err // nothing to send: already as wanted
 	}
 	s, err := b.session(ctx)
 	if err != nil {
@@ -212,7 +221,7 @@ func (b *Backend) readBack(parent context.Context, want route.Route) (route.Rout
 		if err != nil {
 			return route.Route{}, fmt.Errorf("read back %s: %w", want.Prefix, err)
 		}
-		have := route.New(want.Prefix, nexthopsOf(es, b.cfg.RouteTag, want.Prefix)...)
+		have := b.owner.installed(b.owner.lines(es, want.Prefix), want.Prefix)
 		if have.Equal(want) {
 			return have, nil
 		}

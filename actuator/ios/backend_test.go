@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -43,6 +44,12 @@ type harness struct {
 // enable secret; mod adjusts the config before New.
 func newHarness(t *testing.T, routes []string, mod func(*Config)) *harness {
 	t.Helper()
+	return newHarnessFor(t, map[netip.Prefix]string{svc: ""}, routes, mod)
+}
+
+// newHarnessFor is newHarness with the managed prefixes and their VRFs.
+func newHarnessFor(t *testing.T, managed map[netip.Prefix]string, routes []string, mod func(*Config)) *harness {
+	t.Helper()
 	f := newFakeIOS(t, testPassword, testSecret, routes...)
 	cfg := DefaultConfig
 	cfg.Address = f.addr
@@ -56,7 +63,7 @@ func newHarness(t *testing.T, routes []string, mod func(*Config)) *harness {
 	}
 	h := &harness{fake: f, reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := New(cfg, []netip.Prefix{svc}, NewMetrics(h.reg), logger)
+	b, err := New(cfg, managed, NewMetrics(h.reg), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +205,7 @@ func TestHostKeyMismatchSendsNothing(t *testing.T) {
 	b, err := New(Config{
 		Address: f.addr, Username: "slaroute", PasswordFile: writeFile(t, "pw", testPassword),
 		KnownHostsFile: kh, Platform: "cisco_iosxe", Timeout: model.Duration(time.Second),
-	}, []netip.Prefix{svc}, nil, nil)
+	}, map[netip.Prefix]string{svc: ""}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +230,7 @@ func TestHostKeyPinnedTypeIsNegotiated(t *testing.T) {
 		Address: h.fake.addr, Username: "slaroute", PasswordFile: writeFile(t, "pw", testPassword),
 		EnableSecretFile: writeFile(t, "sec", testSecret),
 		KnownHostsFile:   edOnly, Platform: "cisco_iosxe", Timeout: model.Duration(2 * time.Second),
-	}, []netip.Prefix{svc}, nil, nil)
+	}, map[netip.Prefix]string{svc: ""}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +246,7 @@ func TestUnknownHostRefusedAtNew(t *testing.T) {
 	_, err := New(Config{
 		Address: f.addr, Username: "u", PasswordFile: writeFile(t, "pw", testPassword),
 		KnownHostsFile: other.knownHosts(ssh.KeyAlgoED25519), Platform: "cisco_iosxe", Timeout: model.Duration(time.Second),
-	}, []netip.Prefix{svc}, nil, nil)
+	}, map[netip.Prefix]string{svc: ""}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "has no key for") {
 		t.Fatalf("New with host missing from known_hosts = %v", err)
 	}
@@ -367,7 +374,7 @@ func TestIPv6Address(t *testing.T) {
 	b, err := New(Config{
 		Address: f.addr, Username: "u", PasswordFile: writeFile(t, "pw", testPassword),
 		KnownHostsFile: f.knownHosts(ssh.KeyAlgoED25519), Platform: "cisco_iosxe", Timeout: model.Duration(2 * time.Second),
-	}, []netip.Prefix{svc}, nil, nil)
+	}, map[netip.Prefix]string{svc: ""}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,5 +444,59 @@ func TestWrongPasswordNamesUserHostMethod(t *testing.T) {
 	}
 	if _, _, auths, sessions := h.fake.state(); auths == 0 || sessions != 0 {
 		t.Errorf("auths=%d sessions=%d: want a refused attempt and no session", auths, sessions)
+	}
+}
+
+// One router holds IPv4 and IPv6 routes, in the global table and in a VRF:
+// each is installed where it is configured, lines of other VRFs are left
+// alone, and with a tag a route moved to another VRF is cleaned up.
+func TestDualStackAndVRF(t *testing.T) {
+	v6 := netip.MustParsePrefix("2001:db8:53::53/128")
+	inVRF := netip.MustParsePrefix("192.0.2.153/32")
+	a11, a12 := netip.MustParseAddr("2001:db8:100::11"), netip.MustParseAddr("2001:db8:100::12")
+	other := "ip route vrf OTHER 192.0.2.153 255.255.255.255 198.51.100.13"
+	for _, tag := range []uint32{0, 53053} {
+		t.Run(fmt.Sprintf("tag%d", tag), func(t *testing.T) {
+			moved := fmt.Sprintf("ip route 192.0.2.153 255.255.255.255 198.51.100.11 tag %d", tag)
+			h := newHarnessFor(t, map[netip.Prefix]string{svc: "", v6: "", inVRF: "DNS"}, []string{other, moved},
+				func(c *Config) { c.RouteTag = tag })
+			for _, want := range []route.Route{
+				route.New(svc, nh11, nh12), route.New(v6, a11, a12), route.New(inVRF, nh11, nh12),
+				route.New(v6, a12), route.New(inVRF, nh12),
+			} {
+				if got, err := h.b.Set(ctx(t), want); err != nil || !got.Equal(want) {
+					t.Fatalf("Set(%s) = %s, %v", want, got, err)
+				}
+			}
+			got, err := h.b.List(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []route.Route{route.New(svc, nh11, nh12), route.New(inVRF, nh12), route.New(v6, a12)}
+			if !slices.EqualFunc(got, want, route.Route.Equal) {
+				t.Fatalf("List = %v, want %v", got, want)
+			}
+			sfx := ""
+			if tag != 0 {
+				sfx = fmt.Sprintf(" tag %d", tag)
+			}
+			routes, _, _, _ := h.fake.state()
+			wantLines := []string{other,
+				"ip route 192.0.2.53 255.255.255.255 198.51.100.11" + sfx,
+				"ip route 192.0.2.53 255.255.255.255 198.51.100.12" + sfx,
+				"ipv6 route 2001:db8:53::53/128 2001:db8:100::12" + sfx,
+				"ip route vrf DNS 192.0.2.153 255.255.255.255 198.51.100.12" + sfx,
+			}
+			if tag == 0 {
+				// Untagged, the global line for a prefix configured in
+				// vrf DNS is not ours: it stays.
+				wantLines = append(wantLines, moved)
+			}
+			slices.Sort(routes)
+			slices.Sort(wantLines)
+			if !slices.Equal(routes, wantLines) {
+				t.Errorf("router config:\n%s\nwant\n%s", strings.Join(routes, "\n"), strings.Join(wantLines, "\n"))
+			}
+		})
 	}
 }

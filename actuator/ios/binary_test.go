@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +87,57 @@ func TestBinaryWebhooksIOS(t *testing.T) {
 		"route_actuator_ios_session_up 1",
 		"route_actuator_ios_cli_errors_total 0",
 		`route_actuator_route_installed_nexthops{route="192.0.2.53/32"} 3`,
+	)
+}
+
+// TestBinaryWebhooksIOSDualStack: the built route_actuator with one IPv4
+// and one IPv6 route on the FRR peer; a webhook withdraws and restores an
+// IPv6 server, leaving the IPv4 route alone, checked in vtysh's running
+// config and the router namespace's kernel routes.
+func TestBinaryWebhooksIOSDualStack(t *testing.T) {
+	svc6 := netip.MustParsePrefix("2001:db8:53::53/128")
+	v11, v12, v13 := netip.MustParseAddr("2001:db8:100::11"), netip.MustParseAddr("2001:db8:100::12"), netip.MustParseAddr("2001:db8:100::13")
+	peer := frrpeertest.Start(t, frrpeer.Options{
+		RouterAddr6: netip.MustParsePrefix("2001:db8:100::1/64"), Nexthops6: []netip.Addr{v11, v12, v13},
+	})
+	routes := strings.Replace(testenv.ActuatorRoutes, "alerts:\n", `  - prefix: 2001:db8:53::53/128
+    nexthops: ["2001:db8:100::11", "2001:db8:100::12", "2001:db8:100::13"]
+alerts:
+`, 1)
+	body := fmt.Sprintf(strings.Replace(binaryConfig, testenv.ActuatorRoutes, routes, 1), peer.Addr, peer.Username, peer.PrivateKeyFile, peer.KnownHostsFile)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: peer.DialContext}}
+	testenv.StartActuator(t, peer.Namespace, body, c, "PRIVATE KEY")
+	t0 := time.Now().Add(-time.Minute)
+	v4 := []string{
+		"ip route 192.0.2.53/32 198.51.100.11 tag 53053",
+		"ip route 192.0.2.53/32 198.51.100.12 tag 53053",
+		"ip route 192.0.2.53/32 198.51.100.13 tag 53053",
+	}
+	v6 := []string{
+		"ipv6 route 2001:db8:53::53/128 2001:db8:100::11 tag 53053",
+		"ipv6 route 2001:db8:53::53/128 2001:db8:100::12 tag 53053",
+		"ipv6 route 2001:db8:53::53/128 2001:db8:100::13 tag 53053",
+	}
+	down := func(end time.Time) testenv.Alert {
+		a := testenv.ServerDown("2001:db8:100::12", t0.Add(time.Second), end)
+		a.Labels["service"] = svc6.String()
+		return a
+	}
+
+	testenv.PostWebhook(t, c, testenv.Payload(testenv.Watchdog(t0)))
+	waitRunning(t, peer, append(slices.Clone(v4), v6...)...)
+	waitKernel(t, peer, svc6, v11, v12, v13)
+
+	testenv.PostWebhook(t, c, testenv.Payload(down(time.Time{}), testenv.Watchdog(t0)))
+	waitRunning(t, peer, append(slices.Clone(v4), v6[0], v6[2])...)
+	waitKernel(t, peer, svc6, v11, v13)
+	waitKernel(t, peer, svc, nh11, nh12, nh13)
+
+	testenv.PostWebhook(t, c, testenv.Payload(down(time.Now()), testenv.Watchdog(t0)))
+	waitRunning(t, peer, append(slices.Clone(v4), v6...)...)
+	waitKernel(t, peer, svc6, v11, v12, v13)
+	testenv.WaitActuatorMetrics(t, c,
+		"route_actuator_ios_cli_errors_total 0",
+		`route_actuator_route_installed_nexthops{route="2001:db8:53::53/128"} 3`,
 	)
 }

@@ -3,12 +3,12 @@ package ios
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
@@ -84,10 +84,14 @@ func (c *Config) Validate(d *configkit.Decoder) {
 	}
 }
 
-// CheckRoute refuses IPv6 routes: render.go writes `ip route` only.
-func (c *Config) CheckRoute(p netip.Prefix) error {
-	if !p.Addr().Is4() {
-		return fmt.Errorf("backend ios installs IPv4 routes only")
+// CheckPlacement accepts VRFs (`ip route vrf NAME ...`) and refuses table
+// numbers, which IOS does not have.
+func (c *Config) CheckPlacement(p route.Placement) error {
+	if p.Table != 0 {
+		return fmt.Errorf("backend ios places routes by vrf name, not by table number")
+	}
+	if !validVRF(p.VRF) {
+		return fmt.Errorf("backend ios: %q is not a VRF name", p.VRF)
 	}
 	return nil
 }

@@ -264,17 +264,20 @@ func (f *fakeIOS) exec(m mode, line string) (string, mode, bool) {
 			return "", modePriv, false
 		case f.reject != "" && strings.Contains(cmd, f.reject):
 			return invalidInput, m, false
-		case strings.HasPrefix(cmd, "ip route ") && len(strings.Fields(cmd)) >= 5:
+		case strings.HasPrefix(cmd, "ip route ") && len(strings.Fields(cmd)) >= 5,
+			strings.HasPrefix(cmd, "ipv6 route ") && len(strings.Fields(cmd)) >= 4:
 			f.config(func() { f.routes = append(f.routes, cmd) })
 			return "", m, false
-		case strings.HasPrefix(cmd, "no ip route ") && len(strings.Fields(cmd)) >= 6:
+		case strings.HasPrefix(cmd, "no ip route ") && len(strings.Fields(cmd)) >= 6,
+			strings.HasPrefix(cmd, "no ipv6 route ") && len(strings.Fields(cmd)) >= 5:
 			r := strings.TrimPrefix(cmd, "no ")
 			if !slices.Contains(f.routes, r) {
 				return "%No matching route to delete\r\n", m, false
 			}
 			f.config(func() { f.routes = slices.DeleteFunc(f.routes, func(s string) bool { return s == r }) })
 			return "", m, false
-		case strings.HasPrefix(cmd, "ip route") || strings.HasPrefix(cmd, "no ip route"):
+		case strings.HasPrefix(cmd, "ip route") || strings.HasPrefix(cmd, "no ip route") ||
+			strings.HasPrefix(cmd, "ipv6 route") || strings.HasPrefix(cmd, "no ipv6 route"):
 			return "% Incomplete command.\r\n\r\n", m, false
 		}
 	}

@@ -41,17 +41,18 @@ func FuzzParseRoutes(f *testing.F) {
 		}
 		var rendered []string
 		for _, e := range es {
-			if !e.Prefix.IsValid() || !e.Prefix.Addr().Is4() || e.Prefix != e.Prefix.Masked() || !e.Nexthop.Is4() || e.Nexthop.Zone() != "" {
-				t.Fatalf("entry %+v: want a masked IPv4 prefix and an IPv4 nexthop", e)
+			if !e.Prefix.IsValid() || e.Prefix.Addr().Is4() != e.Nexthop.Is4() || e.Prefix != e.Prefix.Masked() || e.Nexthop.Zone() != "" ||
+				(e.VRF != "" && !validVRF(e.VRF)) {
+				t.Fatalf("entry %+v: want a masked prefix, a nexthop of its family and a valid VRF", e)
 			}
-			add, err := renderLines(e.Prefix, nil, []netip.Addr{e.Nexthop}, e.Tag)
+			add, err := renderLines(e.VRF, e.Prefix, nil, []netip.Addr{e.Nexthop}, e.Tag)
 			if err != nil || len(add) != 1 {
 				t.Fatalf("entry %+v renders %q, %v", e, add, err)
 			}
 			if back, ok := parseLine(add[0]); !ok || back != e {
 				t.Fatalf("entry %+v renders %q, which parses as %+v (ok %v)", e, add[0], back, ok)
 			}
-			del, err := renderLines(e.Prefix, []netip.Addr{e.Nexthop}, nil, e.Tag)
+			del, err := renderLines(e.VRF, e.Prefix, []entry{e}, nil, e.Tag)
 			if err != nil || len(del) != 1 || del[0] != "no "+add[0] {
 				t.Fatalf("entry %+v: removal renders %q, %v; want %q", e, del, err, "no "+add[0])
 			}
@@ -71,7 +72,9 @@ func TestParseRoutesLongLine(t *testing.T) {
 		"ip route 192.0.2.54 255.255.255.255 198.51.100.11 name " + strings.Repeat("x", 70000) + "\n" +
 		"ip route 192.0.2.53 255.255.255.255 198.51.100.12\n"
 	want := []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")}
-	if got := nexthopsOf(parseRoutes(out), 0, netip.MustParsePrefix("192.0.2.53/32")); !slices.Equal(got, want) {
-		t.Errorf("nexthops %v, want %v", got, want)
+	p := netip.MustParsePrefix("192.0.2.53/32")
+	o := owner{managed: map[netip.Prefix]string{p: ""}}
+	if got := o.installed(o.lines(parseRoutes(out), p), p); !slices.Equal(got.Nexthops, want) {
+		t.Errorf("nexthops %v, want %v", got.Nexthops, want)
 	}
 }

@@ -31,12 +31,20 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
+// The managed prefixes of the parse golden files, each in its VRF.
+var goldenManaged = map[netip.Prefix]string{
+	netip.MustParsePrefix("192.0.2.53/32"):        "",
+	netip.MustParsePrefix("192.0.2.54/32"):        "",
+	netip.MustParsePrefix("2001:db8:53::53/128"):  "",
+	netip.MustParsePrefix("192.0.2.153/32"):       "DNS",
+	netip.MustParsePrefix("2001:db8:53::153/128"): "DNS",
+}
+
 func TestParseGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/show-*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no show fixtures: %v", err)
 	}
-	managed := []netip.Prefix{netip.MustParsePrefix("192.0.2.53/32"), netip.MustParsePrefix("192.0.2.54/32")}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".txt")
 		t.Run(name, func(t *testing.T) {
@@ -46,16 +54,20 @@ func TestParseGolden(t *testing.T) {
 			}
 			es := parseRoutes(string(in))
 			var b strings.Builder
-			b.WriteString("# entries: prefix nexthop tag\n")
+			b.WriteString("# entries: vrf prefix nexthop tag\n")
 			for _, e := range es {
-				fmt.Fprintf(&b, "%s %s %d\n", e.Prefix, e.Nexthop, e.Tag)
+				vrf := e.VRF
+				if vrf == "" {
+					vrf = "-"
+				}
+				fmt.Fprintf(&b, "%s %s %s %d\n", vrf, e.Prefix, e.Nexthop, e.Tag)
 			}
-			b.WriteString("# ours without tag, managed 192.0.2.53/32 192.0.2.54/32\n")
-			for _, r := range routesFrom(es, 0, managed) {
+			b.WriteString("# ours without tag, managed 192.0.2.53/32 192.0.2.54/32 2001:db8:53::53/128, and 192.0.2.153/32 2001:db8:53::153/128 in vrf DNS\n")
+			for _, r := range (owner{managed: goldenManaged}).routes(es) {
 				fmt.Fprintf(&b, "%s\n", r)
 			}
 			b.WriteString("# ours with route_tag 53053\n")
-			for _, r := range routesFrom(es, 53053, managed) {
+			for _, r := range (owner{tag: 53053, managed: goldenManaged}).routes(es) {
 				fmt.Fprintf(&b, "%s\n", r)
 			}
 			golden(t, name+".golden", b.String())
@@ -66,22 +78,38 @@ func TestParseGolden(t *testing.T) {
 func TestRenderGolden(t *testing.T) {
 	a := netip.MustParseAddr
 	p := netip.MustParsePrefix
+	on := func(vrf string, prefix netip.Prefix, tag uint32, nhs ...netip.Addr) []entry {
+		var es []entry
+		for _, nh := range nhs {
+			es = append(es, entry{VRF: vrf, Prefix: prefix, Nexthop: nh, Tag: tag})
+		}
+		return es
+	}
+	v6 := p("2001:db8:53::53/128")
 	for _, tc := range []struct {
-		name       string
-		prefix     netip.Prefix
-		have, want []netip.Addr
-		tag        uint32
+		name   string
+		vrf    string
+		prefix netip.Prefix
+		have   []entry
+		want   []netip.Addr
+		tag    uint32
 	}{
-		{"create", p("192.0.2.53/32"), nil, []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, 0},
-		{"withdraw", p("192.0.2.53/32"), []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, []netip.Addr{a("198.51.100.11")}, 0},
-		{"restore-tagged", p("192.0.2.53/32"), []netip.Addr{a("198.51.100.11")}, []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, 53053},
-		{"swap", p("192.0.2.53/32"), []netip.Addr{a("198.51.100.12")}, []netip.Addr{a("198.51.100.13")}, 0},
-		{"delete-subnet", p("192.0.2.0/24"), []netip.Addr{a("198.51.100.11"), a("198.51.100.13")}, nil, 7},
-		{"unmasked-prefix", p("192.0.2.77/25"), nil, []netip.Addr{a("198.51.100.11")}, 0},
-		{"noop", p("192.0.2.53/32"), []netip.Addr{a("198.51.100.11")}, []netip.Addr{a("198.51.100.11")}, 0},
+		{"create", "", p("192.0.2.53/32"), nil, []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, 0},
+		{"withdraw", "", p("192.0.2.53/32"), on("", p("192.0.2.53/32"), 0, a("198.51.100.11"), a("198.51.100.12")), []netip.Addr{a("198.51.100.11")}, 0},
+		{"restore-tagged", "", p("192.0.2.53/32"), on("", p("192.0.2.53/32"), 53053, a("198.51.100.11")), []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, 53053},
+		{"swap", "", p("192.0.2.53/32"), on("", p("192.0.2.53/32"), 0, a("198.51.100.12")), []netip.Addr{a("198.51.100.13")}, 0},
+		{"delete-subnet", "", p("192.0.2.0/24"), on("", p("192.0.2.0/24"), 7, a("198.51.100.11"), a("198.51.100.13")), nil, 7},
+		{"unmasked-prefix", "", p("192.0.2.77/25"), nil, []netip.Addr{a("198.51.100.11")}, 0},
+		{"noop", "", p("192.0.2.53/32"), on("", p("192.0.2.53/32"), 0, a("198.51.100.11")), []netip.Addr{a("198.51.100.11")}, 0},
+		{"ipv6-create-tagged", "", v6, nil, []netip.Addr{a("2001:db8:100::11"), a("2001:db8:100::12")}, 53053},
+		{"ipv6-withdraw", "", v6, on("", v6, 0, a("2001:db8:100::11"), a("2001:db8:100::12")), []netip.Addr{a("2001:db8:100::12")}, 0},
+		{"vrf-create", "DNS", p("192.0.2.53/32"), nil, []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, 53053},
+		{"vrf-withdraw", "DNS", p("192.0.2.53/32"), on("DNS", p("192.0.2.53/32"), 53053, a("198.51.100.11"), a("198.51.100.12")), []netip.Addr{a("198.51.100.12")}, 53053},
+		{"vrf-ipv6-create", "DNS", v6, nil, []netip.Addr{a("2001:db8:100::11")}, 0},
+		{"vrf-moved", "DNS", p("192.0.2.53/32"), on("", p("192.0.2.53/32"), 53053, a("198.51.100.11"), a("198.51.100.12")), []netip.Addr{a("198.51.100.11"), a("198.51.100.12")}, 53053},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lines, err := renderLines(tc.prefix, tc.have, tc.want, tc.tag)
+			lines, err := renderLines(tc.vrf, tc.prefix, tc.have, tc.want, tc.tag)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,19 +122,23 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-func TestRenderRejectsNonIPv4(t *testing.T) {
+func TestRenderRejects(t *testing.T) {
 	a := netip.MustParseAddr
 	for _, tc := range []struct {
+		vrf    string
 		prefix netip.Prefix
 		want   []netip.Addr
 		err    string
 	}{
-		{netip.MustParsePrefix("2001:db8::53/128"), []netip.Addr{a("2001:db8::1")}, "prefix 2001:db8::53/128: only IPv4 prefixes are supported"},
-		{netip.MustParsePrefix("192.0.2.53/32"), []netip.Addr{a("2001:db8::1")}, "nexthop 2001:db8::1: only IPv4 nexthops are supported"},
-		{netip.Prefix{}, nil, "prefix invalid Prefix: only IPv4 prefixes are supported"},
+		{"", netip.MustParsePrefix("2001:db8::53/128"), []netip.Addr{a("198.51.100.1")}, "nexthop 198.51.100.1: not an unscoped address of prefix 2001:db8::53/128's family"},
+		{"", netip.MustParsePrefix("192.0.2.53/32"), []netip.Addr{a("2001:db8::1")}, "nexthop 2001:db8::1: not an unscoped address of prefix 192.0.2.53/32's family"},
+		{"", netip.MustParsePrefix("2001:db8::53/128"), []netip.Addr{a("fe80::1%eth0")}, "nexthop fe80::1%eth0: not an unscoped address of prefix 2001:db8::53/128's family"},
+		{"", netip.Prefix{}, nil, "prefix invalid Prefix: not an IPv4 or IPv6 prefix"},
+		{"DNS BLUE", netip.MustParsePrefix("192.0.2.53/32"), []netip.Addr{a("198.51.100.1")}, `vrf "DNS BLUE": not a VRF name`},
+		{"x\nip route 0.0.0.0 0.0.0.0 203.0.113.1", netip.MustParsePrefix("192.0.2.53/32"), []netip.Addr{a("198.51.100.1")}, `vrf "x\nip route 0.0.0.0 0.0.0.0 203.0.113.1": not a VRF name`},
 	} {
-		if _, err := renderLines(tc.prefix, nil, tc.want, 0); err == nil || err.Error() != tc.err {
-			t.Errorf("renderLines(%v, %v) error = %v, want %q", tc.prefix, tc.want, err, tc.err)
+		if _, err := renderLines(tc.vrf, tc.prefix, nil, tc.want, 0); err == nil || err.Error() != tc.err {
+			t.Errorf("renderLines(%q, %v, %v) error = %v, want %q", tc.vrf, tc.prefix, tc.want, err, tc.err)
 		}
 	}
 }

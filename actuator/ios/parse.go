@@ -10,24 +10,30 @@ import (
 )
 
 // showRoutes is the one command that reads state. Both IOS and FRR's vtysh
-// support the include filter, so the device returns only static route lines.
-const showRoutes = "show running-config | include ^ip route"
+// support the include filter with an alternation, so the device returns
+// only its static route lines, IPv4 and IPv6, of every VRF.
+const showRoutes = "show running-config | include ^ip route|^ipv6 route"
 
-// entry is one parsed `ip route` line: a single prefix -> nexthop pair.
+// entry is one parsed `ip route` or `ipv6 route` line: a single prefix ->
+// nexthop pair in the global table (VRF "") or in a VRF.
 type entry struct {
+	VRF     string
 	Prefix  netip.Prefix
 	Nexthop netip.Addr
 	Tag     uint32 // 0 = untagged
 }
 
-// parseRoutes extracts the static IPv4 routes with a plain nexthop address
-// from `show running-config` output, in both the IOS form
+// parseRoutes extracts the static routes with a plain nexthop address from
+// `show running-config` output: IPv4 in the IOS form
 // `ip route 192.0.2.53 255.255.255.255 198.51.100.11` and the FRR form
-// `ip route 192.0.2.53/32 198.51.100.11`, with optional distance, tag, name,
-// track and so on. Lines it cannot prove to be that shape (VRF routes,
-// interface routes, garbage) are skipped: the backend never claims a route it
-// could not render back exactly. Every line is read, however long (a
-// bufio.Scanner stops at 64 KiB and would hide the routes after it).
+// `ip route 192.0.2.53/32 198.51.100.11`, IPv6 as
+// `ipv6 route 2001:DB8:53::53/128 2001:DB8:100::11`, each optionally in a VRF
+// (`ip route vrf NAME ...`, `ipv6 route vrf NAME ...`, IOS only), with
+// optional distance, tag, name, track and so on. Lines it cannot prove to be
+// that shape (interface routes, nexthops in another VRF, garbage) are
+// skipped: the backend never claims a route it could not render back
+// exactly. Every line is read, however long (a bufio.Scanner stops at 64 KiB
+// and would hide the routes after it).
 func parseRoutes(out string) []entry {
 	var es []entry
 	for line := range strings.Lines(out) {
@@ -40,32 +46,44 @@ func parseRoutes(out string) []entry {
 
 func parseLine(line string) (entry, bool) {
 	f := strings.Fields(line)
-	if len(f) < 4 || f[0] != "ip" || f[1] != "route" {
+	if len(f) < 4 || (f[0] != "ip" && f[0] != "ipv6") || f[1] != "route" {
 		return entry{}, false
 	}
+	v6 := f[0] == "ipv6"
 	f = f[2:]
+	var e entry
+	if f[0] == "vrf" {
+		if len(f) < 4 || !validVRF(f[1]) {
+			return entry{}, false
+		}
+		e.VRF = f[1]
+		f = f[2:]
+	}
 	var p netip.Prefix
-	if strings.Contains(f[0], "/") {
+	switch {
+	case strings.Contains(f[0], "/"):
 		var err error
 		if p, err = netip.ParsePrefix(f[0]); err != nil {
 			return entry{}, false
 		}
 		f = f[1:]
-	} else {
+	case !v6 && len(f) >= 2:
 		var ok bool
 		if p, ok = maskPrefix(f[0], f[1]); !ok {
 			return entry{}, false
 		}
 		f = f[2:]
+	default:
+		return entry{}, false
 	}
-	if len(f) == 0 || !p.Addr().Is4() {
+	if len(f) == 0 || p.Addr().Is4() == v6 || p.Addr().Zone() != "" || p.Addr().Is4In6() {
 		return entry{}, false
 	}
 	nh, err := netip.ParseAddr(f[0])
-	if err != nil || !nh.Is4() {
-		return entry{}, false // interface route (Null0, GigabitEthernet0/0 ...) or vrf
+	if err != nil || nh.Is4() != p.Addr().Is4() || nh.Zone() != "" || nh.Is4In6() {
+		return entry{}, false // interface route (Null0, GigabitEthernet0/0 ...)
 	}
-	e := entry{Prefix: p.Masked(), Nexthop: nh}
+	e.Prefix, e.Nexthop = p.Masked(), nh
 	rest := f[1:]
 	for i := 0; i < len(rest); i++ {
 		switch tok := rest[i]; tok {
@@ -79,11 +97,13 @@ func parseLine(line string) (entry, bool) {
 			}
 			e.Tag = uint32(t)
 			i++
-		case "table", "nexthop-vrf", "vrf":
-			return entry{}, false // another table: `no ip route P M NH` would miss it
+		case "table", "nexthop-vrf", "vrf", "global":
+			// The nexthop in another table or VRF: `no ip route P M NH`
+			// would miss it.
+			return entry{}, false
 		case "name", "track", "label", "color", "segments":
 			i++ // one argument, which could look like a tag value
-		case "permanent", "multicast", "onlink", "dhcp", "global":
+		case "permanent", "multicast", "unicast", "onlink", "dhcp":
 		default:
 			if _, err := strconv.ParseUint(tok, 10, 8); err != nil {
 				// Not a distance: an interface (FRR's `NH IFNAME`) or
@@ -93,6 +113,23 @@ func parseLine(line string) (entry, bool) {
 		}
 	}
 	return e, true
+}
+
+// validVRF reports whether name can be rendered back into a line as read:
+// the names the configuration accepts.
+func validVRF(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for i, c := range name {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && strings.ContainsRune("_.:-", c):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // maskPrefix turns `192.0.2.53 255.255.255.255` into 192.0.2.53/32; a
@@ -114,34 +151,62 @@ func maskPrefix(addr, mask string) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a, ones), true
 }
 
-// routesFrom groups entries into routes, keeping those that are ours: with a
-// tag, every route carrying it; without, the managed prefixes. Sorted by prefix.
-func routesFrom(es []entry, tag uint32, managed []netip.Prefix) []route.Route {
-	keep := make(map[netip.Prefix]bool, len(managed))
-	for _, p := range managed {
-		keep[p.Masked()] = true
+// owner decides which route lines are ours: with a tag, every line carrying
+// it, in any VRF (the tag proves it, so a route moved to another VRF or
+// removed from the configuration is cleaned up); without, the lines of the
+// managed prefixes in the VRF each is configured in; lines of other VRFs
+// are not ours.
+type owner struct {
+	tag     uint32
+	managed map[netip.Prefix]string // prefix -> VRF ("" global)
+}
+
+func (o owner) ours(e entry) bool {
+	if o.tag != 0 {
+		return e.Tag == o.tag
 	}
-	by := map[netip.Prefix][]netip.Addr{}
+	vrf, ok := o.managed[e.Prefix]
+	return ok && e.VRF == vrf
+}
+
+// lines returns our entries for p.
+func (o owner) lines(es []entry, p netip.Prefix) []entry {
+	var out []entry
 	for _, e := range es {
-		if (tag != 0 && e.Tag != tag) || (tag == 0 && !keep[e.Prefix]) {
-			continue
+		if e.Prefix == p && o.ours(e) {
+			out = append(out, e)
 		}
-		by[e.Prefix] = append(by[e.Prefix], e.Nexthop)
 	}
-	out := make([]route.Route, 0, len(by))
-	for p, nhs := range by {
-		out = append(out, route.New(p, nhs...))
-	}
-	route.Sort(out)
 	return out
 }
 
-// nexthopsOf returns the nexthops our routes for p currently have.
-func nexthopsOf(es []entry, tag uint32, p netip.Prefix) []netip.Addr {
-	for _, r := range routesFrom(es, tag, []netip.Prefix{p}) {
-		if r.Prefix == p.Masked() {
-			return r.Nexthops
+// installed is the route our lines for p make: their nexthops, or none
+// when a line of ours sits in a VRF other than p's (only possible with a
+// tag), so that the reconciler rewrites it.
+func (o owner) installed(ours []entry, p netip.Prefix) route.Route {
+	vrf, managed := o.managed[p]
+	nhs := make([]netip.Addr, 0, len(ours))
+	for _, e := range ours {
+		if managed && e.VRF != vrf {
+			return route.Route{Prefix: p}
+		}
+		nhs = append(nhs, e.Nexthop)
+	}
+	return route.New(p, nhs...)
+}
+
+// routes groups our entries into routes, sorted by prefix.
+func (o owner) routes(es []entry) []route.Route {
+	by := map[netip.Prefix][]entry{}
+	for _, e := range es {
+		if o.ours(e) {
+			by[e.Prefix] = append(by[e.Prefix], e)
 		}
 	}
-	return nil
+	out := make([]route.Route, 0, len(by))
+	for p, ours := range by {
+		out = append(out, o.installed(ours, p))
+	}
+	route.Sort(out)
+	return out
 }

@@ -7,39 +7,59 @@ import (
 	"slices"
 )
 
-// renderLines returns the configuration lines that turn the nexthops we have
-// for prefix into want: adds first, so that swapping one nexthop for another
-// never leaves the route empty, then removes. Lines are built only from
-// netip values and the configured tag, never from alert text.
-func renderLines(prefix netip.Prefix, have, want []netip.Addr, tag uint32) ([]string, error) {
-	if !prefix.IsValid() || !prefix.Addr().Is4() {
-		return nil, fmt.Errorf("prefix %s: only IPv4 prefixes are supported", prefix)
+// renderLines returns the configuration lines that turn our lines for
+// prefix (have, in any VRF) into want in VRF vrf ("" global): adds first, so
+// that swapping one nexthop for another never leaves the route empty, then
+// removes, each in the VRF the line is in. Lines are built only from netip
+// values, the configured tag and validated VRF names, never from alert text.
+func renderLines(vrf string, prefix netip.Prefix, have []entry, want []netip.Addr, tag uint32) ([]string, error) {
+	if !prefix.IsValid() || prefix.Addr().Zone() != "" || prefix.Addr().Is4In6() {
+		return nil, fmt.Errorf("prefix %s: not an IPv4 or IPv6 prefix", prefix)
 	}
-	for _, nh := range append(slices.Clone(have), want...) {
-		if !nh.Is4() || nh.Zone() != "" {
-			return nil, fmt.Errorf("nexthop %s: only IPv4 nexthops are supported", nh)
+	if vrf != "" && !validVRF(vrf) {
+		return nil, fmt.Errorf("vrf %q: not a VRF name", vrf)
+	}
+	v4 := prefix.Addr().Is4()
+	for _, nh := range want {
+		if nh.Is4() != v4 || nh.Zone() != "" || nh.Is4In6() {
+			return nil, fmt.Errorf("nexthop %s: not an unscoped address of prefix %s's family", nh, prefix)
+		}
+	}
+	for _, e := range have {
+		if e.Prefix != prefix.Masked() || e.Nexthop.Is4() != v4 || (e.VRF != "" && !validVRF(e.VRF)) {
+			return nil, fmt.Errorf("installed line %s via %s in vrf %q does not match prefix %s", e.Prefix, e.Nexthop, e.VRF, prefix)
 		}
 	}
 	var lines []string
 	for _, nh := range want {
-		if !slices.Contains(have, nh) {
-			lines = append(lines, routeLine(prefix, nh, tag))
+		if !slices.ContainsFunc(have, func(e entry) bool { return e.VRF == vrf && e.Nexthop == nh }) {
+			lines = append(lines, routeLine(vrf, prefix, nh, tag))
 		}
 	}
-	for _, nh := range have {
-		if !slices.Contains(want, nh) {
-			lines = append(lines, "no "+routeLine(prefix, nh, tag))
+	for _, e := range have {
+		if e.VRF != vrf || !slices.Contains(want, e.Nexthop) {
+			lines = append(lines, "no "+routeLine(e.VRF, prefix, e.Nexthop, tag))
 		}
 	}
 	return lines, nil
 }
 
-// routeLine renders the IOS mask form, which FRR accepts too.
-func routeLine(p netip.Prefix, nh netip.Addr, tag uint32) string {
+// routeLine renders one static route: IPv4 in the IOS mask form, which FRR
+// accepts too, IPv6 in the prefix-length form both share.
+func routeLine(vrf string, p netip.Prefix, nh netip.Addr, tag uint32) string {
 	p = p.Masked()
-	m := net.CIDRMask(p.Bits(), 32)
-	mask := netip.AddrFrom4([4]byte(m))
-	s := fmt.Sprintf("ip route %s %s %s", p.Addr(), mask, nh)
+	in := ""
+	if vrf != "" {
+		in = "vrf " + vrf + " "
+	}
+	var s string
+	if p.Addr().Is4() {
+		m := net.CIDRMask(p.Bits(), 32)
+		mask := netip.AddrFrom4([4]byte(m))
+		s = fmt.Sprintf("ip route %s%s %s %s", in, p.Addr(), mask, nh)
+	} else {
+		s = fmt.Sprintf("ipv6 route %s%s %s", in, p, nh)
+	}
 	if tag != 0 {
 		s += fmt.Sprintf(" tag %d", tag)
 	}

@@ -41,17 +41,19 @@ type Backend struct {
 	h      *vnl.Handle              // library calls: multipath routes, gateway lookups
 	raw    map[int]*nl.SocketHandle // strict-check socket for nexthop objects and dumps
 	warned map[uint32]bool          // groups whose bucket count differs from the config
+	places map[netip.Prefix]route.Placement
 }
 
 var _ route.Backend = (*Backend)(nil)
 
-// New returns the backend for the current network namespace.
-func New(cfg Config, logger *slog.Logger) (route.Backend, error) {
-	return NewAt(cfg, logger, netns.None())
+// New returns the backend for the current network namespace. places says
+// which table each configured prefix goes to (absent or zero: cfg.Table).
+func New(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Logger) (route.Backend, error) {
+	return NewAt(cfg, places, logger, netns.None())
 }
 
 // NewAt returns the backend for network namespace ns (netns.None() = current).
-func NewAt(cfg Config, logger *slog.Logger, ns netns.NsHandle) (*Backend, error) {
+func NewAt(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Logger, ns netns.NsHandle) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -69,6 +71,15 @@ func NewAt(cfg Config, logger *slog.Logger, ns netns.NsHandle) (*Backend, error)
 		cfg: cfg, table: uint32(table), proto: uint8(cfg.Protocol), logger: logger, h: h,
 		raw:    map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
 		warned: map[uint32]bool{},
+		places: map[netip.Prefix]route.Placement{},
+	}
+	for p, at := range places {
+		if err := cfg.CheckPlacement(at); err != nil {
+			h.Close()
+			s.Close()
+			return nil, fmt.Errorf("netlink: route %s: %w", p, err)
+		}
+		b.places[p.Masked()] = at
 	}
 	tv := unix.NsecToTimeval(socketTimeout.Nanoseconds())
 	err = errors.Join(
@@ -115,17 +126,92 @@ func (b *Backend) list(fams ...uint8) ([]route.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	merged := map[netip.Prefix][]netip.Addr{}
+	seen := map[netip.Prefix]bool{}
+	var out []route.Route
 	for _, r := range st.routes {
-		gws, _ := b.owned(st, r)
-		merged[r.Prefix] = append(merged[r.Prefix], gws...)
-	}
-	out := make([]route.Route, 0, len(merged))
-	for p, gws := range merged {
-		out = append(out, route.New(p, gws...))
+		if !seen[r.Prefix] {
+			seen[r.Prefix] = true
+			out = append(out, b.merge(st, r.Prefix))
+		}
 	}
 	route.Sort(out)
 	return out, nil
+}
+
+// merge returns the route our routes for p make: their gateways, or none
+// when one of them sits in a table other than p's (its placement changed),
+// so that the reconciler rewrites it.
+func (b *Backend) merge(st state, p netip.Prefix) route.Route {
+	want, known := st.tables[p]
+	var gws []netip.Addr
+	for _, r := range st.routesFor(p) {
+		if known && r.Table != want {
+			return route.Route{Prefix: p}
+		}
+		g, _ := b.owned(st, r)
+		gws = append(gws, g...)
+	}
+	return route.New(p, gws...)
+}
+
+// tableOf returns the table of prefix p: its own table, its VRF device's
+// table (looked up now: the VRF may have been created after start), or
+// the configured one.
+func (b *Backend) tableOf(p netip.Prefix) (uint32, error) {
+	at := b.places[p]
+	switch {
+	case at.Table != 0:
+		return at.Table, nil
+	case at.VRF != "":
+		return b.vrfTable(at.VRF)
+	}
+	return b.table, nil
+}
+
+// vrfTable returns the table of VRF device name (its l3mdev table).
+func (b *Backend) vrfTable(name string) (uint32, error) {
+	l, err := b.h.LinkByName(name)
+	if err != nil {
+		var nf vnl.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return 0, fmt.Errorf("vrf %s: no such device (create it: ip link add %s type vrf table N)", name, name)
+		}
+		return 0, b.wrap("look up vrf "+name, err)
+	}
+	v, ok := l.(*vnl.Vrf)
+	if !ok {
+		return 0, fmt.Errorf("vrf %s: device is of type %s, not vrf", name, l.Type())
+	}
+	return v.Table, nil
+}
+
+// tables returns the table of every configured prefix whose table is
+// known now (a VRF device that does not exist is left out: its routes are
+// created once it does) and the set of tables to read: those and the
+// configured table.
+func (b *Backend) tables() (map[netip.Prefix]uint32, map[uint32]bool) {
+	of := make(map[netip.Prefix]uint32, len(b.places))
+	set := map[uint32]bool{b.table: true}
+	vrfs := map[string]uint32{} // one lookup per VRF; 0: not there
+	for p, at := range b.places {
+		t := b.table
+		switch {
+		case at.Table != 0:
+			t = at.Table
+		case at.VRF != "":
+			vt, ok := vrfs[at.VRF]
+			if !ok {
+				vt, _ = b.vrfTable(at.VRF)
+				vrfs[at.VRF] = vt
+			}
+			if t = vt; t == 0 {
+				continue
+			}
+		}
+		of[p] = t
+		set[t] = true
+	}
+	return of, set
 }
 
 // Set makes the kernel route for want.Prefix carry exactly want.Nexthops (or
@@ -142,15 +228,23 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 			return route.Route{}, fmt.Errorf("route %s: nexthop %s: must be an unscoped address of the prefix's family", p, gw)
 		}
 	}
-	st, err := b.readFor(p, to)
+	var table uint32
+	var err error
+	if len(to) > 0 {
+		table, err = b.tableOf(p)
+	}
+	var st state
+	if err == nil {
+		st, err = b.readFor(p, table, to)
+	}
 	switch {
 	case err != nil:
 	case len(to) == 0:
-		err = b.remove(st, p)
+		err = b.remove(st, p, 0)
 	case b.cfg.Mode == "multipath":
-		err = b.installMultipath(st, p, to)
+		err = b.installMultipath(st, p, table, to)
 	default:
-		err = b.installResilient(st, p, to)
+		err = b.installResilient(st, p, table, to)
 	}
 	if err != nil {
 		return route.Route{}, fmt.Errorf("route %s: %w", p, err)
@@ -162,23 +256,28 @@ func (b *Backend) Set(ctx context.Context, want route.Route) (route.Route, error
 	return got, nil
 }
 
-// readFor reads our routes for p and, in mode resilient, only the objects
-// they point at or that installing gateways to would use: a dump of every
-// object per change costs more than the few gets.
-func (b *Backend) readFor(p netip.Prefix, to []netip.Addr) (state, error) {
-	rs, err := b.routes(b.table, b.proto, family(p.Addr()))
+// readFor reads our routes for p in every table we use and, in mode
+// resilient, only the objects they point at or that installing gateways to
+// would use in table: a dump of every object per change costs more than the
+// few gets.
+func (b *Backend) readFor(p netip.Prefix, table uint32, to []netip.Addr) (state, error) {
+	of, tables := b.tables()
+	rs, err := b.routes(0, b.proto, family(p.Addr()))
 	if err != nil {
 		return state{}, err
 	}
-	st := state{nhs: map[uint32]knexthop{}}
-	ids := []uint32{groupID(int(b.proto), int(b.table), p)}
+	st := state{nhs: map[uint32]knexthop{}, tables: of}
+	var ids []uint32
+	if len(to) > 0 {
+		ids = append(ids, groupID(int(b.proto), int(table), p))
+	}
 	for _, gw := range to {
 		ids = append(ids, memberID(int(b.proto), gw))
 	}
 	for _, r := range rs {
-		if r.Prefix == p {
+		if r.Prefix == p && tables[r.Table] {
 			st.routes = append(st.routes, r)
-			ids = append(ids, r.NHID)
+			ids = append(ids, r.NHID, groupID(int(b.proto), int(r.Table), p))
 		}
 	}
 	for _, id := range ids {
@@ -193,16 +292,11 @@ func (b *Backend) readFor(p netip.Prefix, to []netip.Addr) (state, error) {
 
 // readBack returns the route for p as the kernel holds it.
 func (b *Backend) readBack(p netip.Prefix) (route.Route, error) {
-	st, err := b.readFor(p, nil)
+	st, err := b.readFor(p, 0, nil)
 	if err != nil {
 		return route.Route{}, err
 	}
-	var gws []netip.Addr
-	for _, r := range st.routes {
-		g, _ := b.owned(st, r)
-		gws = append(gws, g...)
-	}
-	return route.New(p, gws...), nil
+	return b.merge(st, p), nil
 }
 
 // nexthop gets object id into nhs (absent: left out) and, with members, the
@@ -236,7 +330,19 @@ func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) erro
 // state is what the kernel holds: every nexthop object, and our routes.
 type state struct {
 	nhs    map[uint32]knexthop
-	routes []kroute // protocol and table are ours
+	routes []kroute                // protocol and table are ours
+	tables map[netip.Prefix]uint32 // the table of each configured prefix, where known
+}
+
+// routesIn returns our routes for p in table.
+func (st state) routesIn(p netip.Prefix, table uint32) []kroute {
+	var out []kroute
+	for _, r := range st.routesFor(p) {
+		if r.Table == table {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (st state) routesFor(p netip.Prefix) []kroute {
@@ -259,11 +365,13 @@ func (b *Backend) read(fams ...uint8) (state, error) {
 			return state{}, err
 		}
 	}
-	rs, err := b.routes(b.table, b.proto, fams...)
+	of, tables := b.tables()
+	rs, err := b.routes(0, b.proto, fams...)
 	if err != nil {
 		return state{}, err
 	}
-	return state{nhs: nhs, routes: rs}, nil
+	rs = slices.DeleteFunc(rs, func(r kroute) bool { return !tables[r.Table] })
+	return state{nhs: nhs, routes: rs, tables: of}, nil
 }
 
 // ours reports whether nexthop object n was created by this backend.
@@ -284,7 +392,7 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 		return r.Gateways, true
 	}
 	g, ok := st.nhs[r.NHID]
-	if !ok || r.NHID != groupID(int(b.proto), int(b.table), r.Prefix) || !b.ours(g) ||
+	if !ok || r.NHID != groupID(int(b.proto), int(r.Table), r.Prefix) || !b.ours(g) ||
 		!g.isGroup() || g.GroupType != nexthopGrpTypeRes {
 		return nil, false
 	}
@@ -299,7 +407,7 @@ func (b *Backend) owned(st state, r kroute) ([]netip.Addr, bool) {
 	return gws, true
 }
 
-func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) error {
+func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []netip.Addr) error {
 	proto := int(b.proto)
 	members := make([]uint32, len(to))
 	for i, gw := range to {
@@ -320,7 +428,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) er
 		default: // our member, edited behind our back: put it back
 			flags = unix.NLM_F_REPLACE
 		}
-		oif, err := b.resolve(gw)
+		oif, err := b.resolve(gw, b.places[p].VRF)
 		if err != nil {
 			return err
 		}
@@ -330,7 +438,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) er
 		b.logger.Info("created nexthop", "id", id, "gateway", gw, "oif", oif)
 	}
 
-	gid := groupID(proto, int(b.table), p)
+	gid := groupID(proto, int(table), p)
 	dropped := false // whether an object may have become unused
 	timers := resTimers{idle: clockT(b.cfg.IdleTimer), unbalanced: clockT(b.cfg.UnbalancedTimer)}
 	switch g, ok := st.nhs[gid]; {
@@ -363,20 +471,23 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) er
 		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)
 	}
 
-	ours := st.routesFor(p)
+	ours := st.routesIn(p, table)
 	switch {
 	case len(ours) == 0:
-		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, b.table, b.proto, gid), nil); err != nil {
-			return b.routeErr("create route", p, err)
+		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid), nil); err != nil {
+			return b.routeErr("create route", p, table, err)
 		}
-		b.logger.Info("created route", "route", p, "table", b.table, "nhid", gid)
+		b.logger.Info("created route", "route", p, "table", table, "nhid", gid)
 	case ours[0].NHID != gid || ours[0].Type != unix.RTN_UNICAST:
-		msg := append(nhRouteMsg(p, b.table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
+		msg := append(nhRouteMsg(p, table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
 		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg, nil); err != nil {
-			return b.routeErr("replace route", p, err)
+			return b.routeErr("replace route", p, table, err)
 		}
-		b.logger.Info("replaced route", "route", p, "table", b.table, "nhid", gid)
+		b.logger.Info("replaced route", "route", p, "table", table, "nhid", gid)
 		dropped = true
+	}
+	if len(ours) < len(st.routesFor(p)) {
+		return b.remove(st, p, table) // moved from another table; collects objects
 	}
 	if !dropped {
 		return nil
@@ -384,16 +495,17 @@ func (b *Backend) installResilient(st state, p netip.Prefix, to []netip.Addr) er
 	return b.gc()
 }
 
-func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) error {
-	ours := st.routesFor(p)
-	if len(ours) > 0 {
+func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []netip.Addr) error {
+	ours := st.routesIn(p, table)
+	moved := len(ours) < len(st.routesFor(p))
+	if len(ours) > 0 && !moved {
 		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
 			return nil
 		}
 	}
 	r := &vnl.Route{
 		Dst:      &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-		Table:    int(b.table),
+		Table:    int(table),
 		Protocol: vnl.RouteProtocol(b.proto),
 	}
 	for _, gw := range to {
@@ -401,15 +513,18 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) er
 	}
 	if len(ours) == 0 {
 		if err := b.h.RouteAdd(r); err != nil {
-			return b.routeErr("create route", p, err)
+			return b.routeErr("create route", p, table, err)
 		}
-		b.logger.Info("created multipath route", "route", p, "table", b.table, "nexthops", to)
+		b.logger.Info("created multipath route", "route", p, "table", table, "nexthops", to)
 	} else {
 		r.Priority = int(ours[0].Priority)
 		if err := b.h.RouteReplace(r); err != nil {
-			return b.routeErr("replace route", p, err)
+			return b.routeErr("replace route", p, table, err)
 		}
-		b.logger.Info("replaced multipath route", "route", p, "table", b.table, "nexthops", to)
+		b.logger.Info("replaced multipath route", "route", p, "table", table, "nexthops", to)
+	}
+	if moved {
+		return b.remove(st, p, table)
 	}
 	if len(ours) > 0 && ours[0].NHID != 0 {
 		return b.gc() // the route used objects of mode resilient
@@ -417,16 +532,20 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, to []netip.Addr) er
 	return nil
 }
 
-// remove deletes our routes for p (never another protocol's: the kernel
-// matches rtm_protocol on delete), then our objects nothing uses any more.
-func (b *Backend) remove(st state, p netip.Prefix) error {
+// remove deletes our routes for p in every table we use but keep (0: all;
+// never another protocol's: the kernel matches rtm_protocol on delete),
+// then our objects nothing uses any more.
+func (b *Backend) remove(st state, p netip.Prefix, keep uint32) error {
 	for _, r := range st.routesFor(p) {
-		msg := append(routeKey(p, b.table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
+		if keep != 0 && r.Table == keep {
+			continue
+		}
+		msg := append(routeKey(p, r.Table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
 		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
-			return b.routeErr("delete route", p, err)
+			return b.routeErr("delete route", p, r.Table, err)
 		}
-		b.logger.Info("deleted route", "route", p, "table", b.table)
+		b.logger.Info("deleted route", "route", p, "table", r.Table)
 	}
 	return b.gc()
 }
@@ -443,7 +562,7 @@ func (b *Backend) gc() error {
 		}
 		return err
 	}
-	ours, err := b.routes(b.table, b.proto, unix.AF_INET, unix.AF_INET6)
+	ours, err := b.routes(0, b.proto, unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return err
 	}
@@ -496,9 +615,10 @@ func (b *Backend) unused(nhs map[uint32]knexthop, routes []kroute) []knexthop {
 }
 
 // resolve finds the output interface towards gateway gw, which a gateway
-// nexthop object needs (unlike RTA_MULTIPATH, where the kernel finds it).
-func (b *Backend) resolve(gw netip.Addr) (uint32, error) {
-	rs, err := b.h.RouteGet(gw.AsSlice())
+// nexthop object needs (unlike RTA_MULTIPATH, where the kernel finds it),
+// in VRF vrf ("" the main table).
+func (b *Backend) resolve(gw netip.Addr, vrf string) (uint32, error) {
+	rs, err := b.h.RouteGetWithOptions(gw.AsSlice(), &vnl.RouteGetOptions{VrfName: vrf})
 	if err != nil {
 		return 0, b.wrap(fmt.Sprintf("look up gateway %s", gw), err)
 	}
@@ -603,9 +723,9 @@ func (b *Backend) wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func (b *Backend) routeErr(op string, p netip.Prefix, err error) error {
+func (b *Backend) routeErr(op string, p netip.Prefix, table uint32, err error) error {
 	if errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("%w: %s: a route for %s already exists in table %d with another protocol", ErrConflict, op, p, b.table)
+		return fmt.Errorf("%w: %s: a route for %s already exists in table %d with another protocol", ErrConflict, op, p, table)
 	}
 	return b.wrap(op, err)
 }

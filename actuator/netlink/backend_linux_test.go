@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -527,6 +528,83 @@ func BenchmarkApply(b *testing.B) {
 				i++
 				if _, err := be.Set(ctx, route.New(svc, to...)); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestPerRouteTable: routes with their own table go there, the others to
+// the configured table; a route whose table changes moves (created in the
+// new table, then removed from the old, which is still one of ours); a
+// route of our protocol in a table the configuration does not use is not
+// ours. A VRF that does not exist, or a device that is not a VRF, fails the
+// change with the reason and leaves List working. (A real VRF device is not
+// tested here: this machine's kernel refuses `ip link add type vrf`.)
+func TestPerRouteTable(t *testing.T) {
+	svc2 := netip.MustParsePrefix("192.0.2.54/32")
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			l := newLab(t)
+			l.ip("route", "add", svc2.String(), "via", "198.51.100.13", "proto", "250", "table", "200")
+			foreign := l.ip("route", "show", "table", "200")
+			cfg := DefaultConfig
+			cfg.Mode = mode
+			open := func(places map[netip.Prefix]route.Placement) *Backend {
+				b, err := NewAt(cfg, places, slog.New(slog.DiscardHandler), l.ns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { b.Close() })
+				return b
+			}
+			show := func(table string) string {
+				return strings.TrimSpace(l.ip("route", "show", "table", table, "proto", "250"))
+			}
+
+			b := open(map[netip.Prefix]route.Placement{svc2: {Table: 100}})
+			converge(t, b, route.New(svc, allGW...), route.New(svc2, gw11, gw12))
+			if m, t100 := show("main"), show("100"); !strings.HasPrefix(m, svc.Addr().String()) || strings.Contains(m, svc2.Addr().String()) ||
+				!strings.HasPrefix(t100, svc2.Addr().String()) || strings.Contains(t100, svc.Addr().String()+" ") {
+				t.Fatalf("main:\n%s\ntable 100:\n%s", m, t100)
+			}
+
+			// svc moves from main to table 100: listed without nexthops
+			// until it is rewritten there.
+			b = open(map[netip.Prefix]route.Placement{svc: {Table: 100}, svc2: {Table: 100}})
+			wantList(t, b, route.New(svc), route.New(svc2, gw11, gw12))
+			converge(t, b, route.New(svc, gw13), route.New(svc2, gw11, gw12))
+			if m, t100 := show("main"), show("100"); m != "" || !strings.Contains(t100, svc.Addr().String()) || !strings.Contains(t100, svc2.Addr().String()) {
+				t.Fatalf("after the move: main:\n%s\ntable 100:\n%s", m, t100)
+			}
+			if mode == "resilient" {
+				gid := fmt.Sprintf("id %d ", groupID(250, 254, svc))
+				if objs := l.ip("nexthop", "show", "proto", "250"); strings.Contains(objs, gid) {
+					t.Errorf("the main table's group for %s survived the move:\n%s", svc, objs)
+				}
+			}
+			converge(t, b)
+			if t100 := show("100"); t100 != "" {
+				t.Fatalf("after delete: table 100:\n%s", t100)
+			}
+			if got := l.ip("route", "show", "table", "200"); got != foreign {
+				t.Fatalf("route in table 200 (not ours) changed: %q, was %q", got, foreign)
+			}
+			if objs := strings.TrimSpace(l.ip("nexthop", "show", "proto", "250")); objs != "" {
+				t.Errorf("objects left after delete: %s", objs)
+			}
+
+			for vrf, want := range map[string]string{
+				"nosuch": "vrf nosuch: no such device",
+				"veth0":  "vrf veth0: device is of type veth, not vrf",
+			} {
+				b := open(map[netip.Prefix]route.Placement{svc: {VRF: vrf}})
+				if _, err := b.Set(context.Background(), route.New(svc, gw11)); err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("Set in vrf %s: %v, want %q", vrf, err, want)
+				}
+				wantList(t, b)
+				if m := show("main"); m != "" {
+					t.Errorf("vrf %s: a route went to main: %s", vrf, m)
 				}
 			}
 		})

@@ -127,3 +127,35 @@ func TestBinaryWebhooks(t *testing.T) {
 		})
 	}
 }
+
+// TestBinaryPerRouteTable: the built route_actuator with the service route
+// in its own table (`table: 100` on the route) installs it there, not in
+// main, and withdraws a server there by webhook.
+func TestBinaryPerRouteTable(t *testing.T) {
+	l := newLab(t)
+	c := l.client()
+	cfg := strings.Replace(fmt.Sprintf(actuatorConfig, "resilient"), "    min_nexthops: 1\n", "    min_nexthops: 1\n    table: 100\n", 1)
+	if !strings.Contains(cfg, "table: 100") {
+		t.Fatal("config has no table: 100")
+	}
+	testenv.StartActuator(t, l.name, cfg, c)
+	t0 := time.Now().Add(-time.Minute)
+	gateways := func() []string {
+		var gws []string
+		f := strings.Fields(l.ip("route", "show", "table", "100", "proto", "250", svc.String()))
+		for i := range f[:max(len(f)-1, 0)] {
+			if f[i] == "via" {
+				gws = append(gws, f[i+1])
+			}
+		}
+		slices.Sort(gws)
+		return gws
+	}
+	post(t, c, testenv.Payload(testenv.Watchdog(t0)))
+	eventually(t, "heartbeat", []string{"198.51.100.11", "198.51.100.12", "198.51.100.13"}, gateways)
+	post(t, c, testenv.Payload(testenv.ServerDown("198.51.100.12", t0.Add(time.Second), time.Time{}), testenv.Watchdog(t0)))
+	eventually(t, "withdraw", []string{"198.51.100.11", "198.51.100.13"}, gateways)
+	if got := l.ourRoute(); got != "" {
+		t.Fatalf("route in main: %q", got)
+	}
+}

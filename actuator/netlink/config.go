@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/slaroute/slaroute/actuator/route"
 	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
@@ -84,6 +85,16 @@ func (c *Config) Validate(d *configkit.Decoder) {
 }
 
 func (c *Config) validate() error { return configkit.Validate(c) }
+
+// CheckPlacement accepts a table number, or a VRF by the name of its
+// device (an interface name: at most 15 bytes), whose table is looked up
+// when a route is changed.
+func (c *Config) CheckPlacement(p route.Placement) error {
+	if len(p.VRF) > 15 {
+		return fmt.Errorf("backend netlink: vrf %q is longer than an interface name (15 bytes)", p.VRF)
+	}
+	return nil
+}
 
 // userHZ is the clock_t rate of the nexthop timers on the wire (USER_HZ).
 const userHZ = 100

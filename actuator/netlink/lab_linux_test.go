@@ -95,7 +95,7 @@ func (l *lab) backend(mode string) *Backend {
 
 func (l *lab) backendWith(cfg Config) *Backend {
 	l.t.Helper()
-	b, err := NewAt(cfg, slog.New(slog.DiscardHandler), l.ns)
+	b, err := NewAt(cfg, nil, slog.New(slog.DiscardHandler), l.ns)
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -54,6 +55,28 @@ func ComparePrefix(a, b netip.Prefix) int {
 		return c
 	}
 	return a.Bits() - b.Bits()
+}
+
+// Placement is where on the device a route lives: in a VRF by name, or in
+// a routing table by number. The zero value is the backend's default table.
+// A backend learns each configured prefix's placement when it is built; a
+// Route itself carries none, because a prefix is configured at most once.
+type Placement struct {
+	VRF   string
+	Table uint32
+}
+
+// IsZero reports whether p is the backend's default table.
+func (p Placement) IsZero() bool { return p == Placement{} }
+
+func (p Placement) String() string {
+	switch {
+	case p.VRF != "":
+		return "vrf " + p.VRF
+	case p.Table != 0:
+		return "table " + strconv.FormatUint(uint64(p.Table), 10)
+	}
+	return "default table"
 }
 
 // Backend drives one device declaratively: the reconciler hands it the

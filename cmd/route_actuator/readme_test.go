@@ -67,7 +67,7 @@ func TestDocsDocumentActuator(t *testing.T) {
 			}
 		}
 	}
-	for _, key := range []string{"prefix", "nexthops", "min_nexthops"} {
+	for _, key := range config.RouteKeys() {
 		if !regexp.MustCompile(`(?m)^\s*-? ?` + key + `:`).MatchString(block) {
 			t.Errorf("route key %s is not documented", key)
 		}

@@ -10,14 +10,18 @@ import (
 )
 
 func main() {
-	for name, d := range dashboards.All() {
-		b, err := dashboards.Marshal(d)
-		if err == nil {
+	all, err := dashboards.All()
+	for name, d := range all {
+		if err != nil {
+			break
+		}
+		var b []byte
+		if b, err = dashboards.Marshal(d); err == nil {
 			err = os.WriteFile(name, b, 0o644)
 		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gen:", err)
-			os.Exit(1)
-		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
 	}
 }

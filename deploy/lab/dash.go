@@ -19,38 +19,70 @@ type PanelQuery struct {
 // DashboardQueries returns every panel target expression of every
 // dashboards/*.json under repo, nested row panels included.
 func DashboardQueries(repo string) ([]PanelQuery, error) {
-	files, err := filepath.Glob(filepath.Join(repo, "dashboards", "*.json"))
-	if err != nil {
-		return nil, err
-	}
 	var out []PanelQuery
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var d dashboard
-		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
+	err := eachDashboard(repo, func(name string, d dashboard) {
 		var walk func(ps []panel)
 		walk = func(ps []panel) {
 			for _, p := range ps {
 				for _, t := range p.Targets {
 					if strings.TrimSpace(t.Expr) != "" {
-						out = append(out, PanelQuery{Dashboard: filepath.Base(f), Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
+						out = append(out, PanelQuery{Dashboard: name, Panel: p.Title, RefID: t.RefID, Expr: t.Expr})
 					}
 				}
 				walk(p.Panels)
 			}
 		}
 		walk(d.Panels)
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 type dashboard struct {
-	Panels []panel `json:"panels"`
+	Panels      []panel `json:"panels"`
+	Annotations struct {
+		List []struct {
+			Name string `json:"name"`
+			Expr string `json:"expr"`
+		} `json:"list"`
+	} `json:"annotations"`
+}
+
+// Annotation is one Prometheus annotation query of a dashboard.
+type Annotation struct {
+	Dashboard, Name, Expr string
+}
+
+// DashboardAnnotations returns every annotation query of dashboards/*.json under repo.
+func DashboardAnnotations(repo string) ([]Annotation, error) {
+	var out []Annotation
+	err := eachDashboard(repo, func(name string, d dashboard) {
+		for _, a := range d.Annotations.List {
+			if strings.TrimSpace(a.Expr) != "" {
+				out = append(out, Annotation{Dashboard: name, Name: a.Name, Expr: a.Expr})
+			}
+		}
+	})
+	return out, err
+}
+
+// eachDashboard decodes every dashboards/*.json under repo.
+func eachDashboard(repo string, fn func(name string, d dashboard)) error {
+	files, err := filepath.Glob(filepath.Join(repo, "dashboards", "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var d dashboard
+		if err := json.Unmarshal(b, &d); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		fn(filepath.Base(f), d)
+	}
+	return nil
 }
 
 type panel struct {
@@ -75,7 +107,6 @@ var LabVars = map[string]string{
 	"route":           ServicePrefix.String(),
 	"target":          "dns1",
 	"nexthop":         ServerAddr(1).String(),
-	"job":             "dns_sla",
 }
 
 // Substitute replaces Grafana variables in expr with vars (".*" when unknown).

@@ -195,6 +195,7 @@ func TestE2E(t *testing.T) {
 		testRestoreKeepsFlows(t, e)
 	})
 
+	failovers := 0 // the dashboards check expects their alert causes
 	for _, m := range Modes {
 		t.Run("withdraw-restore/"+string(m), func(t *testing.T) {
 			healthy(t, e)
@@ -203,6 +204,7 @@ func TestE2E(t *testing.T) {
 				diagnose(t, e)
 				t.Fatal(err)
 			}
+			failovers++
 			assertClients(t, f)
 		})
 	}
@@ -353,6 +355,7 @@ func TestE2E(t *testing.T) {
 	t.Run("dashboards", func(t *testing.T) {
 		healthy(t, e)
 		checkDashboards(t, e)
+		checkChangeAnnotation(t, e, failovers > 0)
 	})
 }
 

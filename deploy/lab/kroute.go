@@ -76,8 +76,11 @@ func parseRoutes(js []byte, dst netip.Prefix) (gws []netip.Addr, ok bool, err er
 
 // RouteNexthops reads the kernel's route to the service prefix in the router
 // namespace: its gateways, sorted (empty when the route is absent).
-func (l *Lab) RouteNexthops() ([]netip.Addr, error) {
-	out, err := ip("-j", "-n", l.Router, "route", "show", "table", "all", ServicePrefix.String())
+func (l *Lab) RouteNexthops() ([]netip.Addr, error) { return routeNexthops(l.Router) }
+
+// routeNexthops reads the route to the service prefix in namespace ns.
+func routeNexthops(ns string) ([]netip.Addr, error) {
+	out, err := ip("-j", "-n", ns, "route", "show", "table", "all", ServicePrefix.String())
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +98,7 @@ type RouteEvent struct {
 // every route or nexthop event (precise timestamps), a 100 ms poll is the
 // safety net. It records every distinct state.
 type Watcher struct {
-	l      *Lab
+	ns     string // the router namespace it watches
 	cancel context.CancelFunc
 	done   chan struct{}
 	mu     sync.Mutex
@@ -104,11 +107,15 @@ type Watcher struct {
 	err    error
 }
 
-// Watch starts a Watcher; Stop it when done.
-func (l *Lab) Watch() (*Watcher, error) {
+// Watch starts a Watcher of the router namespace; Stop it when done.
+func (l *Lab) Watch() (*Watcher, error) { return WatchNS(l.Router) }
+
+// WatchNS starts a Watcher of the service route in namespace ns (a second
+// router, say); Stop it when done.
+func WatchNS(ns string) (*Watcher, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Watcher{l: l, cancel: cancel, done: make(chan struct{}), cond: make(chan struct{})}
-	cmd := exec.CommandContext(ctx, "ip", "-n", l.Router, "monitor", "route", "nexthop")
+	w := &Watcher{ns: ns, cancel: cancel, done: make(chan struct{}), cond: make(chan struct{})}
+	cmd := exec.CommandContext(ctx, "ip", "-n", ns, "monitor", "route", "nexthop")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
@@ -149,7 +156,7 @@ func (l *Lab) Watch() (*Watcher, error) {
 }
 
 func (w *Watcher) sample(at time.Time) {
-	gws, err := w.l.RouteNexthops()
+	gws, err := routeNexthops(w.ns)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {

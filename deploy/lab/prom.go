@@ -32,8 +32,24 @@ type promResp struct {
 
 // Query runs an instant PromQL query against the lab Prometheus. For range
 // selectors (matrix results) every raw sample is returned.
-func (l *Lab) Query(expr string) ([]Sample, error) {
-	code, body, err := l.Get("http://" + PrometheusAddr + "/api/v1/query?query=" + url.QueryEscape(expr))
+func (l *Lab) Query(expr string) ([]Sample, error) { return l.QueryAt(PrometheusAddr, expr) }
+
+// QueryAt runs an instant PromQL query against the Prometheus at addr
+// (host:port, reached from the router namespace).
+func (l *Lab) QueryAt(addr, expr string) ([]Sample, error) {
+	return l.query(expr, "http://"+addr+"/api/v1/query?query="+url.QueryEscape(expr))
+}
+
+// QueryRange runs a PromQL range query against the lab Prometheus from
+// start to end every step, as Grafana runs panels and annotation queries,
+// and returns every point.
+func (l *Lab) QueryRange(expr string, start, end time.Time, step time.Duration) ([]Sample, error) {
+	return l.query(expr, fmt.Sprintf("http://%s/api/v1/query_range?query=%s&start=%.3f&end=%.3f&step=%g", PrometheusAddr,
+		url.QueryEscape(expr), float64(start.UnixMilli())/1000, float64(end.UnixMilli())/1000, step.Seconds()))
+}
+
+func (l *Lab) query(expr, u string) ([]Sample, error) {
+	code, body, err := l.Get(u)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +100,8 @@ type Alert struct {
 	Status struct {
 		State string `json:"state"`
 	} `json:"status"`
-	StartsAt time.Time `json:"startsAt"`
+	StartsAt  time.Time `json:"startsAt"`
+	UpdatedAt time.Time `json:"updatedAt"` // when Alertmanager last heard of it from Prometheus
 }
 
 // Alerts lists the alerts active in the Alertmanager at addr (host:port).

@@ -151,14 +151,20 @@ func (s *Stack) Start(name string) error {
 }
 
 func (s *Stack) waitReady(name string, timeout time.Duration) error {
-	p := s.procs[name]
+	return s.l.waitReady(s.procs[name], readyURL(name), timeout)
+}
+
+// waitReady polls url (fetched inside the router namespace) until it
+// answers 200, failing early when p exits.
+func (l *Lab) waitReady(p *Proc, url string, timeout time.Duration) error {
+	name := p.Name
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
 		if !p.Running() {
 			return fmt.Errorf("%s exited: %v\n%s", name, p.Err(), tail(p.Log, 20))
 		}
-		code, _, err := s.l.Get(readyURL(name))
+		code, _, err := l.Get(url)
 		if err == nil && code == http.StatusOK {
 			return nil
 		}

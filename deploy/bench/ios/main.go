@@ -53,7 +53,7 @@ func run(trials int, platform string) error {
 	}
 	m := ios.NewMetrics(nil)
 	logger := slog.New(slog.DiscardHandler)
-	managed := []netip.Prefix{svc}
+	managed := map[netip.Prefix]string{svc: ""}
 
 	var open []time.Duration
 	for range trials {

@@ -46,6 +46,9 @@ var (
 	RouterAddr6  = netip.MustParseAddr("2001:db8:100::1")
 	SpeakerAddr  = netip.MustParseAddr("198.51.100.2")
 	SpeakerAddr6 = netip.MustParseAddr("2001:db8:100::2")
+	// Speaker2Addr is the second speaker's address (Options.Speaker2AS),
+	// in the speaker namespace too.
+	Speaker2Addr = netip.MustParseAddr("198.51.100.3")
 	Service      = netip.MustParsePrefix("192.0.2.53/32")
 	Service6     = netip.MustParsePrefix("2001:db8:53::53/128")
 	Nexthops     = []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("198.51.100.13")}
@@ -85,6 +88,9 @@ type Options struct {
 	Announce int
 	// HoldTime and Keepalive are the router's timers for the speaker (9s, 3s).
 	HoldTime, Keepalive time.Duration
+	// Speaker2AS, when set, adds a second speaker at Speaker2Addr with
+	// this AS (two actuators on one router).
+	Speaker2AS uint32
 }
 
 // Peer is a running FRR router with its server and speaker namespaces.
@@ -130,7 +136,7 @@ func Start(ctx context.Context, o Options) (p *Peer, err error) {
 			p = nil
 		}
 	}()
-	if err = p.namespaces(ctx, sfx); err != nil {
+	if err = p.namespaces(ctx, sfx, o); err != nil {
 		return p, err
 	}
 	p.FRR, err = frrpeer.Start(ctx, frrpeer.Options{Namespace: p.Namespace, NoSSH: true, Daemons: []string{frrpeer.Bgpd}, Config: Config(o)})
@@ -145,7 +151,7 @@ func Start(ctx context.Context, o Options) (p *Peer, err error) {
 	return p, err
 }
 
-func (p *Peer) namespaces(ctx context.Context, sfx string) error {
+func (p *Peer) namespaces(ctx context.Context, sfx string, o Options) error {
 	p.Namespace, p.ServerNamespace, p.SpeakerNamespace = "slrbgp-r-"+sfx, "slrbgp-s-"+sfx, "slrbgp-a-"+sfx
 	for _, ns := range []string{p.Namespace, p.ServerNamespace, p.SpeakerNamespace} {
 		if err := ip(ctx, "netns", "add", ns); err != nil {
@@ -170,6 +176,9 @@ func (p *Peer) namespaces(ctx context.Context, sfx string) error {
 		{"-n", a, "addr", "add", SpeakerAddr6.String() + "/64", "dev", "spk0", "nodad"},
 		{"-n", a, "link", "set", "spk0", "up"},
 		{"-n", s, "link", "set", "srv0", "up"},
+	}
+	if o.Speaker2AS != 0 {
+		cmds = append(cmds, []string{"-n", a, "addr", "add", Speaker2Addr.String() + "/24", "dev", "spk0"})
 	}
 	for i := range Nexthops {
 		cmds = append(cmds,
@@ -212,8 +221,16 @@ func Config(o Options) string {
 	if o.Password != "" {
 		fmt.Fprintf(&b, " neighbor %s password %s\n", nb, o.Password)
 	}
+	nb2 := Speaker2Addr.String()
+	if o.Speaker2AS != 0 {
+		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s passive\n neighbor %s timers %d %d\n",
+			nb2, o.Speaker2AS, nb2, nb2, int(o.Keepalive/time.Second), int(o.HoldTime/time.Second))
+	}
 	for _, af := range []string{"ipv4", "ipv6"} {
 		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 16\n  neighbor %s activate\n", af, nb)
+		if o.Speaker2AS != 0 {
+			fmt.Fprintf(&b, "  neighbor %s activate\n", nb2)
+		}
 		for i := 0; af == "ipv4" && i < o.Announce; i++ {
 			fmt.Fprintf(&b, "  network 203.0.113.%d/32\n", i)
 		}

@@ -13,8 +13,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,10 +81,10 @@ func startPeer(t *testing.T, opts ...bgppeer.Options) *bgppeer.Peer {
 
 // speaker runs this test binary's TestSpeakerProcess inside the speaker
 // namespace in mode, and returns once it printed READY (or exited, for "scenarios").
-func speaker(t *testing.T, p *bgppeer.Peer, mode string) (*testenv.Proc, *bufio.Scanner) {
+func speaker(t *testing.T, p *bgppeer.Peer, mode string, env ...string) (*testenv.Proc, *bufio.Scanner) {
 	t.Helper()
 	cmd := p.InSpeaker(os.Args[0], "-test.run=^TestSpeakerProcess$", "-test.v", "-test.count=1")
-	cmd.Env = append(cmd.Env, "SPEAKER_MODE="+mode)
+	cmd.Env = append(append(cmd.Env, "SPEAKER_MODE="+mode), env...)
 	r, w := io.Pipe()
 	cmd.Stdout, cmd.Stderr = w, w
 	proc := testenv.Start(t, cmd)
@@ -91,9 +94,9 @@ func speaker(t *testing.T, p *bgppeer.Peer, mode string) (*testenv.Proc, *bufio.
 }
 
 // runSpeaker runs TestSpeakerProcess in mode to its end and fails unless it passed.
-func runSpeaker(t *testing.T, p *bgppeer.Peer, mode string) {
+func runSpeaker(t *testing.T, p *bgppeer.Peer, mode string, env ...string) {
 	t.Helper()
-	proc, sc := speaker(t, p, mode)
+	proc, sc := speaker(t, p, mode, env...)
 	var out strings.Builder
 	for sc.Scan() {
 		fmt.Fprintln(&out, sc.Text())
@@ -136,6 +139,65 @@ func TestIPv6Session(t *testing.T) {
 // withdrawing every path falls back to the floating statics.
 func TestBackendAgainstFRR(t *testing.T) {
 	runSpeaker(t, startPeer(t), "scenarios")
+}
+
+// TestHungSpeaker stops the speaker process (SIGSTOP: no FIN, no
+// keepalives, as a hung host): the router keeps its paths until the hold
+// time (9 s) expires, then falls back to the floating statics.
+func TestHungSpeaker(t *testing.T) {
+	p := startPeer(t)
+	ctx := context.Background()
+	proc, sc := speaker(t, p, "hold")
+	ready := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+			if sc.Text() == "READY" {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("speaker not ready:\n%s", proc.Output())
+	}
+	if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh13); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	defer func() { _ = proc.Cmd.Process.Signal(syscall.SIGCONT) }()
+	time.Sleep(5 * time.Second)
+	if r, err := p.KernelRoute(ctx, svc); err != nil || r.Proto != "bgp" {
+		t.Fatalf("5 s into the hang (hold time 9 s): kernel route %s, %v; want still bgp", r, err)
+	}
+	if _, err := p.WaitKernel(ctx, 15*time.Second, svc, "static", bgppeer.Nexthops...); err != nil {
+		t.Fatalf("after the hold time: %v", err)
+	}
+	t.Logf("hung speaker -> floating statics via all servers after %v (hold time 9s)", time.Since(stopped).Round(100*time.Millisecond))
+}
+
+// TestTwoActuators: two speakers for one router. With the same AS the
+// router installs the union of their servers (a server leaves only when
+// both withdraw it); with different ASes it installs one speaker's servers
+// (active/standby) and the other's when the first goes away.
+func TestTwoActuators(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		as2  uint32
+	}{{"same-as", bgppeer.SpeakerAS}, {"different-as", bgppeer.SpeakerAS + 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			runSpeaker(t, startPeer(t, bgppeer.Options{Speaker2AS: tc.as2}), "pair", fmt.Sprintf("SPEAKER2_AS=%d", tc.as2))
+		})
+	}
+}
+
+// TestReloadAgainstFRR: a reload's new backend reuses the old one's stopped
+// speaker and announces only its own paths.
+func TestReloadAgainstFRR(t *testing.T) {
+	runSpeaker(t, startPeer(t), "reload")
 }
 
 // TestFailOpen kills the speaker with SIGKILL: the router must fall back to
@@ -289,6 +351,112 @@ func TestSpeakerProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		return
+	case "reload":
+		// A reload closes the old backend, and the new one reuses its
+		// stopped speaker (GoBGP's Serve loop cannot end): the router
+		// falls back to its statics in between, then gets exactly the new
+		// backend's paths, none of the old one's.
+		set(route.New(svc, nh11, nh12))
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh11, nh12); err != nil {
+			t.Fatal(err)
+		}
+		goroutines := runtime.NumGoroutine()
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "static", bgppeer.Nexthops...); err != nil {
+			t.Fatalf("after Close: %v", err)
+		}
+		b2, err := bgp.New(speakerConfig(), bgp.NewMetrics(prometheus.NewRegistry()), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b2.Close()
+		if got, err := b2.Set(ctx, route.New(svc, nh13)); err != nil || !got.Equal(route.New(svc, nh13)) {
+			t.Fatalf("Set on the new backend = %v, %v", got, err)
+		}
+		if got, err := b2.List(ctx); err != nil || len(got) != 1 || !got[0].Equal(route.New(svc, nh13)) {
+			t.Fatalf("List on the new backend = %v, %v, want only %s via %s", got, err, svc, nh13)
+		}
+		if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", nh13); err != nil {
+			t.Fatalf("after the reload: %v", err)
+		}
+		if n := runtime.NumGoroutine(); n > goroutines+2 {
+			t.Errorf("goroutines: %d with the new backend's session up, %d with the old one's", n, goroutines)
+		}
+		return
+	case "pair":
+		as2, err := strconv.ParseUint(os.Getenv("SPEAKER2_AS"), 10, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg2 := speakerConfig()
+		cfg2.LocalAS, cfg2.RouterID, cfg2.LocalAddress = uint32(as2), bgppeer.Speaker2Addr, bgppeer.Speaker2Addr
+		b2, err := bgp.New(cfg2, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b2.Close()
+		set2 := func(r route.Route) {
+			t.Helper()
+			if got, err := b2.Set(ctx, r); err != nil || !got.Equal(r) {
+				t.Fatalf("second speaker Set(%v) = %v, %v", r, got, err)
+			}
+		}
+		kernel := func(want ...netip.Addr) {
+			t.Helper()
+			if _, err := p.WaitKernel(ctx, 10*time.Second, svc, "bgp", want...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// holds checks that the kernel route stays want for a while
+		// (bgpd applies a change in ~70 ms).
+		holds := func(want ...netip.Addr) {
+			t.Helper()
+			for range 10 {
+				time.Sleep(50 * time.Millisecond)
+				r, err := p.KernelRoute(ctx, svc)
+				if err != nil || r.Proto != "bgp" || !slices.Equal(r.Nexthops, want) {
+					t.Fatalf("kernel route %s, %v; want bgp via %v", r, err, want)
+				}
+			}
+		}
+		set(route.New(svc, nh11, nh12))
+		kernel(nh11, nh12)
+		set2(route.New(svc, nh12, nh13))
+		if as2 == bgppeer.SpeakerAS {
+			kernel(nh11, nh12, nh13) // the union
+			set(route.New(svc, nh11))
+			holds(nh11, nh12, nh13) // .12 stays: the second speaker still has it
+			set2(route.New(svc, nh13))
+			kernel(nh11, nh13)
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			kernel(nh13)
+			t.Logf("same AS: the router installs the union of both speakers' servers")
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+		r, err := p.KernelRoute(ctx, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, other := b, []netip.Addr{nh12, nh13}
+		switch {
+		case slices.Equal(r.Nexthops, []netip.Addr{nh11, nh12}):
+		case slices.Equal(r.Nexthops, []netip.Addr{nh12, nh13}):
+			first, other = b2, []netip.Addr{nh11, nh12}
+		default:
+			t.Fatalf("different ASes: kernel route %s, want one speaker's servers, not their union", r)
+		}
+		holds(r.Nexthops...)
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		kernel(other...)
+		t.Logf("different ASes: the router installs one speaker's servers (%v), the other's (%v) once it is gone", r.Nexthops, other)
 		return
 	case "scenarios":
 	default:

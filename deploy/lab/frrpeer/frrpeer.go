@@ -58,6 +58,11 @@ type Options struct {
 	RouterAddr netip.Prefix
 	// Nexthops are held by the server namespace (198.51.100.11-13).
 	Nexthops []netip.Addr
+	// RouterAddr6, when set, is the router's IPv6 address on the veth
+	// (e.g. 2001:db8:100::1/64), and Nexthops6 are held by the server
+	// namespace in its subnet; without it the link carries no IPv6 address.
+	RouterAddr6 netip.Prefix
+	Nexthops6   []netip.Addr
 	// SSHPort is sshd's port on 127.0.0.1 inside the namespace (22).
 	SSHPort int
 	// NoSSH runs FRR without sshd (for peers driven over BGP, not the CLI).
@@ -193,6 +198,15 @@ func (p *Peer) namespaces(ctx context.Context, o Options, sfx string) error {
 	for _, nh := range o.Nexthops {
 		cmds = append(cmds, []string{"-n", p.ServerNamespace, "addr", "add",
 			netip.PrefixFrom(nh, o.RouterAddr.Bits()).String(), "dev", "srv0"})
+	}
+	if o.RouterAddr6.IsValid() {
+		// nodad: usable at once, so the connected route (and the static
+		// routes via it) are there before the first change.
+		cmds = append(cmds, []string{"-n", p.Namespace, "addr", "add", o.RouterAddr6.String(), "dev", "rtr0", "nodad"})
+		for _, nh := range o.Nexthops6 {
+			cmds = append(cmds, []string{"-n", p.ServerNamespace, "addr", "add",
+				netip.PrefixFrom(nh, o.RouterAddr6.Bits()).String(), "dev", "srv0", "nodad"})
+		}
 	}
 	for _, c := range cmds {
 		if err := run(ctx, IP, c...); err != nil {
@@ -368,7 +382,8 @@ func (p *Peer) Vtysh(ctx context.Context, cmds ...string) (string, error) {
 	return output(ctx, IP, args...)
 }
 
-// RunningRoutes returns the `ip route` lines of vtysh's running config.
+// RunningRoutes returns the `ip route` and `ipv6 route` lines of vtysh's
+// running config.
 func (p *Peer) RunningRoutes(ctx context.Context) ([]string, error) {
 	out, err := p.Vtysh(ctx, "show running-config")
 	if err != nil {
@@ -376,7 +391,7 @@ func (p *Peer) RunningRoutes(ctx context.Context) ([]string, error) {
 	}
 	var lines []string
 	for l := range strings.Lines(out) {
-		if l = strings.TrimSpace(l); strings.HasPrefix(l, "ip route ") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "ip route ") || strings.HasPrefix(l, "ipv6 route ") {
 			lines = append(lines, l)
 		}
 	}
@@ -386,7 +401,11 @@ func (p *Peer) RunningRoutes(ctx context.Context) ([]string, error) {
 // KernelNexthops returns the gateways of the router namespace's kernel route
 // for prefix (`ip route show PREFIX`), sorted; none when the route is absent.
 func (p *Peer) KernelNexthops(ctx context.Context, prefix netip.Prefix) ([]netip.Addr, error) {
-	out, err := output(ctx, IP, "-n", p.Namespace, "route", "show", prefix.String())
+	fam := "-4"
+	if prefix.Addr().Is6() {
+		fam = "-6" // iproute2 does not infer the family from the prefix
+	}
+	out, err := output(ctx, IP, "-n", p.Namespace, fam, "route", "show", prefix.String())
 	if err != nil {
 		return nil, err
 	}

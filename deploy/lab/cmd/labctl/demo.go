@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slaroute/slaroute/deploy/lab"
@@ -27,13 +28,34 @@ var modeNote = map[lab.Mode]string{
 		"  routing daemon, and a hung or wrong-answering DNS daemon keeps its route.",
 }
 
-func runDemo(ctx context.Context, e *lab.Env) error {
+// recordEvery is the timeline's sampling step.
+const recordEvery = 250 * time.Millisecond
+
+// runDemo runs the scenarios and draws each one's timeline into
+// timelinePath (also when a scenario fails: what was recorded until then).
+func runDemo(ctx context.Context, e *lab.Env, timelinePath string) (err error) {
 	sample, load, err := openFlows(e)
 	if err != nil {
 		return err
 	}
 	defer sample.Close()
 	defer load.Close()
+	// Flows of their own for the timeline: asked once per step.
+	recFlows, err := e.NewClients(48)
+	if err != nil {
+		return err
+	}
+	defer recFlows.Close()
+	var pics []lab.Picture
+	defer func() {
+		if len(pics) == 0 {
+			return
+		}
+		title := fmt.Sprintf("slaroute demo: %s via %s (lab %s)", lab.ServicePrefix, strings.Join(nexthopNames(e), ", "), e.Prefix())
+		if werr := lab.WritePage(timelinePath, title, pics); werr != nil && err == nil {
+			err = werr
+		}
+	}()
 
 	section("The ECMP route in the router namespace (installed by route_actuator, netlink backend, resilient group)")
 	showRoute(e)
@@ -61,6 +83,7 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 		if n := modeNote[m]; n != "" {
 			fmt.Println(n)
 		}
+		rec := e.StartRecording(recFlows, recordEvery)
 		f, err := e.RunFailover(sample, victim, m, lab.FailoverOpts{
 			WithdrawTimeout: 15 * time.Second, RestoreTimeout: 30 * time.Second,
 			Load: load, Rate: demoRate, Traffic: tr, TrafficMax: 5 * time.Second,
@@ -68,6 +91,8 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 				showRoute(e)
 				return nil
 			}})
+		pics = append(pics, rec.Stop(fmt.Sprintf("Failure %d: %s (%s) - %s", i+1, victim.Name, victim.Addr, modeText[m]),
+			strings.TrimSpace(strings.Join(strings.Fields(modeNote[m]), " ")), failoverMarks(f)...))
 		if err != nil {
 			return err
 		}
@@ -100,6 +125,17 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 	}
 
 	section("Guard: every server fails at once")
+	rec := e.StartRecording(recFlows, recordEvery)
+	time.Sleep(time.Second) // the healthy state before, on the picture
+	marks := []lab.Mark{{At: time.Now(), Label: "all servers stopped"}}
+	var guardOnce sync.Once
+	guardDone := func() {
+		guardOnce.Do(func() {
+			pics = append(pics, rec.Stop("Guard: every server fails at once",
+				"DNSServerDown fires for all three servers, yet the route keeps every nexthop (fail open): a probe or monitoring fault must not black-hole the service.", marks...))
+		})
+	}
+	defer guardDone()
 	for _, s := range e.Servers {
 		if err := s.Stop(); err != nil {
 			return err
@@ -119,11 +155,42 @@ func runDemo(ctx context.Context, e *lab.Env) error {
 	g, _ := e.Value(`route_actuator_guard_active{reason="fail_open"}`)
 	fmt.Printf("  route_actuator_guard_active{reason=\"fail_open\"} = %v\n", g)
 	fmt.Println("  starting all servers again...")
-	if err := e.Healthy(30 * time.Second); err != nil {
+	marks = append(marks, lab.Mark{At: time.Now(), Label: "all started again"})
+	err = e.Healthy(30 * time.Second)
+	if err == nil {
+		marks = append(marks, lab.Mark{At: time.Now(), Label: "healthy"})
+		time.Sleep(time.Second)
+	}
+	guardDone()
+	if err != nil {
 		return err
 	}
 	showRoute(e)
 	return nil
+}
+
+// failoverMarks are a failover's instants worth a line on its timeline.
+func failoverMarks(f lab.Failover) []lab.Mark {
+	var out []lab.Mark
+	for _, m := range []lab.Mark{
+		{At: f.FailedAt, Label: "failure injected"},
+		{At: f.WithdrawnAt, Label: "nexthop withdrawn"},
+		{At: f.RecoveredAt, Label: "repaired"},
+		{At: f.RestoredAt, Label: "nexthop restored"},
+	} {
+		if !m.At.IsZero() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func nexthopNames(e *lab.Env) []string {
+	var out []string
+	for _, s := range e.Servers {
+		out = append(out, s.Name+" "+s.Addr.String())
+	}
+	return out
 }
 
 // openFlows opens the client flows both commands use: 256 sampled once per

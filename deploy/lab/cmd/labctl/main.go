@@ -27,7 +27,7 @@ func main() {
 	bin := app.Flag("bin", "Directory with dns_sla_exporter and route_actuator (default: $SLAROUTE_BIN, else built).").Envar("SLAROUTE_BIN").String()
 
 	demo := app.Command("demo", "Bring the lab up, run the failure scenarios, keep it running until Enter.")
-	once := demo.Flag("once", "Tear down right after the scenarios.").Bool()
+	once := demo.Flag("once", "Tear down right after the scenarios (the lab directory with the timeline, configs and logs is kept).").Bool()
 
 	up := app.Command("up", "Bring the lab up and keep it running until Enter or a signal.")
 
@@ -88,9 +88,13 @@ func main() {
 		os.Exit(130)
 	}()
 	code := 0
+	timeline := filepath.Join(*dir, "timeline.html")
 	switch cmd {
 	case demo.FullCommand():
-		err = runDemo(ctx, e)
+		err = runDemo(ctx, e, timeline)
+		if err == nil {
+			fmt.Printf("\nTimeline of each scenario (open in a browser): %s\n", timeline)
+		}
 		if err == nil && !*once {
 			wait(e)
 		}
@@ -117,10 +121,14 @@ func main() {
 	switch {
 	case code != 0:
 		// kept, with its logs, to see what failed
-	case *once && cmd == demo.FullCommand():
-		// --once never showed the running lab: its configs and logs are all
-		// that is left to look at, so keep the directory advertised above.
+	case cmd == demo.FullCommand():
+		// The demo's timeline, configs and logs are what is left to look at
+		// (with --once they are all there is): keep the directory advertised
+		// above, and say where the picture is last.
 		fmt.Printf("Configs, data and logs kept in %s (remove with: rm -r %[1]s)\n", *dir)
+		if _, serr := os.Stat(timeline); serr == nil {
+			fmt.Printf("Timeline of each scenario: %s\n", timeline)
+		}
 	case autoDir:
 		os.RemoveAll(*dir)
 		fmt.Printf("Removed %s\n", *dir)
