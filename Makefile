@@ -106,7 +106,8 @@ FUZZTIME ?= 30s
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./deploy/fuzz.sh
 
-# Prometheus cost per target, BASELINE=<rev>'s configuration beside the tree's.
+# Prometheus cost per target: the old configuration (BASELINE: a directory, default
+# deploy/bench/scale/baseline, or a git rev; none for the tree's alone) beside the tree's.
 bench-scale:
 	BASELINE=$(BASELINE) ./deploy/bench/scale/bench.sh
 

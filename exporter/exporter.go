@@ -103,8 +103,10 @@ func (e *Exporter) Run(ctx context.Context) error {
 // (node_exporter's convention) so that Prometheus scrapes what drives routes
 // often and the rest at the usual pace, in two jobs:
 //
-//	verdict   dns_sla_up, dns_sla_consecutive_failures, dns_sla_consecutive_successes
-//	probes    dns_sla_probes_total, dns_sla_probe_duration_seconds, dns_sla_last_success_timestamp_seconds
+//	verdict   dns_sla_verdict (one gauge per target: what the route-driving rules read)
+//	probes    dns_sla_up, dns_sla_consecutive_failures, dns_sla_consecutive_successes,
+//	          dns_sla_state_changes_total, dns_sla_probes_total, dns_sla_probe_duration_seconds,
+//	          dns_sla_last_success_timestamp_seconds
 //	exporter  everything else: dns_sla_targets, scheduling lag, reload, build, Go and process metrics
 const (
 	SubsetVerdict  = "verdict"

@@ -115,15 +115,15 @@ func TestMetricsHandlerSubsets(t *testing.T) {
 		t.Fatalf("full scrape: %d %v", code, all)
 	}
 	code, got := families("?collect[]=verdict")
-	if want := []string{"dns_sla_consecutive_failures", "dns_sla_consecutive_successes", "dns_sla_up"}; code != 200 || !slices.Equal(got, want) {
+	if want := []string{"dns_sla_verdict"}; code != 200 || !slices.Equal(got, want) {
 		t.Errorf("collect[]=verdict: %d %v, want %v", code, got, want)
 	}
 	code, got = families("?exclude[]=verdict")
-	if code != 200 || len(got) != len(all)-3 || has(got, "dns_sla_up") || has(got, "dns_sla_consecutive") || !has(got, "go_") || !has(got, "dns_sla_probe_duration_seconds") {
+	if code != 200 || len(got) != len(all)-1 || has(got, "dns_sla_verdict") || !has(got, "dns_sla_up") || !has(got, "go_") || !has(got, "dns_sla_probe_duration_seconds") {
 		t.Errorf("exclude[]=verdict: %d %v", code, got)
 	}
 	code, got = families("?collect[]=probes&collect[]=verdict")
-	if code != 200 || len(got) != 6 || has(got, "go_") || has(got, "dns_sla_targets") {
+	if code != 200 || len(got) != 8 || has(got, "go_") || has(got, "dns_sla_targets") {
 		t.Errorf("collect[]=probes&collect[]=verdict: %d %v", code, got)
 	}
 	for _, q := range []string{"?collect[]=verdikt", "?collect[]=verdict&exclude[]=probes", "?exclude[]=verdict&exclude[]=probes&exclude[]=exporter"} {

@@ -29,7 +29,7 @@ import (
 // place of route_actuator. Latencies are logged, not asserted.
 
 // fakeExporter serves dns_sla_* series for three targets, split like the
-// real exporter: collect[]=verdict (the fast job) serves the verdict gauges
+// real exporter: collect[]=verdict (the fast job) serves dns_sla_verdict
 // and every such scrape stands for one probe of each target; any other scrape
 // (the dns_sla job, exclude[]=verdict) serves the probe counters.
 type fakeExporter struct {
@@ -100,22 +100,19 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	b.WriteString("# TYPE dns_sla_up gauge\n# TYPE dns_sla_consecutive_failures gauge\n# TYPE dns_sla_consecutive_successes gauge\n")
+	b.WriteString("# TYPE dns_sla_verdict gauge\n")
 	for tg, nh := range nexthops {
-		up := 1
 		if f.failing[tg] {
 			f.failures[tg]++
 			f.successes[tg] = 0
 			f.probes[tg]["timeout"]++
-			up = 0
 		} else {
 			f.failures[tg] = 0
 			f.successes[tg]++
 			f.probes[tg]["success"]++
 		}
 		l := fmt.Sprintf(`target=%q,nexthop=%q,service="192.0.2.53/32"`, tg, nh)
-		fmt.Fprintf(&b, "dns_sla_up{%s} %d\ndns_sla_consecutive_failures{%s} %d\ndns_sla_consecutive_successes{%s} %d\n",
-			l, up, l, f.failures[tg], l, f.successes[tg])
+		fmt.Fprintf(&b, "dns_sla_verdict{%s} %d\n", l, f.failures[tg])
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	_, _ = w.Write(b.Bytes())

@@ -43,6 +43,7 @@ type Metrics struct {
 	sorted  []*Target          // in exposition order; nil when targets changed
 
 	upDesc, failDesc, succDesc, lastDesc, probesDesc *prometheus.Desc
+	verdictDesc, changesDesc                         *prometheus.Desc
 	duration                                         *prometheus.HistogramVec
 	// Targets is the number of configured targets.
 	Targets prometheus.Gauge
@@ -57,6 +58,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		upDesc:   prometheus.NewDesc("dns_sla_up", "1 if the last probe of the target succeeded, else 0.", LabelNames, nil),
 		failDesc: prometheus.NewDesc("dns_sla_consecutive_failures", "Number of consecutive failed probes of the target (0 after a success).", LabelNames, nil),
 		succDesc: prometheus.NewDesc("dns_sla_consecutive_successes", "Number of consecutive successful probes of the target (0 after a failure).", LabelNames, nil),
+		verdictDesc: prometheus.NewDesc("dns_sla_verdict",
+			"The probe verdict of the target: its number of consecutive failed probes (0 after a success), -1 until its first probe completed.", LabelNames, nil),
+		changesDesc: prometheus.NewDesc("dns_sla_state_changes_total",
+			"Times the target's probe result changed between success and failure.", LabelNames, nil),
 		lastDesc: prometheus.NewDesc("dns_sla_last_success_timestamp_seconds", "Unix time of the last successful probe of the target (0 if none yet).", LabelNames, nil),
 		probesDesc: prometheus.NewDesc("dns_sla_probes_total", "Probes of the target by result.",
 			append(append([]string{}, LabelNames...), "result"), nil),
@@ -95,6 +100,7 @@ type Target struct {
 	probes      [probe.NumResults]atomic.Uint64
 	fails       atomic.Int64
 	succs       atomic.Int64
+	changes     atomic.Uint64
 	lastSuccess atomic.Uint64 // float64 bits
 	duration    prometheus.Observer
 }
@@ -162,10 +168,16 @@ func (t *Target) Record(o probe.Outcome, now time.Time) {
 		t.duration.Observe(o.RTT.Seconds())
 	}
 	if o.Result == probe.Success {
+		if t.fails.Load() > 0 {
+			t.changes.Add(1)
+		}
 		t.succs.Add(1)
 		t.fails.Store(0)
 		t.lastSuccess.Store(math.Float64bits(float64(now.UnixNano()) / 1e9))
 	} else {
+		if t.succs.Load() > 0 {
+			t.changes.Add(1)
+		}
 		t.fails.Add(1)
 		t.succs.Store(0)
 	}
@@ -173,7 +185,7 @@ func (t *Target) Record(o probe.Outcome, now time.Time) {
 
 // Describe implements prometheus.Collector for the per-target gauges and counters.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.upDesc, m.failDesc, m.succDesc, m.lastDesc, m.probesDesc} {
+	for _, d := range []*prometheus.Desc{m.verdictDesc, m.upDesc, m.failDesc, m.succDesc, m.lastDesc, m.changesDesc, m.probesDesc} {
 		ch <- d
 	}
 }
@@ -186,24 +198,21 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // VerdictFamilies are the families of the route-driving probe verdict, the
-// cheap subset Prometheus scrapes fast (collect[]=verdict): three small
-// gauges per target, no histograms or counters by result.
-var VerdictFamilies = []string{"dns_sla_up", "dns_sla_consecutive_failures", "dns_sla_consecutive_successes"}
+// cheap subset Prometheus scrapes fast (collect[]=verdict): one small gauge
+// per target that already says what the rules need (failures, or unknown).
+var VerdictFamilies = []string{"dns_sla_verdict"}
 
-// ProbeFamilies are the per-target counters, histograms and timestamps:
-// dashboards and SLO rules, scraped at the usual pace.
-var ProbeFamilies = []string{"dns_sla_last_success_timestamp_seconds", "dns_sla_probes_total", "dns_sla_probe_duration_seconds"}
+// ProbeFamilies are the per-target gauges, counters, histograms and
+// timestamps: dashboards and SLO rules, scraped at the usual pace.
+var ProbeFamilies = []string{"dns_sla_up", "dns_sla_consecutive_failures", "dns_sla_consecutive_successes",
+	"dns_sla_last_success_timestamp_seconds", "dns_sla_state_changes_total", "dns_sla_probes_total", "dns_sla_probe_duration_seconds"}
 
 // Verdict is a collector of VerdictFamilies alone, over the same state.
 func (m *Metrics) Verdict() prometheus.Collector { return verdict{m} }
 
 type verdict struct{ m *Metrics }
 
-func (v verdict) Describe(ch chan<- *prometheus.Desc) {
-	ch <- v.m.upDesc
-	ch <- v.m.failDesc
-	ch <- v.m.succDesc
-}
+func (v verdict) Describe(ch chan<- *prometheus.Desc) { ch <- v.m.verdictDesc }
 func (v verdict) Collect(ch chan<- prometheus.Metric) { v.m.collectVerdict(ch, v.m.ordered()) }
 
 // resultOrder is the results sorted by name, the exposition order.
@@ -232,7 +241,30 @@ func (m *Metrics) ordered() []*Target {
 	return m.sorted
 }
 
+// collectVerdict sends dns_sla_verdict: the consecutive failures once a
+// probe completed, else -1 (both streaks are 0 only before the first probe).
+// A probe's update may race the scrape between its two stores (fails set
+// before succs reset, or the reverse): the value is read once from the
+// streak that is current, and a race reads -1 or the previous verdict,
+// never a false 0 for a failing target.
 func (m *Metrics) collectVerdict(ch chan<- prometheus.Metric, ts []*Target) {
+	for _, t := range ts {
+		ch <- &sample{desc: m.verdictDesc, labels: t.pairs, v: t.verdict()}
+	}
+}
+
+func (t *Target) verdict() float64 {
+	f, s := t.fails.Load(), t.succs.Load()
+	switch {
+	case f > 0:
+		return float64(f)
+	case s > 0:
+		return 0
+	}
+	return -1
+}
+
+func (m *Metrics) collectProbes(ch chan<- prometheus.Metric, ts []*Target) {
 	for _, t := range ts {
 		ch <- &sample{desc: m.upDesc, labels: t.pairs, v: float64(min(t.succs.Load(), 1))}
 	}
@@ -242,9 +274,9 @@ func (m *Metrics) collectVerdict(ch chan<- prometheus.Metric, ts []*Target) {
 	for _, t := range ts {
 		ch <- &sample{desc: m.succDesc, labels: t.pairs, v: float64(t.succs.Load())}
 	}
-}
-
-func (m *Metrics) collectProbes(ch chan<- prometheus.Metric, ts []*Target) {
+	for _, t := range ts {
+		ch <- &sample{desc: m.changesDesc, labels: t.pairs, v: float64(t.changes.Load()), counter: true}
+	}
 	for _, t := range ts {
 		ch <- &sample{desc: m.lastDesc, labels: t.pairs, v: math.Float64frombits(t.lastSuccess.Load())}
 	}

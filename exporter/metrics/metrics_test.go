@@ -16,6 +16,7 @@ import (
 var perTarget = []string{
 	"dns_sla_up", "dns_sla_probes_total", "dns_sla_consecutive_failures",
 	"dns_sla_consecutive_successes", "dns_sla_last_success_timestamp_seconds",
+	"dns_sla_verdict", "dns_sla_state_changes_total",
 }
 
 func TestSeriesExistFromTheStart(t *testing.T) {
@@ -45,12 +46,18 @@ dns_sla_probes_total{nexthop="198.51.100.11",result="refused",service="192.0.2.5
 dns_sla_probes_total{nexthop="198.51.100.11",result="servfail",service="192.0.2.53/32",target="dns1"} 0
 dns_sla_probes_total{nexthop="198.51.100.11",result="success",service="192.0.2.53/32",target="dns1"} 0
 dns_sla_probes_total{nexthop="198.51.100.11",result="timeout",service="192.0.2.53/32",target="dns1"} 0
+# HELP dns_sla_state_changes_total Times the target's probe result changed between success and failure.
+# TYPE dns_sla_state_changes_total counter
+dns_sla_state_changes_total{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} 0
 # HELP dns_sla_targets Number of configured targets.
 # TYPE dns_sla_targets gauge
 dns_sla_targets 1
 # HELP dns_sla_up 1 if the last probe of the target succeeded, else 0.
 # TYPE dns_sla_up gauge
 dns_sla_up{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} 0
+# HELP dns_sla_verdict The probe verdict of the target: its number of consecutive failed probes (0 after a success), -1 until its first probe completed.
+# TYPE dns_sla_verdict gauge
+dns_sla_verdict{nexthop="198.51.100.11",service="192.0.2.53/32",target="dns1"} -1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), append(perTarget, "dns_sla_targets")...); err != nil {
 		t.Error(err)
@@ -77,18 +84,27 @@ func TestRecord(t *testing.T) {
 	tm := m.Target([]string{"dns1", "198.51.100.11", ""})
 	now := time.Unix(1700000000, 500_000_000)
 	steps := []struct {
-		o            probe.Outcome
-		up, fail, ok float64
+		o                              probe.Outcome
+		up, fail, ok, verdict, changes float64
 	}{
-		{probe.Outcome{Result: probe.Success, RTT: 300 * time.Microsecond, Responded: true}, 1, 0, 1},
-		{probe.Outcome{Result: probe.Success, RTT: 700 * time.Microsecond, Responded: true}, 1, 0, 2},
-		{probe.Outcome{Result: probe.Timeout}, 0, 1, 0},
-		{probe.Outcome{Result: probe.Servfail, RTT: 2 * time.Millisecond, Responded: true}, 0, 2, 0},
-		{probe.Outcome{Result: probe.Timeout}, 0, 3, 0},
-		{probe.Outcome{Result: probe.Success, RTT: 400 * time.Microsecond, Responded: true}, 1, 0, 1},
+		{probe.Outcome{Result: probe.Success, RTT: 300 * time.Microsecond, Responded: true}, 1, 0, 1, 0, 0},
+		{probe.Outcome{Result: probe.Success, RTT: 700 * time.Microsecond, Responded: true}, 1, 0, 2, 0, 0},
+		{probe.Outcome{Result: probe.Timeout}, 0, 1, 0, 1, 1},
+		{probe.Outcome{Result: probe.Servfail, RTT: 2 * time.Millisecond, Responded: true}, 0, 2, 0, 2, 1},
+		{probe.Outcome{Result: probe.Timeout}, 0, 3, 0, 3, 1},
+		{probe.Outcome{Result: probe.Success, RTT: 400 * time.Microsecond, Responded: true}, 1, 0, 1, 0, 2},
+	}
+	if got := value(t, reg, "dns_sla_verdict"); got != -1 {
+		t.Errorf("before the first probe: verdict %v, want -1", got)
 	}
 	for i, s := range steps {
 		tm.Record(s.o, now)
+		if got := value(t, reg, "dns_sla_verdict"); got != s.verdict {
+			t.Errorf("step %d: verdict %v, want %v", i, got, s.verdict)
+		}
+		if got := value(t, reg, "dns_sla_state_changes_total"); got != s.changes {
+			t.Errorf("step %d: state changes %v, want %v", i, got, s.changes)
+		}
 		if got := value(t, reg, "dns_sla_up"); got != s.up {
 			t.Errorf("step %d: up %v, want %v", i, got, s.up)
 		}
@@ -190,6 +206,9 @@ func value(t *testing.T, reg prometheus.Gatherer, name string) float64 {
 			if len(mf.GetMetric()) != 1 {
 				t.Fatalf("%d %s series, want 1", len(mf.GetMetric()), name)
 			}
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
 			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
@@ -253,8 +272,8 @@ func TestCollectOrder(t *testing.T) {
 		name := mt.Desc().String()
 		families[name] = append(families[name], strings.Join(vals, "\x00"))
 	}
-	if len(families) != 5 {
-		t.Fatalf("%d families, want 5", len(families))
+	if len(families) != 7 {
+		t.Fatalf("%d families, want 7", len(families))
 	}
 	for name, keys := range families {
 		if !slices.IsSorted(keys) {

@@ -57,7 +57,7 @@ type setup struct {
 }
 
 func main() {
-	baseline := flag.String("baseline", "", "git revision of the old configuration (empty: only the working tree)")
+	baseline := flag.String("baseline", "", "old configuration: a directory laid out like deploy/bench/scale/baseline, or a git revision (empty: only the working tree)")
 	sizes := flag.String("sizes", "500 2000 5000", "target counts")
 	warmup := flag.Duration("warmup", 15*time.Second, "time before measuring")
 	window := flag.Duration("window", 30*time.Second, "measured window per run")
@@ -66,7 +66,11 @@ func main() {
 
 	var setups []setup
 	if *baseline != "" {
-		setups = append(setups, load("old ("+*baseline+")", *baseline))
+		if st, err := os.Stat(*baseline); err == nil && st.IsDir() {
+			setups = append(setups, loadDir("old ("+filepath.Base(*baseline)+")", *baseline))
+		} else {
+			setups = append(setups, load("old ("+*baseline+")", *baseline))
+		}
 	}
 	setups = append(setups, load("new (tree)", ""))
 	fmt.Printf("load average before: %s", loadavg())
@@ -127,6 +131,31 @@ func load(name, rev string) setup {
 	}
 	for _, p := range list {
 		s.files["rules/"+filepath.Base(p)] = read(p)
+	}
+	return s
+}
+
+// loadDir reads a configuration kept as a fixture: prometheus.yml,
+// prometheus.default and rules/*.yml under dir.
+func loadDir(name, dir string) setup {
+	s := setup{name: name, files: map[string][]byte{}}
+	for _, f := range []string{"prometheus.yml", "prometheus.default"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			log.Fatal(err)
+		}
+		s.files[f] = b
+	}
+	list, _ := filepath.Glob(filepath.Join(dir, "rules", "*.yml"))
+	if len(list) == 0 {
+		log.Fatalf("%s: no rules/*.yml", dir)
+	}
+	for _, p := range list {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		s.files["rules/"+filepath.Base(p)] = b
 	}
 	return s
 }

@@ -103,7 +103,7 @@ func runBench(ctx context.Context, e *lab.Env, trials int, rate float64, modes [
 
 // breakdown fills each trial's stage durations from the exporter's failed
 // probes (probeFailures), Alertmanager's and the actuator's logs and the
-// samples Prometheus stored.
+// samples Prometheus stored (dns_sla_verdict of the fast job).
 func breakdown(e *lab.Env, start time.Time, results map[lab.Mode][]trial, probeFailures []lab.LogEvent) error {
 	dir := filepath.Join(e.Dir, "stack")
 	ev, err := lab.ParseLogFiles(filepath.Join(dir, "alertmanager.log"), filepath.Join(dir, "route_actuator.log"))
@@ -111,7 +111,7 @@ func breakdown(e *lab.Env, start time.Time, results map[lab.Mode][]trial, probeF
 		return err
 	}
 	window := fmt.Sprintf("[%ds]", int(time.Since(start).Seconds())+30)
-	failures, err := series(e, `dns_sla_consecutive_failures`+window)
+	failures, err := series(e, `dns_sla_verdict{job="dns_sla_verdict"}`+window)
 	if err != nil {
 		return err
 	}
