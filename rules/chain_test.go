@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,6 +217,31 @@ func start(t *testing.T, addr, bin string, args ...string) *exec.Cmd {
 	return p.Cmd
 }
 
+// waitQuery waits until an instant query returns at least one series.
+func waitQuery(t *testing.T, addr, query string, timeout time.Duration) {
+	t.Helper()
+	u := "http://" + addr + "/api/v1/query?query=" + url.QueryEscape(query)
+	deadline := time.Now().Add(timeout)
+	for {
+		var res struct {
+			Data struct {
+				Result []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if resp, err := http.Get(u); err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+			if err == nil && len(res.Data.Result) > 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no result for %s within %v", query, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // shippedPrometheusFlags returns the rule-related flags of deploy/prometheus/prometheus.default.
 func shippedPrometheusFlags(t *testing.T) []string {
 	t.Helper()
@@ -299,6 +325,10 @@ func TestShippedChain(t *testing.T) {
 	e := rcv.wait(t, t1, 10*time.Second, "firing", dns1)
 	seen := exp.scrapedAt("dns1 failing")
 	t.Logf("DNSServerDown firing: webhook %v after the scrape that first served the failure (%v after the change)", e.at.Sub(seen).Round(time.Millisecond), e.at.Sub(t1).Round(time.Millisecond))
+
+	// The per-target freeze below needs dns1 recorded as seen, which the 5s
+	// dns_sla.presence group does: wait for its first evaluation.
+	waitQuery(t, promAddr, `target:dns_sla_verdict:seen{target="dns1"}`, 15*time.Second)
 
 	// Exporter down while dns1 is down: the exporter-level DNSSLAProbesMissing
 	// fires (no target label: every route freezes) and so does dns1's;
