@@ -162,6 +162,13 @@ func TestStructure(t *testing.T) {
 			for _, v := range list(obj(d["templating"])["list"]) {
 				vars[str(obj(v)["name"])] = obj(v)
 			}
+			// query_result() yields whole series lines: without a regex the
+			// variable's values would be '{job="dns_sla"} 1 1700000000000'.
+			for name, v := range vars {
+				if strings.HasPrefix(str(v["query"]), "query_result(") && str(v["regex"]) == "" {
+					t.Errorf("variable %s: query_result without a regex to extract the value", name)
+				}
+			}
 			dsVar := vars["datasource"]
 			if dsVar == nil || str(dsVar["type"]) != "datasource" || str(dsVar["query"]) != "prometheus" {
 				t.Errorf("datasource variable = %v, want type datasource, query prometheus", dsVar)

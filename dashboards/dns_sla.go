@@ -13,12 +13,12 @@ const sel = scrapeSel + `, service=~"$service", target=~"$target"`
 // Recorded series (rules/dns_sla.rules.yml) sum the exporter instances away,
 // so panels that must not mix exporters compute from the raw series instead.
 func DNSSLA() (dashboard.Dashboard, error) {
-	// Both jobs that scrapeSel the exporter (the verdict job and the full one):
-	// dns_sla_up only comes with the first, dns_sla_targets with the second.
+	// Both jobs that scrape the exporter: dns_sla_verdict only comes with the
+	// 250ms verdict job (collect[]=verdict), the rest with the 15s full job.
 	d := newBoard("slaroute-dns-sla", "slaroute / DNS SLA",
 		"dns_sla_exporter: per-server state, round-trip time, failures and exporter health.",
-		`query_result(group by (job) (dns_sla_up or dns_sla_targets))`,
-		`label_values(dns_sla_up{job=~"$job"}, instance)`)
+		`query_result(group by (job) (dns_sla_verdict or dns_sla_targets))`,
+		`query_result(group by (instance) (dns_sla_verdict{job=~"$job"} or dns_sla_targets{job=~"$job"}))`)
 	d.queryVar("service", "Service", `label_values(dns_sla_up{`+scrapeSel+`}, service)`, "Service prefix (label service)")
 	d.queryVar("target", "Target", `label_values(dns_sla_up{`+scrapeSel+`, service=~"$service"}, target)`, "DNS server (label target)")
 	d.annotation("DNSServerDown", "red",
@@ -41,9 +41,11 @@ func DNSSLA() (dashboard.Dashboard, error) {
 		q(`time() - dns_sla_last_success_timestamp_seconds{`+sel+`}`, "{{target}}")), step("orange", 2), step("red", 5)))
 
 	d.row(7)
-	d.add(24, stateTimeline("Server state", "dns_sla_up per server: up if its last probe succeeded. DNSServerDown (and the route withdraw) follows the first failed probe.",
+	// The verdict job's 250ms samples, what DNSServerDown reads: 1 up, 0
+	// failing; a target not probed yet (verdict -1) is a gap.
+	d.add(24, stateTimeline("Server state", "dns_sla_verdict per server (the 250ms verdict job): up if its last probe succeeded. DNSServerDown (and the route withdraw) follows the first failed probe; a gap is a target not probed yet.",
 		"down", "up", "red", "green",
-		q(`dns_sla_up{`+sel+`}`, "{{target}} ({{nexthop}})")))
+		q(`(dns_sla_verdict{`+sel+`} >= 0) == bool 0`, "{{target}} ({{nexthop}})")))
 
 	d.row(8)
 	d.add(12, timeseriesPanel("Round-trip time percentiles", "p50, p90 and p99 of answered probes. Timed-out probes are not in the histogram: see failures.", "s",

@@ -9,6 +9,7 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -63,16 +64,25 @@ func newBoard(uid, title, description, jobQuery, instanceQuery string) *board {
 		// scraped by two, the verdict and the full job); instance: one
 		// exporter or router at a time, never a mix.
 		WithVariable(dashboard.NewQueryVariableBuilder("job").Label("Job").Datasource(ds()).
-			Query(dashboard.StringOrMap{String: ptr(jobQuery)}).Definition(jobQuery).
+			Query(dashboard.StringOrMap{String: ptr(jobQuery)}).Definition(jobQuery).Regex(resultRegex(jobQuery, "job")).
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
 			Multi(true).IncludeAll(true).AllValue(".*").
 			Description("Prometheus job(s) scraping the binary (label job)")).
 		WithVariable(dashboard.NewQueryVariableBuilder("instance").Label("Instance").Datasource(ds()).
-			Query(dashboard.StringOrMap{String: ptr(instanceQuery)}).Definition(instanceQuery).
+			Query(dashboard.StringOrMap{String: ptr(instanceQuery)}).Definition(instanceQuery).Regex(resultRegex(instanceQuery, "instance")).
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
 			Multi(false).IncludeAll(false).
 			Description("One scraped binary (label instance): panels never mix instances"))
 	return &board{b: b}
+}
+
+// resultRegex extracts a label's value from query_result()'s lines
+// ({job="dns_sla"} 1 1700000000000); label_values needs none.
+func resultRegex(query, label string) string {
+	if !strings.HasPrefix(query, "query_result(") {
+		return ""
+	}
+	return `/` + label + `="([^"]+)"/`
 }
 
 // queryVar adds a multi-value label_values variable that defaults to All.

@@ -17,10 +17,16 @@ type PanelQuery struct {
 }
 
 // DashboardQueries returns every panel target expression of every
-// dashboards/*.json under repo, nested row panels included.
+// dashboards/*.json under repo, nested row panels included, and the
+// expression inside each query variable (label_values or query_result).
 func DashboardQueries(repo string) ([]PanelQuery, error) {
 	var out []PanelQuery
 	err := eachDashboard(repo, func(name string, d dashboard) {
+		for _, v := range d.Templating.List {
+			if v.Type == "query" {
+				out = append(out, PanelQuery{Dashboard: name, Panel: "variable " + v.Name, Expr: variableExpr(v.Query)})
+			}
+		}
 		var walk func(ps []panel)
 		walk = func(ps []panel) {
 			for _, p := range ps {
@@ -38,7 +44,14 @@ func DashboardQueries(repo string) ([]PanelQuery, error) {
 }
 
 type dashboard struct {
-	Panels      []panel `json:"panels"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query string `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
 	Annotations struct {
 		List []struct {
 			Name string `json:"name"`
@@ -92,6 +105,23 @@ type panel struct {
 		RefID string `json:"refId"`
 		Expr  string `json:"expr"`
 	} `json:"targets"`
+}
+
+var (
+	labelValuesRE = regexp.MustCompile(`^\s*label_values\((.*),\s*\w+\s*\)\s*$`)
+	queryResultRE = regexp.MustCompile(`^\s*query_result\((.*)\)\s*$`)
+)
+
+// variableExpr is the PromQL a query variable runs: the selector of
+// label_values(selector, label), the expression of query_result(expr).
+func variableExpr(q string) string {
+	if m := labelValuesRE.FindStringSubmatch(q); m != nil {
+		return m[1]
+	}
+	if m := queryResultRE.FindStringSubmatch(q); m != nil {
+		return m[1]
+	}
+	return q
 }
 
 // varRE matches Grafana variables: $name, ${name}, ${name:format}, [[name]].

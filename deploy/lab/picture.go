@@ -50,7 +50,7 @@ type Bar struct {
 
 // Group titles, in drawing order.
 var pictureGroups = []struct{ Key, Title string }{
-	{"probe", "probe verdict (exporter, dns_sla_up)"},
+	{"probe", "probe verdict (exporter, dns_sla_verdict)"},
 	{"alert", "DNSServerDown (Alertmanager)"},
 	{"route", "kernel route membership (router namespace)"},
 	{"clients", "answers to long-lived client flows (share per sample)"},

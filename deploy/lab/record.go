@@ -15,7 +15,7 @@ import (
 )
 
 // Recorder samples the chain while a scenario runs, for a Picture: each
-// server's probe verdict (the exporter's dns_sla_up), whether
+// server's probe verdict (the exporter's dns_sla_verdict), whether
 // DNSServerDown fires for it in Alertmanager, which server answers each of
 // a set of long-lived client flows (a resilient nexthop group keeps them
 // where they are when a nexthop returns) and each of as many new flows
@@ -96,7 +96,8 @@ func shares(as []Answer) map[string]float64 {
 	return out
 }
 
-// verdicts reads dns_sla_up per target from the exporter's verdict subset.
+// verdicts reads dns_sla_verdict per target from the exporter's verdict
+// subset, as the fast scrape job does: 0 up, failures down, -1 not probed yet.
 func (r *Recorder) verdicts() map[string]string {
 	out := map[string]string{}
 	for _, s := range r.e.Servers {
@@ -111,10 +112,15 @@ func (r *Recorder) verdicts() map[string]string {
 	if err != nil {
 		return out
 	}
-	for _, m := range mfs["dns_sla_up"].GetMetric() {
+	for _, m := range mfs["dns_sla_verdict"].GetMetric() {
 		for _, lp := range m.GetLabel() {
 			if lp.GetName() == "target" {
-				out[lp.GetValue()] = map[bool]string{true: "up", false: "down"}[m.GetGauge().GetValue() == 1]
+				switch v := m.GetGauge().GetValue(); {
+				case v == 0:
+					out[lp.GetValue()] = "up"
+				case v > 0:
+					out[lp.GetValue()] = "down"
+				}
 			}
 		}
 	}
