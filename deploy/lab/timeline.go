@@ -21,11 +21,11 @@ import (
 
 // LogEvent is one timestamped event of the failover chain: a line of interest
 // from Alertmanager's or the actuator's JSON log, or a failed probe seen in
-// the exporter's metrics (WatchProbeFailures).
+// the exporter's metrics (WatchProbes).
 type LogEvent struct {
 	At     time.Time
-	Kind   string // probe_failed, am_received, am_flush, route_changed
-	Target string // exporter target (probe_failed, am_flush)
+	Kind   string // probe_failed, probe_ok, am_received, am_flush, route_changed
+	Target string // exporter target (probe_*, am_flush)
 	FP     string // Alertmanager fingerprint (am_received, am_flush)
 	State  string // active | resolved (am_*)
 	Added  []string
@@ -41,7 +41,7 @@ var (
 // ParseLogs reads the Alertmanager and actuator JSON logs (slog's "time" or
 // go-kit's "ts") and returns the events the failover breakdown needs, in time
 // order. The exporter's probe failures come from its metrics instead
-// (WatchProbeFailures): its log wording is no interface.
+// (WatchProbes): its log wording is no interface.
 func ParseLogs(r io.Reader) ([]LogEvent, error) {
 	var out []LogEvent
 	sc := bufio.NewScanner(r)
@@ -112,27 +112,31 @@ func First(ev []LogEvent, t time.Time, pred func(LogEvent) bool) (LogEvent, bool
 	return LogEvent{}, false
 }
 
-// WatchProbeFailures polls the exporter's /metrics every interval until ctx
-// ends, then returns a probe_failed event for each poll that saw a target's
-// failed probes (dns_sla_probes_total with result other than success) grow.
+// WatchProbes polls the exporter's /metrics every interval until ctx ends,
+// then returns a probe_failed or probe_ok event for each poll that saw a
+// target's failed or successful probes (dns_sla_probes_total by result) grow.
 // An event is stamped with the poll that saw it, at most interval (plus one
 // HTTP round trip) after the probe's result.
-func (l *Lab) WatchProbeFailures(ctx context.Context, interval time.Duration) <-chan []LogEvent {
+func (l *Lab) WatchProbes(ctx context.Context, interval time.Duration) <-chan []LogEvent {
 	done := make(chan []LogEvent, 1)
 	go func() {
 		var out []LogEvent
-		var last map[string]float64
+		var last map[string]probeCount
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			now := time.Now()
-			if failed, err := l.failedProbes(); err == nil {
-				for target, n := range failed {
-					if prev, ok := last[target]; ok && n > prev {
+			if counts, err := l.probeCounts(); err == nil {
+				for target, n := range counts {
+					prev, ok := last[target]
+					if ok && n.failed > prev.failed {
 						out = append(out, LogEvent{At: now, Kind: "probe_failed", Target: target})
 					}
+					if ok && n.ok > prev.ok {
+						out = append(out, LogEvent{At: now, Kind: "probe_ok", Target: target})
+					}
 				}
-				last = failed
+				last = counts
 			}
 			select {
 			case <-ctx.Done():
@@ -145,8 +149,11 @@ func (l *Lab) WatchProbeFailures(ctx context.Context, interval time.Duration) <-
 	return done
 }
 
-// failedProbes returns the exporter's count of failed probes per target.
-func (l *Lab) failedProbes() (map[string]float64, error) {
+// probeCount is one target's count of probes by outcome.
+type probeCount struct{ ok, failed float64 }
+
+// probeCounts returns the exporter's count of probes per target.
+func (l *Lab) probeCounts() (map[string]probeCount, error) {
 	code, body, err := l.Get("http://" + ExporterAddr + "/metrics")
 	if err != nil {
 		return nil, err
@@ -154,18 +161,18 @@ func (l *Lab) failedProbes() (map[string]float64, error) {
 	if code != http.StatusOK {
 		return nil, fmt.Errorf("exporter /metrics: HTTP %d", code)
 	}
-	return failedProbeCounts(body)
+	return parseProbeCounts(body)
 }
 
-// failedProbeCounts sums dns_sla_probes_total{result!="success"} per target
-// in an exposition of the exporter's metrics.
-func failedProbeCounts(exposition []byte) (map[string]float64, error) {
+// parseProbeCounts sums dns_sla_probes_total per target into successful
+// (result="success") and failed (any other result) probes.
+func parseProbeCounts(exposition []byte) (map[string]probeCount, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(bytes.NewReader(exposition))
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]float64{}
+	out := map[string]probeCount{}
 	for _, m := range mfs["dns_sla_probes_total"].GetMetric() {
 		var target, result string
 		for _, lp := range m.GetLabel() {
@@ -176,9 +183,13 @@ func failedProbeCounts(exposition []byte) (map[string]float64, error) {
 				result = lp.GetValue()
 			}
 		}
-		if result != "success" {
-			out[target] += m.GetCounter().GetValue()
+		c := out[target]
+		if result == "success" {
+			c.ok += m.GetCounter().GetValue()
+		} else {
+			c.failed += m.GetCounter().GetValue()
 		}
+		out[target] = c
 	}
 	return out, nil
 }

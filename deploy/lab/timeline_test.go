@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestParseLogs(t *testing.T) {
 	}
 }
 
-func TestFailedProbeCounts(t *testing.T) {
+func TestParseProbeCounts(t *testing.T) {
 	in := `# TYPE dns_sla_probes_total counter
 dns_sla_probes_total{nexthop="198.51.100.11",result="success",service="dns",target="dns1"} 40
 dns_sla_probes_total{nexthop="198.51.100.11",result="timeout",service="dns",target="dns1"} 0
@@ -46,11 +47,12 @@ dns_sla_probes_total{nexthop="198.51.100.12",result="network_error",service="dns
 # TYPE dns_sla_up gauge
 dns_sla_up{nexthop="198.51.100.12",service="dns",target="dns2"} 0
 `
-	got, err := failedProbeCounts([]byte(in))
+	got, err := parseProbeCounts([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got["dns1"] != 0 || got["dns2"] != 3 {
-		t.Fatalf("failed probes = %v, want dns1:0 dns2:3", got)
+	want := map[string]probeCount{"dns1": {ok: 40}, "dns2": {ok: 38, failed: 3}}
+	if !maps.Equal(got, want) {
+		t.Fatalf("probe counts = %v, want %v", got, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -40,7 +41,7 @@ func main() {
 		modeNames = append(modeNames, string(m))
 	}
 	modes := bench.Flag("mode", "Failure modes to measure (repeatable).").Default(modeNames...).Enums(modeNames...)
-	restoreRates := bench.Flag("restore-rate", "UDP query rates (queries/s) of the restore-under-load phase (repeatable; none: skip it).").Default("400", "4000", "20000").Float64List()
+	restoreRates := bench.Flag("restore-rate", "UDP query rates (queries/s) of the restore-under-load phase (repeatable; none: skip it).").Default("400", "4000", "20000").Strings()
 	restoreCfgs := bench.Flag("restore-config", "backend.netlink variants of the restore phase (repeatable): shipped, old (128 buckets, idle 0), multipath, or key=value,... overriding the shipped section.").Default("shipped", "old", "multipath").Strings()
 	restoreMax := bench.Flag("restore-max", "Longest observation of one restore.").Default("25s").Duration()
 
@@ -54,6 +55,12 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	// Checked before the lab exists: a typo costs nothing.
+	rates, err := parseRates(*restoreRates)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labctl:", err)
+		os.Exit(2)
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "labctl: the lab needs root (it creates network namespaces)")
@@ -101,8 +108,8 @@ func main() {
 	case up.FullCommand():
 		wait(e)
 	case bench.FullCommand():
-		if len(*restoreRates) > 0 {
-			err = runRestoreBench(ctx, e, *restoreCfgs, *restoreRates, *restoreMax)
+		if len(rates) > 0 {
+			err = runRestoreBench(ctx, e, *restoreCfgs, rates, *restoreMax)
 		}
 		if err == nil && *trials > 0 {
 			err = runBench(ctx, e, *trials, *rate, *modes)
@@ -181,4 +188,21 @@ func wait(e *lab.Env) {
 	if _, err := r.ReadString('\n'); err != nil {
 		select {} // stdin closed: wait for ^C/SIGTERM
 	}
+}
+
+// parseRates reads --restore-rate: positive numbers, or "none" alone to skip
+// the restore phase.
+func parseRates(args []string) ([]float64, error) {
+	if len(args) == 1 && args[0] == "none" {
+		return nil, nil
+	}
+	var rates []float64
+	for _, a := range args {
+		r, err := strconv.ParseFloat(a, 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("--restore-rate %q: want a positive number of queries/s, or none alone", a)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
 }
