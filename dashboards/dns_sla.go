@@ -13,8 +13,8 @@ const sel = scrapeSel + `, service=~"$service", target=~"$target"`
 // Recorded series (rules/dns_sla.rules.yml) sum the exporter instances away,
 // so panels that must not mix exporters compute from the raw series instead.
 func DNSSLA() (dashboard.Dashboard, error) {
-	// Both jobs that scrape the exporter: dns_sla_verdict only comes with the
-	// 250ms verdict job (collect[]=verdict), the rest with the 15s full job.
+	// Both jobs that scrape the exporter: the 250ms verdict job
+	// (collect[]=verdict, changed_within) and the 15s full job.
 	d := newBoard("slaroute-dns-sla", "slaroute / DNS SLA",
 		"dns_sla_exporter: per-server state, round-trip time, failures and exporter health.",
 		`query_result(group by (job) (dns_sla_verdict or dns_sla_targets))`,
@@ -41,11 +41,13 @@ func DNSSLA() (dashboard.Dashboard, error) {
 		q(`time() - dns_sla_last_success_timestamp_seconds{`+sel+`}`, "{{target}}")), step("orange", 2), step("red", 5)))
 
 	d.row(7)
-	// The verdict job's 250ms samples, what DNSServerDown reads: 1 up, 0
-	// failing; a target not probed yet (verdict -1) is a gap.
-	d.add(24, stateTimeline("Server state", "dns_sla_verdict per server (the 250ms verdict job): up if its last probe succeeded. DNSServerDown (and the route withdraw) follows the first failed probe; a gap is a target not probed yet.",
+	// What DNSServerDown reads, at 250ms, where the verdict job has it (a
+	// target not up, or up for less than 10m), else the 15s job's complete
+	// verdict: 1 up, 0 failing; a target not probed yet (verdict -1) is a gap.
+	d.add(24, stateTimeline("Server state", "dns_sla_verdict per server, from the 250ms verdict job around failures and the 15s job otherwise: up if its last probe succeeded. DNSServerDown (and the route withdraw) follows the first failed probe; a gap is a target not probed yet.",
 		"down", "up", "red", "green",
-		q(`(dns_sla_verdict{`+sel+`} >= 0) == bool 0`, "{{target}} ({{nexthop}})")))
+		q(`max without (job) ((dns_sla_verdict{job="dns_sla_verdict", `+sel+`} or on (instance, target, nexthop, service) dns_sla_verdict{job!="dns_sla_verdict", `+sel+`}) >= 0) == bool 0`,
+			"{{target}} ({{nexthop}})")))
 
 	d.row(8)
 	d.add(12, timeseriesPanel("Round-trip time percentiles", "p50, p90 and p99 of answered probes. Timed-out probes are not in the histogram: see failures.", "s",

@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 
 	"github.com/slaroute/slaroute/exporter/config"
 	"github.com/slaroute/slaroute/exporter/metrics"
@@ -43,6 +45,8 @@ type Exporter struct {
 	// verdict gathers metrics.VerdictFamilies alone: the fast scrape
 	// never computes the histograms and counters it does not serve.
 	verdict *prometheus.Registry
+	metrics *metrics.Metrics
+	clock   scheduler.Clock
 }
 
 // New registers the metrics; probing starts with the first successful Reload.
@@ -56,7 +60,10 @@ func New(o Options) (*Exporter, error) {
 	m := metrics.New(o.Registry)
 	verdict := prometheus.NewRegistry()
 	verdict.MustRegister(m.Verdict())
-	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict}, nil
+	if o.Clock == nil {
+		o.Clock = scheduler.RealClock{}
+	}
+	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict, metrics: m, clock: o.Clock}, nil
 }
 
 // Reload reads the configuration file and applies it; on any error the
@@ -128,8 +135,12 @@ func subsetOf(family string) string {
 }
 
 // MetricsHandler serves full (the whole registry) on a request without
-// parameters and a subset with collect[] or exclude[]. An unknown name, both
-// parameters, or a selection of nothing is a 400, never a silent full scrape.
+// parameters and a subset with collect[] or exclude[]. collect[]=verdict
+// with changed_within=<duration> serves the verdicts that can move a route
+// (metrics.Changed), what the shipped fast job scrapes. An unknown name,
+// both parameters, a selection of nothing or a changed_within that is not a
+// positive duration or comes with another selection is a 400, never a
+// silent full scrape.
 // opts are the daemon's handler options, so every variant has the same
 // error handling and limits.
 func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
@@ -155,13 +166,26 @@ func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		collect, exclude := q["collect[]"], q["exclude[]"]
-		if len(collect) == 0 && len(exclude) == 0 {
+		if _, windowed := q["changed_within"]; len(collect) == 0 && len(exclude) == 0 && !windowed {
 			whole.ServeHTTP(w, r)
 			return
 		}
 		key, err := selection(collect, exclude)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if within, ok := q["changed_within"]; ok {
+			d, err := changedWithin(key, within)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			// The window and the time are the request's: a registry per
+			// request, of one collector (a few allocations at 4 scrapes/s).
+			g := prometheus.NewRegistry()
+			g.MustRegister(e.metrics.Changed(e.clock.Now(), d))
+			promhttp.HandlerFor(g, opts).ServeHTTP(w, r)
 			return
 		}
 		handlers[key].ServeHTTP(w, r)
@@ -190,6 +214,21 @@ func selection(collect, exclude []string) (string, error) {
 		return "", errors.New("exclude[] leaves nothing to collect")
 	}
 	return strings.Join(sel, ","), nil
+}
+
+// changedWithin parses the changed_within parameter of a selection.
+func changedWithin(key string, values []string) (time.Duration, error) {
+	if key != SubsetVerdict {
+		return 0, errors.New("changed_within applies to collect[]=verdict alone")
+	}
+	if len(values) != 1 {
+		return 0, errors.New("changed_within given more than once")
+	}
+	d, err := model.ParseDuration(values[0])
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("changed_within=%q: want a positive duration such as 10m", values[0])
+	}
+	return time.Duration(d), nil
 }
 
 // filtered gathers g and keeps the families of the selected subsets.

@@ -126,7 +126,15 @@ func TestMetricsHandlerSubsets(t *testing.T) {
 	if code != 200 || len(got) != 8 || has(got, "go_") || has(got, "dns_sla_targets") {
 		t.Errorf("collect[]=probes&collect[]=verdict: %d %v", code, got)
 	}
-	for _, q := range []string{"?collect[]=verdikt", "?collect[]=verdict&exclude[]=probes", "?exclude[]=verdict&exclude[]=probes&exclude[]=exporter"} {
+	// The only target has no probe yet (-1): served however short the window.
+	code, got = families("?collect[]=verdict&changed_within=1ms")
+	if want := []string{"dns_sla_verdict"}; code != 200 || !slices.Equal(got, want) {
+		t.Errorf("collect[]=verdict&changed_within=1ms: %d %v, want %v", code, got, want)
+	}
+	for _, q := range []string{"?collect[]=verdikt", "?collect[]=verdict&exclude[]=probes", "?exclude[]=verdict&exclude[]=probes&exclude[]=exporter",
+		"?changed_within=10m", "?collect[]=probes&changed_within=10m", "?collect[]=verdict&collect[]=probes&changed_within=10m",
+		"?collect[]=verdict&changed_within=0s", "?collect[]=verdict&changed_within=-1m", "?collect[]=verdict&changed_within=ten",
+		"?collect[]=verdict&changed_within=1m&changed_within=2m"} {
 		if code, _ := families(q); code != 400 {
 			t.Errorf("%s: status %d, want 400", q, code)
 		}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
 
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
 )
@@ -30,15 +31,17 @@ import (
 // place of route_actuator. Latencies are logged, not asserted.
 
 // fakeExporter serves dns_sla_* series for three targets, split like the
-// real exporter: collect[]=verdict (the fast job) serves dns_sla_verdict
-// and every such scrape stands for one probe of each target; any other scrape
-// (the dns_sla job, exclude[]=verdict) serves the probe counters.
+// real exporter: collect[]=verdict with changed_within (the fast job) serves
+// dns_sla_verdict of the targets not up or up for less than that, and every
+// such scrape stands for one probe of each target; any other scrape (the
+// dns_sla job) serves the probe counters and the complete verdict.
 type fakeExporter struct {
 	mu        sync.Mutex
 	down      bool
 	failing   map[string]bool
 	failures  map[string]int
 	successes map[string]int
+	zeroAt    map[string]time.Time // when the verdict last became 0
 	probes    map[string]map[string]int
 	pending   string               // state set but not scraped yet
 	firstSeen map[string]time.Time // state name -> first scrape that served it
@@ -47,7 +50,7 @@ type fakeExporter struct {
 var nexthops = map[string]string{"dns1": "198.51.100.11", "dns2": "198.51.100.12", "dns3": "198.51.100.13"}
 
 func newFakeExporter() *fakeExporter {
-	f := &fakeExporter{failing: map[string]bool{}, failures: map[string]int{}, successes: map[string]int{}, probes: map[string]map[string]int{}, firstSeen: map[string]time.Time{}}
+	f := &fakeExporter{failing: map[string]bool{}, failures: map[string]int{}, successes: map[string]int{}, zeroAt: map[string]time.Time{}, probes: map[string]map[string]int{}, firstSeen: map[string]time.Time{}}
 	for tg := range nexthops {
 		f.probes[tg] = map[string]int{"success": 0, "timeout": 0}
 	}
@@ -88,8 +91,17 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(&b, "dns_sla_probes_total{target=%q,nexthop=%q,service=\"192.0.2.53/32\",result=%q} %d\n", tg, nh, res, n)
 			}
 		}
+		b.WriteString("# TYPE dns_sla_verdict gauge\n")
+		for tg, nh := range nexthops {
+			fmt.Fprintf(&b, "dns_sla_verdict{target=%q,nexthop=%q,service=\"192.0.2.53/32\"} %d\n", tg, nh, f.failures[tg])
+		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_, _ = w.Write(b.Bytes())
+		return
+	}
+	within, err := model.ParseDuration(r.URL.Query().Get("changed_within"))
+	if err != nil {
+		http.Error(w, "the fast job must set changed_within: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if f.pending != "" {
@@ -108,9 +120,15 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.successes[tg] = 0
 			f.probes[tg]["timeout"]++
 		} else {
+			if f.failures[tg] > 0 || f.successes[tg] == 0 {
+				f.zeroAt[tg] = time.Now()
+			}
 			f.failures[tg] = 0
 			f.successes[tg]++
 			f.probes[tg]["success"]++
+		}
+		if f.failures[tg] == 0 && time.Since(f.zeroAt[tg]) >= time.Duration(within) {
+			continue
 		}
 		l := fmt.Sprintf(`target=%q,nexthop=%q,service="192.0.2.53/32"`, tg, nh)
 		fmt.Fprintf(&b, "dns_sla_verdict{%s} %d\n", l, f.failures[tg])
@@ -318,6 +336,11 @@ func TestShippedChain(t *testing.T) {
 	rcv.wait(t, t0, 20*time.Second, "firing", map[string]string{"alertname": "DNSSLAWatchdog"})
 	// Until the first scrape, absent(up{job="dns_sla_verdict"}) may fire DNSSLAProbesMissing; let it settle.
 	time.Sleep(3 * time.Second)
+	// dns_sla.presence records every target from the 15s job's complete
+	// verdict (the fast job serves only what can move a route).
+	for tg := range nexthops {
+		waitQuery(t, promAddr, `target:dns_sla_verdict:seen{job="dns_sla", target="`+tg+`"}`, 25*time.Second)
+	}
 
 	// A failing probe fires DNSServerDown, carrying nexthop and service.
 	t1 := time.Now()
@@ -326,18 +349,14 @@ func TestShippedChain(t *testing.T) {
 	seen := exp.scrapedAt("dns1 failing")
 	t.Logf("DNSServerDown firing: webhook %v after the scrape that first served the failure (%v after the change)", e.at.Sub(seen).Round(time.Millisecond), e.at.Sub(t1).Round(time.Millisecond))
 
-	// The per-target freeze below needs dns1 recorded as seen, which the 5s
-	// dns_sla.presence group does: wait for its first evaluation.
-	waitQuery(t, promAddr, `target:dns_sla_verdict:seen{target="dns1"}`, 15*time.Second)
-
 	// Exporter down while dns1 is down: the exporter-level DNSSLAProbesMissing
-	// fires (no target label: every route freezes) and so does dns1's;
-	// DNSServerDown holds and nothing fires for the healthy servers.
+	// fires (no target label: every route freezes); DNSServerDown holds and
+	// nothing fires for the healthy servers. (dns1's own DNSSLAProbesMissing
+	// would follow 40-60s later, from the 15s job: rules/tests.)
 	t2 := time.Now()
 	exp.set("exporter down", true, "dns1")
 	e = rcv.wait(t, t2, 10*time.Second, "firing", missingExporter)
 	t.Logf("DNSSLAProbesMissing firing: webhook %v after the first failed scrape", e.at.Sub(exp.scrapedAt("exporter down")).Round(time.Millisecond))
-	rcv.wait(t, t2, 10*time.Second, "firing", map[string]string{"alertname": "DNSSLAProbesMissing", "target": "dns1"})
 	time.Sleep(3 * time.Second)
 	if e, ok := rcv.find(t1, "resolved", dns1); ok {
 		t.Errorf("DNSServerDown for dns1 resolved at +%v while the exporter was down", e.at.Sub(t2))

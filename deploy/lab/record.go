@@ -97,7 +97,7 @@ func shares(as []Answer) map[string]float64 {
 }
 
 // verdicts reads dns_sla_verdict per target from the exporter's verdict
-// subset, as the fast scrape job does: 0 up, failures down, -1 not probed yet.
+// subset (complete: no changed_within): 0 up, failures down, -1 not probed yet.
 func (r *Recorder) verdicts() map[string]string {
 	out := map[string]string{}
 	for _, s := range r.e.Servers {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -312,6 +313,65 @@ func TestLabelPairsFromNames(t *testing.T) {
 		}
 		if !slices.IsSorted(names) || !slices.Contains(names, "result") {
 			t.Errorf("result %s: label pairs %v not sorted or without result", r, names)
+		}
+	}
+}
+
+// Changed serves a target while its verdict is not 0 and for within after
+// it became 0 (its first probe's success: a minute at most); a target
+// healthy for longer is left out.
+func TestChanged(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	t0 := time.Unix(1_700_000_000, 0)
+	ok, fail := probe.Outcome{Result: probe.Success}, probe.Outcome{Result: probe.Timeout}
+	steady, down, recovered, fresh, flapped := m.Target([]string{"steady", "a", "s"}), m.Target([]string{"down", "b", "s"}),
+		m.Target([]string{"recovered", "c", "s"}), m.Target([]string{"fresh", "d", "s"}), m.Target([]string{"flapped", "e", "s"})
+	steady.Record(ok, t0)
+	steady.Record(ok, t0.Add(5*time.Minute))
+	down.Record(ok, t0)
+	down.Record(fail, t0.Add(8*time.Minute))
+	down.Record(fail, t0.Add(9*time.Minute))
+	recovered.Record(fail, t0)
+	recovered.Record(ok, t0.Add(9*time.Minute))
+	recovered.Record(ok, t0.Add(10*time.Minute)) // a second success is no change
+	flapped.Record(ok, t0)
+	flapped.Record(fail, t0.Add(3*time.Minute))
+	flapped.Record(ok, t0.Add(4*time.Minute))
+	_ = fresh // no probe yet: -1
+
+	for _, tc := range []struct {
+		now    time.Duration
+		within time.Duration
+		want   map[string]float64
+	}{
+		{10 * time.Minute, 10 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "fresh": -1, "flapped": 0}},
+		{10 * time.Minute, 5 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "fresh": -1}},
+		{20 * time.Minute, 5 * time.Minute, map[string]float64{"down": 2, "fresh": -1}},
+		// A first probe's success counts for FirstSuccessWithin only.
+		{9 * time.Minute, 20 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "fresh": -1, "flapped": 0}},
+		{30 * time.Second, 10 * time.Minute, map[string]float64{"steady": 0, "down": 2, "recovered": 0, "fresh": -1, "flapped": 0}},
+	} {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(m.Changed(t0.Add(tc.now), tc.within))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "dns_sla_verdict" {
+				t.Fatalf("family %s", mf.GetName())
+			}
+			for _, s := range mf.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == "target" {
+						got[l.GetValue()] = s.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		if !maps.Equal(got, tc.want) {
+			t.Errorf("at +%s within %s: %v, want %v", tc.now, tc.within, got, tc.want)
 		}
 	}
 }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/slaroute/slaroute/exporter"
 	"github.com/slaroute/slaroute/exporter/config"
+	"github.com/slaroute/slaroute/exporter/metrics"
 	"github.com/slaroute/slaroute/exporter/probe"
 	"github.com/slaroute/slaroute/exporter/scheduler"
 )
@@ -80,13 +81,24 @@ func main() {
 		if err != nil {
 			log.Fatalf("sizes: %v", err)
 		}
+		// One exporter per size, shared by the configurations, measured only
+		// once its targets' first successes are older than the fast job
+		// serves them (metrics.FirstSuccessWithin): the steady state of an
+		// exporter that has run for a while. In its first minute the fast job
+		// gets every target, as the configuration before changed_within did.
+		expAddr, stop, err := startExporter(n)
+		if err != nil {
+			log.Fatalf("exporter, %d targets: %v", n, err)
+		}
+		steady := time.Now().Add(metrics.FirstSuccessWithin + 5*time.Second)
 		for _, s := range setups {
-			r, err := run(s, n, *warmup, *window)
+			r, err := run(s, expAddr, steady, *warmup, *window)
 			if err != nil {
 				log.Fatalf("%s, %d targets: %v", s.name, n, err)
 			}
 			fmt.Printf("%-8d %-22s %10.3f %14.3f %26s %8s %30s\n", n, s.name, r.cpu, r.cpu*1000/float64(n), r.eval, r.missed, r.scrape)
 		}
+		stop()
 	}
 	fmt.Printf("load average after: %s", loadavg())
 }
@@ -174,15 +186,13 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-func run(s setup, n int, warmup, window time.Duration) (result, error) {
-	dir, err := os.MkdirTemp("", "bench-scale")
+// startExporter runs the exporter for n targets on a free loopback port.
+func startExporter(n int) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "bench-scale-exporter")
 	if err != nil {
-		return result{}, err
+		return "", nil, err
 	}
-	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
 	// The exporter: n targets on loopback addresses that are never contacted.
 	var cfg strings.Builder
 	cfg.WriteString("defaults:\n  interval: 1s\n  timeout: 500ms\n  query_name: health.example.test.\ntargets:\n")
@@ -196,17 +206,29 @@ func run(s setup, n int, warmup, window time.Duration) (result, error) {
 		NewProber: func(t config.Target) (scheduler.Prober, error) {
 			return prober{fail: strings.HasSuffix(t.Name, "00")}, nil
 		}})
-	if err != nil {
-		return result{}, err
+	if err == nil {
+		err = e.Reload(ctx)
 	}
-	if err := e.Reload(ctx); err != nil {
-		return result{}, err
+	if err != nil {
+		cancel()
+		os.RemoveAll(dir)
+		return "", nil, err
 	}
 	go e.Run(ctx)
 	expAddr := freeAddr()
 	srv := &http.Server{Addr: expAddr, Handler: e.MetricsHandler(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})}
 	go srv.ListenAndServe()
-	defer srv.Close()
+	return expAddr, func() { srv.Close(); cancel(); os.RemoveAll(dir) }, nil
+}
+
+// run measures Prometheus with setup s scraping the exporter at expAddr,
+// from warmup after its start but not before notBefore.
+func run(s setup, expAddr string, notBefore time.Time, warmup, window time.Duration) (result, error) {
+	dir, err := os.MkdirTemp("", "bench-scale")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
 
 	// Prometheus: the setup's config with the exporter's address, no
 	// Alertmanager or actuator (notifications are not what is measured).
@@ -256,8 +278,10 @@ func run(s setup, n int, warmup, window time.Duration) (result, error) {
 		return result{}, err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	started := time.Now()
 
-	time.Sleep(warmup)
+	time.Sleep(max(warmup, time.Until(notBefore)))
+	warmup = time.Since(started)
 	// Rule group durations are sampled from Prometheus' own gauges every 100ms.
 	groups := map[string]*struct {
 		sum, max, interval float64
@@ -317,8 +341,12 @@ func run(s setup, n int, warmup, window time.Duration) (result, error) {
 		if err != nil {
 			return r, err
 		}
+		samples, err := query(promAddr, fmt.Sprintf(`max_over_time(scrape_samples_scraped{job=%q}[%ds])`, job, int(elapsed.Seconds())))
+		if err != nil {
+			return r, err
+		}
 		d, _ := time.ParseDuration(to)
-		scr = append(scr, fmt.Sprintf("%.0f ms / %s = %.0f%% (%s)", v*1000, to, v/d.Seconds()*100, job))
+		scr = append(scr, fmt.Sprintf("%.0f ms / %s = %.0f%%, %.0f samples (%s)", v*1000, to, v/d.Seconds()*100, samples, job))
 	}
 	r.scrape = strings.Join(scr, "; ")
 	if os.Getenv("RULES") != "" {
