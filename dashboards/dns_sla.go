@@ -42,7 +42,7 @@ func DNSSLA() (dashboard.Dashboard, error) {
 
 	d.row(7)
 	// What DNSServerDown reads, at 250ms, where the verdict job has it (a
-	// target not up, or up for less than 10m), else the 15s job's complete
+	// failing target, or one recovered less than 10m ago), else the 15s job's complete
 	// verdict: 1 up, 0 failing; a target not probed yet (verdict -1) is a gap.
 	d.add(24, stateTimeline("Server state", "dns_sla_verdict per server, from the 250ms verdict job around failures and the 15s job otherwise: up if its last probe succeeded. DNSServerDown (and the route withdraw) follows the first failed probe; a gap is a target not probed yet.",
 		"down", "up", "red", "green",

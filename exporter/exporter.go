@@ -47,6 +47,8 @@ type Exporter struct {
 	verdict *prometheus.Registry
 	metrics *metrics.Metrics
 	clock   scheduler.Clock
+	scrapes scrapeClock
+	aligned prometheus.Gauge
 }
 
 // New registers the metrics; probing starts with the first successful Reload.
@@ -63,7 +65,12 @@ func New(o Options) (*Exporter, error) {
 	if o.Clock == nil {
 		o.Clock = scheduler.RealClock{}
 	}
-	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict, metrics: m, clock: o.Clock}, nil
+	aligned := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dns_sla_probe_alignment_interval_seconds",
+		Help: "Interval of the fast scrape job (changed_within) the probes are aligned to, 0 when not aligned.",
+	})
+	o.Registry.MustRegister(aligned)
+	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict, metrics: m, clock: o.Clock, aligned: aligned}, nil
 }
 
 // Reload reads the configuration file and applies it; on any error the
@@ -137,7 +144,8 @@ func subsetOf(family string) string {
 // MetricsHandler serves full (the whole registry) on a request without
 // parameters and a subset with collect[] or exclude[]. collect[]=verdict
 // with changed_within=<duration> serves the verdicts that can move a route
-// (metrics.Changed), what the shipped fast job scrapes. An unknown name,
+// (metrics.Changed: failing, or recovered within the duration), what the
+// shipped fast job scrapes. An unknown name,
 // both parameters, a selection of nothing or a changed_within that is not a
 // positive duration or comes with another selection is a 400, never a
 // silent full scrape.
@@ -181,10 +189,12 @@ func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.Handle
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
+			now := e.clock.Now()
+			e.alignTo(now)
 			// The window and the time are the request's: a registry per
 			// request, of one collector (a few allocations at 4 scrapes/s).
 			g := prometheus.NewRegistry()
-			g.MustRegister(e.metrics.Changed(e.clock.Now(), d))
+			g.MustRegister(e.metrics.Changed(now, d))
 			promhttp.HandlerFor(g, opts).ServeHTTP(w, r)
 			return
 		}
@@ -214,6 +224,22 @@ func selection(collect, exclude []string) (string, error) {
 		return "", errors.New("exclude[] leaves nothing to collect")
 	}
 	return strings.Join(sel, ","), nil
+}
+
+// alignTo learns the fast job's schedule from a scrape at now and moves
+// the probes to it when it changed.
+func (e *Exporter) alignTo(now time.Time) {
+	a, changed := e.scrapes.observe(now)
+	if !changed {
+		return
+	}
+	e.sched.Align(a)
+	e.aligned.Set(a.Interval.Seconds())
+	if a.Interval > 0 {
+		e.opts.Logger.Info("Probes aligned to the fast scrape", "interval", a.Interval, "phase", a.Phase)
+	} else {
+		e.opts.Logger.Info("Probes not aligned: the fast scrapes keep no single interval")
+	}
 }
 
 // changedWithin parses the changed_within parameter of a selection.

@@ -32,7 +32,7 @@ import (
 
 // fakeExporter serves dns_sla_* series for three targets, split like the
 // real exporter: collect[]=verdict with changed_within (the fast job) serves
-// dns_sla_verdict of the targets not up or up for less than that, and every
+// dns_sla_verdict of the failing targets and of those recovered within that, and every
 // such scrape stands for one probe of each target; any other scrape (the
 // dns_sla job) serves the probe counters and the complete verdict.
 type fakeExporter struct {
@@ -41,7 +41,7 @@ type fakeExporter struct {
 	failing   map[string]bool
 	failures  map[string]int
 	successes map[string]int
-	zeroAt    map[string]time.Time // when the verdict last became 0
+	recovered map[string]time.Time // when the verdict last went from failures to 0
 	probes    map[string]map[string]int
 	pending   string               // state set but not scraped yet
 	firstSeen map[string]time.Time // state name -> first scrape that served it
@@ -50,7 +50,7 @@ type fakeExporter struct {
 var nexthops = map[string]string{"dns1": "198.51.100.11", "dns2": "198.51.100.12", "dns3": "198.51.100.13"}
 
 func newFakeExporter() *fakeExporter {
-	f := &fakeExporter{failing: map[string]bool{}, failures: map[string]int{}, successes: map[string]int{}, zeroAt: map[string]time.Time{}, probes: map[string]map[string]int{}, firstSeen: map[string]time.Time{}}
+	f := &fakeExporter{failing: map[string]bool{}, failures: map[string]int{}, successes: map[string]int{}, recovered: map[string]time.Time{}, probes: map[string]map[string]int{}, firstSeen: map[string]time.Time{}}
 	for tg := range nexthops {
 		f.probes[tg] = map[string]int{"success": 0, "timeout": 0}
 	}
@@ -120,14 +120,14 @@ func (f *fakeExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.successes[tg] = 0
 			f.probes[tg]["timeout"]++
 		} else {
-			if f.failures[tg] > 0 || f.successes[tg] == 0 {
-				f.zeroAt[tg] = time.Now()
+			if f.failures[tg] > 0 {
+				f.recovered[tg] = time.Now()
 			}
 			f.failures[tg] = 0
 			f.successes[tg]++
 			f.probes[tg]["success"]++
 		}
-		if f.failures[tg] == 0 && time.Since(f.zeroAt[tg]) >= time.Duration(within) {
+		if f.failures[tg] == 0 && time.Since(f.recovered[tg]) >= time.Duration(within) {
 			continue
 		}
 		l := fmt.Sprintf(`target=%q,nexthop=%q,service="192.0.2.53/32"`, tg, nh)

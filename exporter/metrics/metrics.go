@@ -102,8 +102,7 @@ type Target struct {
 	succs       atomic.Int64
 	changes     atomic.Uint64
 	lastSuccess atomic.Uint64 // float64 bits
-	zeroAt      atomic.Int64  // Unix ns when the verdict last became 0
-	zeroFirst   atomic.Bool   // ... with the target's first probe
+	recoveredAt atomic.Int64  // Unix ns when the verdict last went from failures to 0
 	duration    prometheus.Observer
 }
 
@@ -170,13 +169,10 @@ func (t *Target) Record(o probe.Outcome, now time.Time) {
 		t.duration.Observe(o.RTT.Seconds())
 	}
 	if o.Result == probe.Success {
-		// zeroAt first: a scrape that reads the verdict 0 sees it fresh.
-		if f := t.fails.Load(); f > 0 || t.succs.Load() == 0 {
-			t.zeroFirst.Store(f == 0)
-			t.zeroAt.Store(now.UnixNano())
-			if f > 0 {
-				t.changes.Add(1)
-			}
+		// recoveredAt first: a scrape that reads the verdict 0 sees it fresh.
+		if t.fails.Load() > 0 {
+			t.recoveredAt.Store(now.UnixNano())
+			t.changes.Add(1)
 		}
 		t.succs.Add(1)
 		t.fails.Store(0)
@@ -222,44 +218,31 @@ type verdict struct{ m *Metrics }
 func (v verdict) Describe(ch chan<- *prometheus.Desc) { ch <- v.m.verdictDesc }
 func (v verdict) Collect(ch chan<- prometheus.Metric) { v.m.collectVerdict(ch, v.m.ordered()) }
 
-// FirstSuccessWithin bounds how long Changed serves a target whose first
-// probe succeeded: long enough for the rules to see it after an exporter
-// restart (ending a hold on a server that was down before), short enough
-// that a restart does not serve the whole farm for the full window.
-const FirstSuccessWithin = time.Minute
-
-// Changed is a collector of the verdicts that can move a route: every target
-// whose verdict is not 0 (failing, or no probe yet) and every target whose
-// verdict became 0 less than within before now (its first probe's success:
-// FirstSuccessWithin at most). A target that stays healthy is left out, so
-// the fast scrape and the rules that read it cost what the failing and
-// recently recovered targets cost, not what the farm does; the rules tell a
+// Changed is a collector of the verdicts that can move a route: every
+// failing target, and every target whose verdict went from failures to 0
+// less than within before now. A target that answers, or has no probe yet
+// (-1), or whose first probe succeeded is left out, so the fast scrape and
+// the rules that read it cost what the failing and recently recovered
+// targets cost, not what the farm does (an exporter restart adds nothing:
+// Prometheus keeps every series it saw for hours); the rules tell a
 // recovered target (0 served) from a vanished one (nothing).
 func (m *Metrics) Changed(now time.Time, within time.Duration) prometheus.Collector {
-	return changed{m, now.Add(-within).UnixNano(), now.Add(-min(within, FirstSuccessWithin)).UnixNano()}
+	return changed{m, now.Add(-within).UnixNano()}
 }
 
 type changed struct {
-	m                 *Metrics
-	after, firstAfter int64
+	m     *Metrics
+	after int64
 }
 
 func (c changed) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.verdictDesc }
 func (c changed) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range c.m.ordered() {
-		// The verdict is read before zeroAt, which Record stores first: a
-		// verdict of 0 comes with its fresh zeroAt.
-		v := t.verdict()
-		if v == 0 {
-			after := c.after
-			if t.zeroFirst.Load() {
-				after = c.firstAfter
-			}
-			if t.zeroAt.Load() <= after {
-				continue
-			}
+		// The verdict is read before recoveredAt, which Record stores
+		// first: a verdict of 0 comes with its fresh recoveredAt.
+		if v := t.verdict(); v > 0 || v == 0 && t.recoveredAt.Load() > c.after {
+			ch <- &sample{desc: c.m.verdictDesc, labels: t.pairs, v: v}
 		}
-		ch <- &sample{desc: c.m.verdictDesc, labels: t.pairs, v: v}
 	}
 }
 

@@ -317,9 +317,9 @@ func TestLabelPairsFromNames(t *testing.T) {
 	}
 }
 
-// Changed serves a target while its verdict is not 0 and for within after
-// it became 0 (its first probe's success: a minute at most); a target
-// healthy for longer is left out.
+// Changed serves a target while it fails and for within after it
+// recovered; a target that answers for longer, has no probe yet, or whose
+// first probe succeeded is left out.
 func TestChanged(t *testing.T) {
 	m := New(prometheus.NewRegistry())
 	t0 := time.Unix(1_700_000_000, 0)
@@ -337,19 +337,18 @@ func TestChanged(t *testing.T) {
 	flapped.Record(ok, t0)
 	flapped.Record(fail, t0.Add(3*time.Minute))
 	flapped.Record(ok, t0.Add(4*time.Minute))
-	_ = fresh // no probe yet: -1
+	_ = fresh // no probe yet: -1, not served
 
 	for _, tc := range []struct {
 		now    time.Duration
 		within time.Duration
 		want   map[string]float64
 	}{
-		{10 * time.Minute, 10 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "fresh": -1, "flapped": 0}},
-		{10 * time.Minute, 5 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "fresh": -1}},
-		{20 * time.Minute, 5 * time.Minute, map[string]float64{"down": 2, "fresh": -1}},
-		// A first probe's success counts for FirstSuccessWithin only.
-		{9 * time.Minute, 20 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "fresh": -1, "flapped": 0}},
-		{30 * time.Second, 10 * time.Minute, map[string]float64{"steady": 0, "down": 2, "recovered": 0, "fresh": -1, "flapped": 0}},
+		{10 * time.Minute, 10 * time.Minute, map[string]float64{"down": 2, "recovered": 0, "flapped": 0}},
+		{10 * time.Minute, 5 * time.Minute, map[string]float64{"down": 2, "recovered": 0}},
+		{20 * time.Minute, 5 * time.Minute, map[string]float64{"down": 2}},
+		// steady's first success at t0 is no recovery, however long the window.
+		{time.Second, time.Hour, map[string]float64{"down": 2, "recovered": 0, "flapped": 0}},
 	} {
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(m.Changed(t0.Add(tc.now), tc.within))

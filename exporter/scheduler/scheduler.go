@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slaroute/slaroute/exporter/config"
@@ -41,6 +42,7 @@ type Scheduler struct {
 	mu      sync.Mutex
 	loops   map[string]*loop
 	stopped bool
+	align   atomic.Pointer[Alignment]
 
 	work chan *loop    // ticks for idle workers
 	quit chan struct{} // closed by Stop: idle workers exit
@@ -87,27 +89,18 @@ func Offset(name string, interval time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(interval))
 }
 
-// NextTick returns the first tick after prev that is not in the past at now:
-// ticks stay on prev's grid (no drift) and missed ones are skipped.
-func NextTick(prev, now time.Time, interval time.Duration) time.Time {
-	next := prev.Add(interval)
-	if next.After(now) {
-		return next
-	}
-	missed := now.Sub(prev) / interval
-	return prev.Add((missed + 1) * interval)
+// nextTick is the tick after prev at phase off: the first that is not in
+// the past at now and more than half an interval after prev. With off
+// unchanged that is prev's grid (no drift, missed ticks skipped); with off
+// moved by an alignment, the first tick on the new grid.
+func nextTick(prev, now time.Time, off, interval time.Duration) time.Time {
+	return tickAfter(maxTime(now, prev.Add(interval/2)), off, interval)
 }
 
-// FirstTick is the first tick at or after now with the target's phase,
-// measured on the wall clock so the phase survives restarts.
-func FirstTick(now time.Time, name string, interval time.Duration) time.Time {
-	off := Offset(name, interval)
-	into := time.Duration(now.UnixNano() % int64(interval))
-	wait := off - into
-	if wait < 0 {
-		wait += interval
-	}
-	return now.Add(wait)
+// firstTick is the first tick at or after now at phase off, measured on the
+// wall clock so the phase survives restarts.
+func firstTick(now time.Time, off, interval time.Duration) time.Time {
+	return tickAfter(now.Add(-1), off, interval)
 }
 
 func withoutLine(t config.Target) config.Target {
@@ -187,7 +180,7 @@ func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 	l := &loop{s: s, target: t, prober: p, tm: tm, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	s.loops[t.Name] = l
 	now := s.clock.Now()
-	l.next = FirstTick(now, t.Name, t.Interval)
+	l.next = firstTick(now, offset(t.Name, t.Interval, s.alignment()), t.Interval)
 	l.mu.Lock()
 	l.timer = s.clock.AfterFunc(l.next.Sub(now), func() { s.dispatch(l) })
 	l.mu.Unlock()
@@ -243,7 +236,7 @@ func (l *loop) tick() {
 		l.up, l.probed = up, true
 		s.logger.Info("Target state", "target", t.Name, "up", up, "result", o.Result.String())
 	}
-	l.next = NextTick(l.next, now, t.Interval)
+	l.next = nextTick(l.next, now, offset(t.Name, t.Interval, s.alignment()), t.Interval)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
@@ -251,6 +244,13 @@ func (l *loop) tick() {
 		return
 	}
 	l.timer.Reset(l.next.Sub(now))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // stop cancels the loop; done closes once no probe is in flight.

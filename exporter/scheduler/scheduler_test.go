@@ -38,8 +38,23 @@ func TestNextTick(t *testing.T) {
 		{"overran by many", 10*s + 1, 11 * s},
 	}
 	for _, tc := range tests {
-		if got := NextTick(base, base.Add(tc.now), s); !got.Equal(base.Add(tc.want)) {
+		if got := nextTick(base, base.Add(tc.now), 0, s); !got.Equal(base.Add(tc.want)) {
 			t.Errorf("%s: next %v, want %v", tc.name, got.Sub(base), tc.want)
+		}
+	}
+	// An alignment moved the phase: the first tick on the new grid more than
+	// half an interval away, never two probes in a row.
+	for _, tc := range []struct {
+		off, now, want time.Duration
+	}{
+		{700 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond},
+		{200 * time.Millisecond, 300 * time.Millisecond, 1200 * time.Millisecond},
+		{500 * time.Millisecond, 100 * time.Millisecond, 1500 * time.Millisecond},
+		{501 * time.Millisecond, 100 * time.Millisecond, 501 * time.Millisecond},
+		{600 * time.Millisecond, 2500 * time.Millisecond, 2600 * time.Millisecond},
+	} {
+		if got := nextTick(base, base.Add(tc.now), tc.off, s); !got.Equal(base.Add(tc.want)) {
+			t.Errorf("phase moved to %v, done at +%v: next +%v, want +%v", tc.off, tc.now, got.Sub(base), tc.want)
 		}
 	}
 }
@@ -59,7 +74,7 @@ func TestOffsetsSpreadOverTheInterval(t *testing.T) {
 			t.Fatal("offset not stable")
 		}
 		count[off*buckets/interval]++
-		first := FirstTick(now, name, interval)
+		first := firstTick(now, off, interval)
 		if first.Before(now) || !first.Before(now.Add(interval)) {
 			t.Fatalf("first tick %v not within one interval of %v", first, now)
 		}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make bench-scale [BASELINE=<dir>|<git rev>|none]: Prometheus' cost of the
 # shipped alert path for 500 / 2,000 / 5,000 targets, the baseline's
-# configuration and the working tree's side by side in one run (see main.go for
-# the fake targets). The default baseline is deploy/bench/scale/baseline: the
+# configuration and the working tree's side by side in one run, the latter
+# also right after a blip that fails every target once (see main.go for the
+# fake targets). The default baseline is deploy/bench/scale/baseline: the
 # configuration shipped before the verdict job (1 s scrape of every series,
 # 10m/2m range reads at 250 ms), kept as a fixture.
-# Bounded: SIZES x configs x (WARMUP + WINDOW), about 4 minutes by default.
+# Bounded: SIZES x configs x (WARMUP + WINDOW), about 6 minutes by default.
 # Env: SIZES="500 2000 5000", WARMUP=15s, WINDOW=20s, RULES=1 (per-rule times).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."

@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,15 +38,18 @@ import (
 
 	"github.com/slaroute/slaroute/exporter"
 	"github.com/slaroute/slaroute/exporter/config"
-	"github.com/slaroute/slaroute/exporter/metrics"
 	"github.com/slaroute/slaroute/exporter/probe"
 	"github.com/slaroute/slaroute/exporter/scheduler"
 )
 
 type prober struct{ fail bool }
 
+// blipUntil (Unix ns) makes every prober fail until then: a network blip
+// at the exporter, after which the fast job serves every target.
+var blipUntil atomic.Int64
+
 func (p prober) Probe(context.Context) probe.Outcome {
-	if p.fail {
+	if p.fail || time.Now().UnixNano() < blipUntil.Load() {
 		return probe.Outcome{Result: probe.Timeout}
 	}
 	return probe.Outcome{Result: probe.Success, Responded: true, RTT: 800 * time.Microsecond}
@@ -55,6 +59,9 @@ func (prober) Close() error { return nil }
 type setup struct {
 	name  string
 	files map[string][]byte // prometheus.yml, prometheus.default, rules/*.yml
+	// blip fails every target for one probe halfway through the warmup:
+	// the worst case of the working tree's sparse fast job.
+	blip bool
 }
 
 func main() {
@@ -73,7 +80,10 @@ func main() {
 			setups = append(setups, load("old ("+*baseline+")", *baseline))
 		}
 	}
-	setups = append(setups, load("new (tree)", ""))
+	tree := load("new (tree)", "")
+	blip := tree
+	blip.name, blip.blip = "new, after a blip", true
+	setups = append(setups, tree, blip)
 	fmt.Printf("load average before: %s", loadavg())
 	fmt.Printf("%-8s %-22s %10s %14s %26s %8s %30s\n", "targets", "config", "prom CPU", "CPU/1k targets", "fast group eval avg/max", "missed", "scrape max / timeout (job)")
 	for _, f := range strings.Fields(*sizes) {
@@ -81,18 +91,13 @@ func main() {
 		if err != nil {
 			log.Fatalf("sizes: %v", err)
 		}
-		// One exporter per size, shared by the configurations, measured only
-		// once its targets' first successes are older than the fast job
-		// serves them (metrics.FirstSuccessWithin): the steady state of an
-		// exporter that has run for a while. In its first minute the fast job
-		// gets every target, as the configuration before changed_within did.
+		// One exporter per size, shared by the configurations.
 		expAddr, stop, err := startExporter(n)
 		if err != nil {
 			log.Fatalf("exporter, %d targets: %v", n, err)
 		}
-		steady := time.Now().Add(metrics.FirstSuccessWithin + 5*time.Second)
 		for _, s := range setups {
-			r, err := run(s, expAddr, steady, *warmup, *window)
+			r, err := run(s, expAddr, *warmup, *window)
 			if err != nil {
 				log.Fatalf("%s, %d targets: %v", s.name, n, err)
 			}
@@ -222,8 +227,8 @@ func startExporter(n int) (string, func(), error) {
 }
 
 // run measures Prometheus with setup s scraping the exporter at expAddr,
-// from warmup after its start but not before notBefore.
-func run(s setup, expAddr string, notBefore time.Time, warmup, window time.Duration) (result, error) {
+// from warmup after its start.
+func run(s setup, expAddr string, warmup, window time.Duration) (result, error) {
 	dir, err := os.MkdirTemp("", "bench-scale")
 	if err != nil {
 		return result{}, err
@@ -278,10 +283,14 @@ func run(s setup, expAddr string, notBefore time.Time, warmup, window time.Durat
 		return result{}, err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	started := time.Now()
 
-	time.Sleep(max(warmup, time.Until(notBefore)))
-	warmup = time.Since(started)
+	if s.blip {
+		time.Sleep(warmup / 2)
+		blipUntil.Store(time.Now().Add(1100 * time.Millisecond).UnixNano())
+		time.Sleep(warmup - warmup/2)
+	} else {
+		time.Sleep(warmup)
+	}
 	// Rule group durations are sampled from Prometheus' own gauges every 100ms.
 	groups := map[string]*struct {
 		sum, max, interval float64

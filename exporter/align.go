@@ -1,0 +1,132 @@
+package exporter
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/slaroute/slaroute/exporter/scheduler"
+)
+
+// scrapeClock learns the fast job's schedule from the arrival times of its
+// scrapes (the requests with changed_within), so that the scheduler can put
+// probe results just before them (scheduler.Alignment). Prometheus scrapes
+// a target at a fixed offset of a fixed interval; the schedule counts once
+// most of the last scrapeSamples arrivals (all but a sixth of the gaps: a
+// late scrape or a request by hand moves nothing) agree on the interval
+// within 10%. While they do not (the scrape offset moved, until the old
+// arrivals are out of the window), the probes stay where they are; after
+// scrapeSamples such arrivals in a row they go back to their hash phases.
+// Two Prometheus servers scraping at different phases never agree: no
+// alignment.
+type scrapeClock struct {
+	mu       sync.Mutex
+	at       []time.Time
+	current  scheduler.Alignment
+	unstable int // observations in a row without a schedule
+}
+
+const (
+	scrapeSamples = 32
+	// phaseSlack is how far the estimated phase may move before the probes
+	// move with it: jitter of a few milliseconds moves nothing.
+	phaseSlack = 5 * time.Millisecond
+)
+
+// observe records a scrape at t and returns the schedule and whether it
+// changed.
+func (c *scrapeClock) observe(t time.Time) (scheduler.Alignment, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = append(c.at, t)
+	if len(c.at) > scrapeSamples {
+		c.at = c.at[1:]
+	}
+	a, ok := estimate(c.at)
+	if !ok {
+		if c.unstable++; c.unstable < scrapeSamples || c.current == (scheduler.Alignment{}) {
+			return c.current, false
+		}
+		c.current = scheduler.Alignment{}
+		return c.current, true
+	}
+	c.unstable = 0
+	if a.Interval == c.current.Interval && circular(a.Phase-c.current.Phase, a.Interval).Abs() <= phaseSlack {
+		return c.current, false
+	}
+	c.current = a
+	return a, true
+}
+
+// estimate is the schedule of arrivals; false when there are too few of
+// them or they do not keep one interval and phase.
+func estimate(at []time.Time) (scheduler.Alignment, bool) {
+	if len(at) < scrapeSamples {
+		return scheduler.Alignment{}, false
+	}
+	deltas := make([]time.Duration, 0, len(at)-1)
+	for i := 1; i < len(at); i++ {
+		deltas = append(deltas, at[i].Sub(at[i-1]))
+	}
+	median := slices.Sorted(slices.Values(deltas))[len(deltas)/2]
+	off := 0
+	for _, d := range deltas {
+		if (d - median).Abs() > median/10 {
+			off++
+		}
+	}
+	if median <= 0 || off > len(deltas)/6 {
+		return scheduler.Alignment{}, false
+	}
+	// The interval to the millisecond from spans of half the samples: a
+	// span's jitter is divided by its length, and a late scrape spoils two
+	// spans of many.
+	half := len(at) / 2
+	spans := make([]time.Duration, 0, len(at)-half)
+	for i := 0; i+half < len(at); i++ {
+		spans = append(spans, at[i+half].Sub(at[i])/time.Duration(half))
+	}
+	slices.Sort(spans)
+	interval := spans[len(spans)/2]
+	// Spans that disagree by more than a millisecond: the phase moved
+	// within the window.
+	if spans[len(spans)*3/4]-spans[len(spans)/4] > time.Millisecond {
+		return scheduler.Alignment{}, false
+	}
+	interval = interval.Round(time.Millisecond)
+	// The median phase, around the last arrival's so that none wraps.
+	ref := time.Duration(at[len(at)-1].UnixNano() % int64(interval))
+	offs := make([]time.Duration, 0, len(at))
+	for _, t := range at {
+		offs = append(offs, circular(time.Duration(t.UnixNano()%int64(interval))-ref, interval))
+	}
+	slices.Sort(offs)
+	phase := (ref + offs[len(offs)/2] + interval) % interval
+	// Most arrivals on the grid: a moved offset or a wrong interval leaves
+	// many of them off it.
+	stray := 0
+	for _, t := range at {
+		if circular(time.Duration(t.UnixNano()%int64(interval))-phase, interval).Abs() > interval/20 {
+			stray++
+		}
+	}
+	if stray > len(at)/6 {
+		return scheduler.Alignment{}, false
+	}
+	return scheduler.Alignment{Interval: interval, Phase: phase}, true
+}
+
+// circular maps d into [-m/2, m/2).
+func circular(d, m time.Duration) time.Duration {
+	if m <= 0 {
+		return d
+	}
+	d %= m
+	switch {
+	case d >= m/2:
+		d -= m
+	case d < -m/2:
+		d += m
+	}
+	return d
+}
