@@ -46,7 +46,15 @@ func testRestoreKeepsFlows(t *testing.T, e *Env) {
 	if r.Achieved < 0.8*rate {
 		t.Errorf("the generator sent %.0f queries/s, want about %d", r.Achieved, rate)
 	}
-	if got := r.ShareAt(2 * time.Second); got < 0.8*r.Fair {
-		t.Errorf("%s's share of new UDP queries in the 0.5 s step ending 2 s after the restore = %.0f%%, want >= 80%% of its fair %.0f%%", r.Server, 100*got, 100*r.Fair)
+	// One 0.5 s step holds ~200 queries at 400 q/s: its share of a fair
+	// third varies by ~3.3 points (binomial), so a single step falls below
+	// 80% of fair in about one run of 40 with a perfect restore. Four steps
+	// (1.5 to 3 s after the restore, ~800 queries) vary by ~1.7 points.
+	var sum float64
+	for _, at := range []time.Duration{1500 * time.Millisecond, 2 * time.Second, 2500 * time.Millisecond, 3 * time.Second} {
+		sum += r.ShareAt(at)
+	}
+	if got := sum / 4; got < 0.8*r.Fair {
+		t.Errorf("%s's share of new UDP queries 1-3 s after the restore = %.0f%%, want >= 80%% of its fair %.0f%%", r.Server, 100*got, 100*r.Fair)
 	}
 }
