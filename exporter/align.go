@@ -12,9 +12,9 @@ import (
 // scrapes (the requests with changed_within), so that the scheduler can put
 // probe results just before them (scheduler.Alignment). Prometheus scrapes
 // a target at a fixed offset of a fixed interval; the schedule counts once
-// most of the last scrapeSamples arrivals (all but a sixth of the gaps: a
-// late scrape or a request by hand moves nothing) agree on the interval
-// within 10%. While they do not (the scrape offset moved, until the old
+// all but a sixth of the last scrapeSamples arrivals lie within 1/20 of the
+// interval of one grid (a late scrape or a request by hand moves nothing).
+// While they do not (the scrape offset moved, until the old
 // arrivals are out of the window), the probes stay where they are; after
 // scrapeSamples such arrivals in a row they go back to their hash phases.
 // Two Prometheus servers scraping at different phases never agree: no
@@ -64,36 +64,20 @@ func estimate(at []time.Time) (scheduler.Alignment, bool) {
 	if len(at) < scrapeSamples {
 		return scheduler.Alignment{}, false
 	}
-	deltas := make([]time.Duration, 0, len(at)-1)
-	for i := 1; i < len(at); i++ {
-		deltas = append(deltas, at[i].Sub(at[i-1]))
-	}
-	median := slices.Sorted(slices.Values(deltas))[len(deltas)/2]
-	off := 0
-	for _, d := range deltas {
-		if (d - median).Abs() > median/10 {
-			off++
-		}
-	}
-	if median <= 0 || off > len(deltas)/6 {
-		return scheduler.Alignment{}, false
-	}
 	// The interval to the millisecond from spans of half the samples: a
 	// span's jitter is divided by its length, and a late scrape spoils two
-	// spans of many.
+	// spans of many. A wrong one (the offset moved within the window) leaves
+	// most arrivals off the grid below.
 	half := len(at) / 2
 	spans := make([]time.Duration, 0, len(at)-half)
 	for i := 0; i+half < len(at); i++ {
 		spans = append(spans, at[i+half].Sub(at[i])/time.Duration(half))
 	}
 	slices.Sort(spans)
-	interval := spans[len(spans)/2]
-	// Spans that disagree by more than a millisecond: the phase moved
-	// within the window.
-	if spans[len(spans)*3/4]-spans[len(spans)/4] > time.Millisecond {
+	interval := spans[len(spans)/2].Round(time.Millisecond)
+	if interval <= 0 {
 		return scheduler.Alignment{}, false
 	}
-	interval = interval.Round(time.Millisecond)
 	// The median phase, around the last arrival's so that none wraps.
 	ref := time.Duration(at[len(at)-1].UnixNano() % int64(interval))
 	offs := make([]time.Duration, 0, len(at))
@@ -102,8 +86,8 @@ func estimate(at []time.Time) (scheduler.Alignment, bool) {
 	}
 	slices.Sort(offs)
 	phase := (ref + offs[len(offs)/2] + interval) % interval
-	// Most arrivals on the grid: a moved offset or a wrong interval leaves
-	// many of them off it.
+	// Most arrivals on the grid: a moved offset, a wrong interval or a
+	// second scraper at another phase leaves many of them off it.
 	stray := 0
 	for _, t := range at {
 		if circular(time.Duration(t.UnixNano()%int64(interval))-phase, interval).Abs() > interval/20 {

@@ -46,7 +46,6 @@ type Exporter struct {
 	// never computes the histograms and counters it does not serve.
 	verdict *prometheus.Registry
 	metrics *metrics.Metrics
-	clock   scheduler.Clock
 	scrapes scrapeClock
 	aligned prometheus.Gauge
 }
@@ -70,7 +69,7 @@ func New(o Options) (*Exporter, error) {
 		Help: "Interval of the fast scrape job (changed_within) the probes are aligned to, 0 when not aligned.",
 	})
 	o.Registry.MustRegister(aligned)
-	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict, metrics: m, clock: o.Clock, aligned: aligned}, nil
+	return &Exporter{opts: o, sched: scheduler.New(m, o.Clock, o.NewProber, o.Logger), verdict: verdict, metrics: m, aligned: aligned}, nil
 }
 
 // Reload reads the configuration file and applies it; on any error the
@@ -189,7 +188,7 @@ func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.Handle
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			now := e.clock.Now()
+			now := e.opts.Clock.Now()
 			e.alignTo(now)
 			// The window and the time are the request's: a registry per
 			// request, of one collector (a few allocations at 4 scrapes/s).

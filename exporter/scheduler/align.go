@@ -19,11 +19,11 @@ const (
 	AlignSpread = 60 * time.Millisecond
 )
 
-// offset is the phase of a target within its interval: Offset, or with a
-// the same scrape slot (which of the interval's scrapes follows the
-// probe: still spread by the hash) moved to just before that scrape.
-func offset(name string, interval time.Duration, a Alignment) time.Duration {
-	off := Offset(name, interval)
+// aligned is the phase of a target within its interval: its hash phase
+// off (Offset), or with a the same scrape slot (which of the interval's
+// scrapes follows the probe: still spread by the hash) moved to just
+// before that scrape.
+func aligned(off, interval time.Duration, a Alignment) time.Duration {
 	if a.Interval <= 0 || interval%a.Interval != 0 {
 		return off
 	}

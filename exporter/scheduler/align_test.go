@@ -21,7 +21,7 @@ func TestOffsetAligned(t *testing.T) {
 	slots := map[time.Duration]int{}
 	for i := range 2000 {
 		name := "dns" + strconv.Itoa(i)
-		off := offset(name, time.Second, a)
+		off := aligned(Offset(name, time.Second), time.Second, a)
 		if off < 0 || off >= time.Second {
 			t.Fatalf("%s: offset %v outside the interval", name, off)
 		}
@@ -33,10 +33,10 @@ func TestOffsetAligned(t *testing.T) {
 		if before < AlignLead || before >= AlignLead+AlignSpread {
 			t.Fatalf("%s: probe %v before the scrape, want [%v, %v)", name, before, AlignLead, AlignLead+AlignSpread)
 		}
-		if got := offset(name, 1100*time.Millisecond, a); got != Offset(name, 1100*time.Millisecond) {
+		if got := aligned(Offset(name, 1100*time.Millisecond), 1100*time.Millisecond, a); got != Offset(name, 1100*time.Millisecond) {
 			t.Fatalf("%s: 1.1s interval moved to %v", name, got)
 		}
-		if got := offset(name, time.Second, Alignment{}); got != Offset(name, time.Second) {
+		if got := aligned(Offset(name, time.Second), time.Second, Alignment{}); got != Offset(name, time.Second) {
 			t.Fatalf("%s: no alignment moved it to %v", name, got)
 		}
 	}
@@ -87,7 +87,7 @@ func TestAlignMovesProbes(t *testing.T) {
 	for i, st := range starts {
 		want := Offset("a", time.Second)
 		if i >= 3 { // probe 2 was armed before the Align call
-			want = offset("a", time.Second, a)
+			want = aligned(Offset("a", time.Second), time.Second, a)
 		}
 		if phase(st) != want {
 			t.Errorf("probe %d at phase %v, want %v", i, phase(st), want)

@@ -59,8 +59,9 @@ type loop struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	next   time.Time // the tick being waited for or probed
-	up     bool      // last result, for logging changes
+	next   time.Time     // the tick being waited for or probed
+	phase  time.Duration // Offset of the target's name: hashed once
+	up     bool          // last result, for logging changes
 	probed bool
 
 	mu      sync.Mutex // orders re-arming against stop
@@ -177,10 +178,11 @@ func (s *Scheduler) Apply(targets []config.Target) error {
 // after the probe finished, so probes of one target never overlap.
 func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &loop{s: s, target: t, prober: p, tm: tm, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	l := &loop{s: s, target: t, prober: p, tm: tm, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		phase: Offset(t.Name, t.Interval)}
 	s.loops[t.Name] = l
 	now := s.clock.Now()
-	l.next = firstTick(now, offset(t.Name, t.Interval, s.alignment()), t.Interval)
+	l.next = firstTick(now, aligned(l.phase, t.Interval, s.alignment()), t.Interval)
 	l.mu.Lock()
 	l.timer = s.clock.AfterFunc(l.next.Sub(now), func() { s.dispatch(l) })
 	l.mu.Unlock()
@@ -236,7 +238,7 @@ func (l *loop) tick() {
 		l.up, l.probed = up, true
 		s.logger.Info("Target state", "target", t.Name, "up", up, "result", o.Result.String())
 	}
-	l.next = nextTick(l.next, now, offset(t.Name, t.Interval, s.alignment()), t.Interval)
+	l.next = nextTick(l.next, now, aligned(l.phase, t.Interval, s.alignment()), t.Interval)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
