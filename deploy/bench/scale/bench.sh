@@ -6,8 +6,10 @@
 # fake targets). The default baseline is deploy/bench/scale/baseline: the
 # configuration shipped before the verdict job (1 s scrape of every series,
 # 10m/2m range reads at 250 ms), kept as a fixture.
-# Bounded: SIZES x configs x (WARMUP + WINDOW), about 6 minutes by default.
-# Env: SIZES="500 2000 5000", WARMUP=15s, WINDOW=20s, RULES=1 (per-rule times).
+# Bounded: SIZES x configs x (WARMUP + WINDOW), about 8 minutes by default.
+# Env: SIZES="500 2000 5000", WARMUP=15s, WINDOW=30s, RULES=1 (per-rule times).
+# WINDOW is a multiple of the 15s job's interval: a 20s window held its work
+# once or twice, and the measured CPU moved by 2x between runs.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 command -v prometheus >/dev/null || { echo "bench-scale: prometheus missing (apt-get install prometheus)" >&2; exit 1; }
@@ -15,4 +17,4 @@ go build -o bin/bench-scale ./deploy/bench/scale
 baseline=${BASELINE:-deploy/bench/scale/baseline}
 [ "$baseline" = none ] && baseline=
 exec timeout --foreground 15m bin/bench-scale -baseline "$baseline" -sizes "${SIZES:-500 2000 5000}" \
-	-warmup "${WARMUP:-15s}" -window "${WINDOW:-20s}"
+	-warmup "${WARMUP:-15s}" -window "${WINDOW:-30s}"
