@@ -197,6 +197,8 @@ const (
 )
 
 // Apply records e received at now unless an event newer than e is stored.
+// It keeps a copy of e.Labels: the caller may reuse the map (the webhook
+// decodes into the same maps request after request).
 func (s *Store) Apply(e Event, now time.Time) Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -216,6 +218,7 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 		if !s.room(e.Key) {
 			return Full
 		}
+		e.Labels = maps.Clone(e.Labels)
 		a := &Alert{Event: e, Changed: now}
 		if e.Status == Firing {
 			a.LastSeen = later(now, e.UpdatedAt)
@@ -248,6 +251,7 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 		return Stale
 	}
 	seen := cur.LastSeen
+	e.Labels = maps.Clone(e.Labels)
 	cur.Event, cur.Changed = e, now
 	if e.Status == Firing {
 		cur.LastSeen = later(seen, later(now, e.UpdatedAt))
@@ -259,11 +263,12 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 // applyAfterInferred applies e to an alert whose resolve was inferred: only
 // an event of an older episode is stale.
 func (s *Store) applyAfterInferred(cur *Alert, e Event, now time.Time) Outcome {
-	switch {
-	case e.Status == Firing && e.StartsAt.Before(cur.StartsAt),
-		e.Status == Resolved && e.EndsAt.Before(cur.StartsAt):
+	if e.Status == Firing && e.StartsAt.Before(cur.StartsAt) ||
+		e.Status == Resolved && e.EndsAt.Before(cur.StartsAt) {
 		return Stale
-	case e.Status == Resolved:
+	}
+	e.Labels = maps.Clone(e.Labels)
+	if e.Status == Resolved {
 		// Still resolved, now by notification: policy sees no change.
 		cur.Event, cur.Changed, cur.Inferred = e, now, false
 		return Duplicate

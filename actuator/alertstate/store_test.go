@@ -312,3 +312,31 @@ func TestBounded(t *testing.T) {
 		t.Errorf("after admitting nothing: %d held", s.Len())
 	}
 }
+
+// Apply keeps a copy of the labels it stores: the webhook reuses its maps.
+func TestApplyCopiesLabels(t *testing.T) {
+	s := New(time.Hour)
+	now := t0.Add(time.Hour)
+	check := func(step string) {
+		t.Helper()
+		snap, _ := s.Snapshot()
+		if len(snap) != 1 || snap[0].Labels["alertname"] != "DNSServerDown" {
+			t.Errorf("%s: stored %+v, want the labels as applied", step, snap)
+		}
+	}
+	for i, e := range []Event{fire("a", t0), resolve("a", t0, t0.Add(time.Second)), fire("a", t0.Add(time.Minute))} {
+		if got := s.Apply(e, now); got != Accepted {
+			t.Fatalf("event %d: %v", i, got)
+		}
+		clear(e.Labels)
+		check(fmt.Sprint("event ", i))
+	}
+	// After an inferred resolve (the alert missing from an API read).
+	s.Sync(nil, now.Add(time.Second), now.Add(time.Second))
+	e := resolve("a", t0.Add(time.Minute), now.Add(2*time.Second))
+	if got := s.Apply(e, now.Add(3*time.Second)); got != Duplicate {
+		t.Fatalf("notified resolve after inferred: %v", got)
+	}
+	clear(e.Labels)
+	check("notified resolve after inferred")
+}

@@ -41,7 +41,9 @@ const DefaultMaxBodyBytes = 4 << 20
 const DefaultMaxRequests = 64
 
 // Ingester records alerts and reconciles. An error wrapping
-// route.ErrUnavailable turns into 503 so that Alertmanager retries.
+// route.ErrUnavailable turns into 503 so that Alertmanager retries. The
+// events and their label maps belong to the handler: they are reused once
+// Ingest returns, so what is kept of them must be copied.
 type Ingester interface {
 	Ingest(ctx context.Context, events []alertstate.Event) error
 }
@@ -182,7 +184,12 @@ func (h *Handler) serve(r *http.Request) (int, string) {
 		}
 		return http.StatusBadRequest, "reading body: " + err.Error()
 	}
-	events, err := decode(body)
+	dec := decoders.Get().(*decoder)
+	defer func() {
+		dec.release()
+		decoders.Put(dec)
+	}()
+	events, err := dec.decode(body)
 	if err != nil {
 		h.Logger.Warn("Rejected webhook", "err", err)
 		return http.StatusBadRequest, err.Error()
@@ -206,12 +213,18 @@ func (h *Handler) serve(r *http.Request) (int, string) {
 	return http.StatusOK, "ok"
 }
 
-// decode validates the whole payload before anything is recorded.
+// decode validates the whole payload before anything is recorded. The
+// events are freshly allocated; serve uses a pooled decoder instead.
 func decode(body []byte) ([]alertstate.Event, error) {
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("invalid JSON payload: %w", err)
 	}
+	return events(&p, nil)
+}
+
+// events validates a decoded payload and appends its alerts to out as events.
+func events(p *payload, out []alertstate.Event) ([]alertstate.Event, error) {
 	// An absent version is not version 4: the payload is not Alertmanager's.
 	if p.Version != "4" {
 		return nil, fmt.Errorf("unsupported payload version %q, want \"4\"", p.Version)
@@ -219,7 +232,9 @@ func decode(body []byte) ([]alertstate.Event, error) {
 	if p.Data == nil {
 		return nil, errors.New("payload without alerts")
 	}
-	events := make([]alertstate.Event, 0, len(p.Alerts))
+	if out == nil {
+		out = make([]alertstate.Event, 0, len(p.Alerts))
+	}
 	for i, a := range p.Alerts {
 		// Each alert's own status: the group status says firing while any member fires.
 		st := alertstate.Status(a.Status)
@@ -236,7 +251,7 @@ func decode(body []byte) ([]alertstate.Event, error) {
 		if fp == "" {
 			fp = alertstate.Fingerprint(a.Labels)
 		}
-		events = append(events, alertstate.Event{
+		out = append(out, alertstate.Event{
 			Fingerprint: fp,
 			Labels:      map[string]string(a.Labels),
 			Status:      st,
@@ -244,7 +259,83 @@ func decode(body []byte) ([]alertstate.Event, error) {
 			EndsAt:      endsAt(st, a.EndsAt),
 		})
 	}
-	return events, nil
+	return out, nil
+}
+
+// Bounds of what a pooled decoder keeps between requests: a rare huge group
+// or label set is decoded as usual but not kept.
+const (
+	poolMaxAlerts = 1024
+	poolMaxLabels = 64
+)
+
+// decoder is the memory of one decode, reused across requests: the alerts
+// array, each element's label and annotation maps (cleared), and the events.
+// Decoding into it gives what decoding into a fresh payload gives (encoding/json
+// fills existing maps and slice elements), except that an alert without labels
+// or annotations has empty maps instead of nil ones, which nothing tells apart.
+// It saves most of a webhook's allocations: the alerts slice growing, two
+// maps per alert, the events.
+type decoder struct {
+	data   template.Data
+	alerts []template.Alert // len 0; every element up to cap is reset
+	events []alertstate.Event
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// decode is the package's decode through the pooled memory; the events and
+// their label maps are valid until release. Its errors are decode's: the
+// target's types are the same. A payload without alerts is decoded again by
+// decode, because with Data set beforehand it cannot tell whether any field
+// of template.Data was present ("payload without alerts").
+func (d *decoder) decode(body []byte) ([]alertstate.Event, error) {
+	d.data = template.Data{Alerts: d.alerts}
+	p := payload{Data: &d.data}
+	err := json.Unmarshal(body, &p)
+	d.keep(p.Alerts)
+	if err != nil {
+		return nil, fmt.Errorf("invalid JSON payload: %w", err)
+	}
+	if len(p.Alerts) == 0 {
+		return decode(body)
+	}
+	evs, err := events(&p, d.events[:0])
+	if err != nil {
+		return nil, err
+	}
+	d.events = evs
+	return evs, nil
+}
+
+// keep adopts the alerts array decoding ended with when it grew, within bounds.
+func (d *decoder) keep(alerts template.Alerts) {
+	if cap(alerts) > cap(d.alerts) && cap(alerts) <= poolMaxAlerts {
+		d.alerts = alerts[:0]
+	}
+}
+
+// release resets the decoder for the next request: nothing of this one stays.
+func (d *decoder) release() {
+	clear(d.events[:cap(d.events)])
+	if cap(d.events) > poolMaxAlerts {
+		d.events = nil
+	}
+	all := d.alerts[:cap(d.alerts)]
+	for i := range all {
+		a := &all[i]
+		*a = template.Alert{Labels: reuse(a.Labels), Annotations: reuse(a.Annotations)}
+	}
+	d.data = template.Data{}
+}
+
+// reuse returns m cleared, or nil when it is too large to keep.
+func reuse(m template.KV) template.KV {
+	if len(m) > poolMaxLabels {
+		return nil
+	}
+	clear(m)
+	return m
 }
 
 // endsAt of a firing alert is Alertmanager's timeout guess, not an event time.

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -204,4 +207,89 @@ func TestMaxRequestsInFlight(t *testing.T) {
 	if got := testutil.ToFloat64(h.Metrics.requests.WithLabelValues("503")); got != 1 {
 		t.Errorf("webhook_requests_total{code=503} = %v, want 1", got)
 	}
+}
+
+// The pooled decoder, reused request after request, gives what a fresh
+// decode gives: the same events (labels compared as maps, an absent map
+// being empty) or the same error, whatever it decoded before.
+func TestPooledDecodeMatchesDecode(t *testing.T) {
+	var bodies [][]byte
+	fixtures, _ := filepath.Glob("testdata/*.json")
+	for _, f := range fixtures {
+		bodies = append(bodies, fixture(t, filepath.Base(f)))
+	}
+	var big strings.Builder
+	big.WriteString(`{"version":"4","receiver":"r","groupLabels":{"a":"b"},"alerts":[`)
+	for i := range 300 {
+		if i > 0 {
+			big.WriteString(",")
+		}
+		// Fields the small payloads lack must not leak into them.
+		fmt.Fprintf(&big, `{"status":"resolved","labels":{"alertname":"DNSServerDown","nexthop":"198.51.100.%d","service":"192.0.2.53/32","extra":"x"},`+
+			`"annotations":{"summary":"s"},"startsAt":"2026-01-01T12:00:00Z","endsAt":"2026-01-01T12:05:00Z","generatorURL":"http://g","fingerprint":"%016x"}`, i%250, i)
+	}
+	big.WriteString(`]}`)
+	bodies = append(bodies, []byte(big.String()),
+		[]byte(`{"version":"4"}`),
+		[]byte(`{"version":"4","receiver":"r"}`),
+		[]byte(`{"version":"4","alerts":[]}`),
+		[]byte(`{"version":"4","alerts":null}`),
+		[]byte(`{"version":"4","alerts":[{"status":"firing","startsAt":"2026-01-01T12:00:00Z"}]}`),
+		[]byte(`{"version":"4","alerts":[{"status":"firing","labels":null,"annotations":null,"startsAt":"2026-01-01T12:00:00Z"}]}`),
+		[]byte(`{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2026-01-01T12:00:00Z"}],`+
+			`"alerts":[{"status":"resolved","endsAt":"2026-01-01T12:01:00Z"}]}`),
+		[]byte(`{"version":"4","alerts":[{"status":"firing","startsAt":"2026-01-01T12:00:00Z","labels":{"alertname":5}}]}`),
+	)
+	d := new(decoder)
+	for round := range 3 {
+		for i, body := range bodies {
+			if msg := samePooled(d, body); msg != "" {
+				t.Errorf("round %d, body %d: %s", round, i, msg)
+			}
+		}
+	}
+}
+
+// samePooled decodes body with d and with decode and says how they differ
+// ("" when they do not); d is released after.
+func samePooled(d *decoder, body []byte) string {
+	defer d.release()
+	want, wantErr := decode(body)
+	got, err := d.decode(body)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+		return fmt.Sprintf("error %v, want %v", err, wantErr)
+	}
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d events, want %d", len(got), len(want))
+	}
+	for j := range want {
+		g, w := got[j], want[j]
+		if !maps.Equal(g.Labels, w.Labels) {
+			return fmt.Sprintf("event %d: labels %v, want %v", j, g.Labels, w.Labels)
+		}
+		g.Labels, w.Labels = nil, nil
+		if !reflect.DeepEqual(g, w) {
+			return fmt.Sprintf("event %d: %+v, want %+v", j, g, w)
+		}
+	}
+	return ""
+}
+
+// FuzzPooledDecode: one pooled decoder, reused across inputs, agrees with
+// decode on every input.
+func FuzzPooledDecode(f *testing.F) {
+	fixtures, _ := filepath.Glob("testdata/*.json")
+	for _, p := range fixtures {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	d := new(decoder)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if msg := samePooled(d, body); msg != "" {
+			t.Error(msg)
+		}
+	})
 }
