@@ -15,7 +15,7 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 E2E_TIMEOUT ?= 12m
 
 .PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e test-soak \
-        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale demo clean deps fuzz soak \
+        style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale bench-alertmanager demo clean deps fuzz soak \
         release test-release
 
 all: build test
@@ -110,6 +110,11 @@ fuzz:
 # deploy/bench/scale/baseline, or a git rev; none for the tree's alone) beside the tree's.
 bench-scale:
 	BASELINE=$(BASELINE) ./deploy/bench/scale/bench.sh
+
+# Alertmanager's CPU under the shipped alertmanager.yml with N alerts firing at
+# once (SIZES, GROUP_INTERVALS, WARMUP, WINDOW: see the script); about 4 minutes.
+bench-alertmanager:
+	./deploy/bench/alertmanager/bench.sh
 
 # Newcomer's first command: the whole system in network namespaces.
 demo: build

@@ -1,10 +1,15 @@
 // Package benchfmt holds what the bench mains under deploy/bench print alike:
-// percentiles of measured durations, milliseconds, a program's version line.
+// percentiles of measured durations, milliseconds, a program's version line,
+// and what they measure alike: a process's CPU time, a free loopback port.
 package benchfmt
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,4 +31,34 @@ func FirstLine(s string) string {
 		}
 	}
 	return "FRR"
+}
+
+// CPUTicks is the CPU time (utime+stime, /proc/PID/stat) of process pid in
+// 1/100 s, USER_HZ on Linux.
+func CPUTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which may hold spaces and ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err := strconv.ParseInt(f[11], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	s, err := strconv.ParseInt(f[12], 10, 64)
+	return u + s, err
+}
+
+// FreeAddr is a 127.0.0.1:port no socket listens on (at the time).
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

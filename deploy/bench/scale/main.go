@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/slaroute/slaroute/deploy/bench/benchfmt"
 	"github.com/slaroute/slaroute/exporter"
 	"github.com/slaroute/slaroute/exporter/config"
 	"github.com/slaroute/slaroute/exporter/probe"
@@ -183,12 +183,11 @@ type result struct {
 }
 
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := benchfmt.FreeAddr()
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // startExporter runs the exporter for n targets on a free loopback port.
@@ -385,14 +384,8 @@ func run(s setup, expAddr string, warmup, window time.Duration) (result, error) 
 }
 
 func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
+	t, _ := benchfmt.CPUTicks(pid)
+	return t
 }
 
 // scrapeSelf returns per rule group: last duration, interval, missed iterations.
