@@ -35,8 +35,14 @@ trap cleanup EXIT
 step "promtool check config deploy/prometheus/prometheus.yml (and its rule files)"
 promtool check config deploy/prometheus/prometheus.yml
 
-step "amtool check-config deploy/alertmanager/alertmanager.yml"
+step "amtool check-config deploy/alertmanager/alertmanager.yml, and where each alert goes"
 amtool check-config deploy/alertmanager/alertmanager.yml
+# The driving alerts reach route_actuator and people; the heartbeat nobody else.
+for want in DNSServerDown=route_actuator,operators DNSSLAProbesMissing=route_actuator,operators \
+	DNSSLAWatchdog=route_actuator,blackhole DNSServerSlow=operators RouteActuatorDown=operators; do
+	got=$(amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml "alertname=${want%%=*}" 2>/dev/null)
+	[ "$got" = "${want#*=}" ] || fail "alertmanager.yml routes ${want%%=*} to '$got', want '${want#*=}'"
+done
 
 # The other deployment models (docs/deployment.md): slaroute's jobs for an
 # existing Prometheus, alone and pasted into an operator's config; the
