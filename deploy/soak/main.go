@@ -43,6 +43,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/slaroute/slaroute/actuator/webhook"
+	"github.com/slaroute/slaroute/deploy/bench/benchfmt"
 	"github.com/slaroute/slaroute/deploy/lab"
 	"github.com/slaroute/slaroute/deploy/lab/inns"
 	"github.com/slaroute/slaroute/deploy/lab/testenv"
@@ -150,7 +151,7 @@ func run(ctx context.Context, dur, sample time.Duration, n int, bin string, grow
 		log.Print(err)
 		return 1
 	}
-	expAddr, err := freeAddr()
+	expAddr, err := benchfmt.FreeAddr()
 	if err != nil {
 		log.Print(err)
 		return 1
@@ -437,15 +438,6 @@ func tail(p *proc) string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func waitHTTP(ctx context.Context, c *http.Client, url string) error {
