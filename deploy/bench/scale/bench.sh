@@ -10,11 +10,16 @@
 # Env: SIZES="500 2000 5000", WARMUP=15s, WINDOW=30s, RULES=1 (per-rule times).
 # WINDOW is a multiple of the 15s job's interval: a 20s window held its work
 # once or twice, and the measured CPU moved by 2x between runs.
+# BLIP_AGES="5m 16m" also measures the blip configuration that long after the
+# blip, in the same Prometheus: how long a blip costs (bounded by 45 minutes).
+# Example: SIZES=5000 BASELINE=none BLIP_AGES="5m 12m 16m" make bench-scale
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 command -v prometheus >/dev/null || { echo "bench-scale: prometheus missing (apt-get install prometheus)" >&2; exit 1; }
 go build -o bin/bench-scale ./deploy/bench/scale
 baseline=${BASELINE:-deploy/bench/scale/baseline}
 [ "$baseline" = none ] && baseline=
-exec timeout --foreground 15m bin/bench-scale -baseline "$baseline" -sizes "${SIZES:-500 2000 5000}" \
-	-warmup "${WARMUP:-15s}" -window "${WINDOW:-30s}"
+limit=15m
+[ -n "${BLIP_AGES:-}" ] && limit=45m
+exec timeout --foreground $limit bin/bench-scale -baseline "$baseline" -sizes "${SIZES:-500 2000 5000}" \
+	-warmup "${WARMUP:-15s}" -window "${WINDOW:-30s}" -blip-ages "${BLIP_AGES:-}"

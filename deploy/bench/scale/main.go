@@ -69,7 +69,16 @@ func main() {
 	sizes := flag.String("sizes", "500 2000 5000", "target counts")
 	warmup := flag.Duration("warmup", 15*time.Second, "time before measuring")
 	window := flag.Duration("window", 30*time.Second, "measured window per run")
+	agesFlag := flag.String("blip-ages", "", "also measure the blip configuration again this long after the blip, in the same Prometheus (e.g. \"5m 16m\"): how long a blip costs")
 	flag.Parse()
+	var ages []time.Duration
+	for _, f := range strings.Fields(*agesFlag) {
+		d, err := time.ParseDuration(f)
+		if err != nil {
+			log.Fatalf("blip-ages: %v", err)
+		}
+		ages = append(ages, d)
+	}
 	log.SetFlags(0)
 
 	var setups []setup
@@ -97,11 +106,21 @@ func main() {
 			log.Fatalf("exporter, %d targets: %v", n, err)
 		}
 		for _, s := range setups {
-			r, err := run(s, expAddr, *warmup, *window)
+			var later []time.Duration
+			if s.blip {
+				later = ages
+			}
+			rs, err := run(s, expAddr, *warmup, *window, later)
 			if err != nil {
 				log.Fatalf("%s, %d targets: %v", s.name, n, err)
 			}
-			fmt.Printf("%-8d %-22s %10.3f %14.3f %26s %8s %30s\n", n, s.name, r.cpu, r.cpu*1000/float64(n), r.eval, r.missed, r.scrape)
+			for i, r := range rs {
+				name := s.name
+				if i > 0 {
+					name = fmt.Sprintf("new, %v after a blip", later[i-1])
+				}
+				fmt.Printf("%-8d %-22s %10.3f %14.3f %26s %8s %30s\n", n, name, r.cpu, r.cpu*1000/float64(n), r.eval, r.missed, r.scrape)
+			}
 		}
 		stop()
 	}
@@ -226,11 +245,11 @@ func startExporter(n int) (string, func(), error) {
 }
 
 // run measures Prometheus with setup s scraping the exporter at expAddr,
-// from warmup after its start.
-func run(s setup, expAddr string, warmup, window time.Duration) (result, error) {
+// from warmup after its start, and again at each of ages after the blip.
+func run(s setup, expAddr string, warmup, window time.Duration, ages []time.Duration) ([]result, error) {
 	dir, err := os.MkdirTemp("", "bench-scale")
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 
@@ -239,7 +258,7 @@ func run(s setup, expAddr string, warmup, window time.Duration) (result, error) 
 	promAddr := freeAddr()
 	var pc map[string]any
 	if err := yaml.Unmarshal(s.files["prometheus.yml"], &pc); err != nil {
-		return result{}, err
+		return nil, err
 	}
 	delete(pc, "alerting")
 	pc["rule_files"] = []any{filepath.Join(dir, "rules", "*.yml")}
@@ -279,24 +298,45 @@ func run(s setup, expAddr string, warmup, window time.Duration) (result, error) 
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return result{}, err
+		return nil, err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 
+	var blipAt time.Time
 	if s.blip {
 		time.Sleep(warmup / 2)
-		blipUntil.Store(time.Now().Add(1100 * time.Millisecond).UnixNano())
+		blipAt = time.Now()
+		blipUntil.Store(blipAt.Add(1100 * time.Millisecond).UnixNano())
 		time.Sleep(warmup - warmup/2)
 	} else {
 		time.Sleep(warmup)
 	}
+	r, err := measure(cmd.Process.Pid, promAddr, timeouts, window, window+warmup)
+	if err != nil {
+		return nil, err
+	}
+	rs := []result{r}
+	for _, age := range ages {
+		time.Sleep(time.Until(blipAt.Add(age)))
+		r, err := measure(cmd.Process.Pid, promAddr, timeouts, window, window)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+// measure samples Prometheus at promAddr for window; the longest scrape is
+// taken over the last rng.
+func measure(pid int, promAddr string, timeouts map[string]string, window, rng time.Duration) (result, error) {
 	// Rule group durations are sampled from Prometheus' own gauges every 100ms.
 	groups := map[string]*struct {
 		sum, max, interval float64
 		n                  int
 		missed0, missed1   float64
 	}{}
-	ticks0 := cpuTicks(cmd.Process.Pid)
+	ticks0 := cpuTicks(pid)
 	start := time.Now()
 	first := true
 	for time.Since(start) < window {
@@ -326,7 +366,7 @@ func run(s setup, expAddr string, warmup, window time.Duration) (result, error) 
 		time.Sleep(100 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	ticks1 := cpuTicks(cmd.Process.Pid)
+	ticks1 := cpuTicks(pid)
 	r := result{cpu: float64(ticks1-ticks0) / 100 / elapsed.Seconds()}
 	// The fast groups: those with the shortest interval.
 	fastest := 1e9
@@ -344,7 +384,7 @@ func run(s setup, expAddr string, warmup, window time.Duration) (result, error) 
 	r.eval, r.missed = strings.Join(evals, ", "), strings.Join(missed, ",")
 	var scr []string
 	for job, to := range timeouts {
-		q := fmt.Sprintf(`max_over_time(scrape_duration_seconds{job=%q}[%ds])`, job, int((elapsed + warmup).Seconds()))
+		q := fmt.Sprintf(`max_over_time(scrape_duration_seconds{job=%q}[%ds])`, job, int(max(elapsed, rng).Seconds()))
 		v, err := query(promAddr, q)
 		if err != nil {
 			return r, err
