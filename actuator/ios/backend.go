@@ -281,12 +281,18 @@ func (b *Backend) readBack(parent context.Context, want []route.Route, failed ma
 	ctx, cancel := context.WithTimeout(parent, b.timeout)
 	defer cancel()
 	wait := 2 * time.Millisecond
-	for {
+	var have []route.Route
+	for polled := false; ; polled = true {
 		es, err := b.read(ctx)
 		if err != nil {
+			// The poll's own deadline cut a read short (a slow device): the
+			// previous read back stands, as when the deadline ends a wait.
+			if polled && ctx.Err() != nil && parent.Err() == nil {
+				return have, nil
+			}
 			return nil, fmt.Errorf("read back: %w", err)
 		}
-		have := b.installed(es, want)
+		have = b.installed(es, want)
 		if slices.EqualFunc(have, want, func(h, w route.Route) bool { return failed[w.Prefix] || h.Equal(w) }) {
 			return have, nil
 		}

@@ -321,6 +321,22 @@ func TestReadBackPollsAndTimesOut(t *testing.T) {
 	}
 }
 
+// A slow device: the read-back deadline ends a read, not a wait between
+// reads; the last complete read back is still the answer, not an error.
+func TestReadBackDeadlineDuringRead(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config) { c.Timeout = model.Duration(300 * time.Millisecond) })
+	if _, err := h.b.Set(ctx(t), route.New(svc, nh11)); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.mu.Lock()
+	h.fake.swallow, h.fake.showDelay = true, 120*time.Millisecond
+	h.fake.mu.Unlock()
+	got, err := route.SetOne(ctx(t), h.b, route.New(svc, nh11, nh12))
+	if err != nil || !got.Equal(route.New(svc, nh11)) {
+		t.Fatalf("Set on a slow device that never applies = %s, %v; want the last read back via [%s]", got, err, nh11)
+	}
+}
+
 func TestRouteTagOwnership(t *testing.T) {
 	other := netip.MustParsePrefix("192.0.2.54/32")
 	h := newHarness(t, []string{

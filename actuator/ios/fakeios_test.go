@@ -38,6 +38,7 @@ type fakeIOS struct {
 	reject     string        // a config line containing this is rejected
 	swallow    bool          // accept config lines but never apply them
 	applyDelay time.Duration // config takes effect after this
+	showDelay  time.Duration // show running-config answers after this
 	conns      []net.Conn
 }
 
@@ -246,6 +247,7 @@ func (f *fakeIOS) exec(m mode, line string) (string, mode, bool) {
 	case modePriv:
 		switch cmd {
 		case showRoutes:
+			time.Sleep(f.showDelay)
 			var b strings.Builder
 			for _, r := range f.routes {
 				b.WriteString(r + "\r\n")
