@@ -34,13 +34,24 @@ func (r *recorder) Ingest(_ context.Context, events []alertstate.Event) error {
 	return r.err
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// fixtures are the bodies of every fixture in testdata/.
+func fixtures(t testing.TB) [][]byte {
+	t.Helper()
+	paths, _ := filepath.Glob("testdata/*.json")
+	var bodies [][]byte
+	for _, p := range paths {
+		bodies = append(bodies, fixture(t, filepath.Base(p)))
+	}
+	return bodies
 }
 
 func TestHandler(t *testing.T) {
@@ -213,11 +224,7 @@ func TestMaxRequestsInFlight(t *testing.T) {
 // decode gives: the same events (labels compared as maps, an absent map
 // being empty) or the same error, whatever it decoded before.
 func TestPooledDecodeMatchesDecode(t *testing.T) {
-	var bodies [][]byte
-	fixtures, _ := filepath.Glob("testdata/*.json")
-	for _, f := range fixtures {
-		bodies = append(bodies, fixture(t, filepath.Base(f)))
-	}
+	bodies := fixtures(t)
 	var big strings.Builder
 	big.WriteString(`{"version":"4","receiver":"r","groupLabels":{"a":"b"},"alerts":[`)
 	for i := range 300 {
@@ -278,12 +285,7 @@ func samePooled(d *decoder, body []byte) string {
 // FuzzPooledDecode: one pooled decoder, reused across inputs, agrees with
 // decode on every input.
 func FuzzPooledDecode(f *testing.F) {
-	fixtures, _ := filepath.Glob("testdata/*.json")
-	for _, p := range fixtures {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
 	d := new(decoder)

@@ -36,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/slaroute/slaroute/deploy/bench/benchfmt"
@@ -94,7 +95,7 @@ func run(ctx context.Context, cfgFile, amBin, sizes, intervals string, warmup, w
 	defer rcv.srv.Close()
 
 	fmt.Printf("%s; %s, alerts re-sent every %s in batches of %d\n", benchfmt.FirstLine(string(ver)), cfgFile, resend, batchSize)
-	fmt.Printf("load average before: %s", loadavg())
+	fmt.Printf("load average before: %s", benchfmt.LoadAvg())
 	fmt.Printf("%7s %15s %10s %11s %7s %10s %10s %7s\n", "alerts", "group_interval", "AM cores", "webhooks/s", "failed", "post max", "in warmup", "AM log")
 	for _, n := range ns {
 		for _, gi := range gis {
@@ -105,17 +106,12 @@ func run(ctx context.Context, cfgFile, amBin, sizes, intervals string, warmup, w
 			fmt.Printf("%7d %15s %10.3f %11.1f %7d %10s %10d %7s\n", n, r.gi, r.cpu, r.webhooks, r.failed, benchfmt.Ms(r.postMax), r.warmupHooks, r.log)
 		}
 	}
-	fmt.Printf("load average after: %s", loadavg())
+	fmt.Printf("load average after: %s", benchfmt.LoadAvg())
 	fmt.Println("failed: webhooks the receiver refused plus Alertmanager's alertmanager_notifications_failed_total, in the window;")
 	fmt.Println("post max: the longest round of posting every alert once in the window (over 1s: Alertmanager cannot take the alerts as fast as Prometheus sends them);")
 	fmt.Println("in warmup: webhooks before the window, one per alert (the heartbeat included) when every alert was notified at once;")
 	fmt.Println("AM log: error/warning lines Alertmanager logged over the whole run (see their first lines above the table row).")
 	return nil
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	return string(b)
 }
 
 // hook is the webhook receiver standing in for route_actuator.
@@ -385,31 +381,23 @@ func sleep(ctx context.Context, exited <-chan struct{}, d time.Duration) error {
 	}
 }
 
-type alert struct {
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL,omitempty"`
-}
-
 // post sends n DNSServerDown alerts and the DNSSLAWatchdog heartbeat every
 // resend until ctx ends, recording the longest round and the first error.
 func post(ctx context.Context, base string, n int, roundMax *atomic.Int64, firstErr *atomic.Value) {
 	start := time.Now().UTC()
 	const runbook = "https://github.com/slaroute/slaroute/blob/main/rules/runbook.md#"
-	alerts := []alert{{
-		Labels:      map[string]string{"alertname": "DNSSLAWatchdog", "severity": "none"},
-		Annotations: map[string]string{"runbook_url": runbook + "dnsslawatchdog"},
+	alerts := []model.Alert{{
+		Labels:      model.LabelSet{"alertname": "DNSSLAWatchdog", "severity": "none"},
+		Annotations: model.LabelSet{"runbook_url": runbook + "dnsslawatchdog"},
 		StartsAt:    start,
 	}}
 	for i := range n {
-		alerts = append(alerts, alert{
+		alerts = append(alerts, model.Alert{
 			// The labels of target:dns_sla_verdict:down from the dns_sla_verdict job.
-			Labels: map[string]string{"alertname": "DNSServerDown", "severity": "warning",
-				"target": fmt.Sprintf("dns%05d", i), "nexthop": fmt.Sprintf("198.51.%d.%d", i/250, i%250+1),
-				"service": fmt.Sprintf("192.0.2.%d/32", i%200), "instance": "127.0.0.1:9753", "job": "dns_sla_verdict"},
-			Annotations: map[string]string{"runbook_url": runbook + "dnsserverdown"},
+			Labels: model.LabelSet{"alertname": "DNSServerDown", "severity": "warning",
+				"target": model.LabelValue(fmt.Sprintf("dns%05d", i)), "nexthop": model.LabelValue(fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)),
+				"service": model.LabelValue(fmt.Sprintf("192.0.2.%d/32", i%200)), "instance": "127.0.0.1:9753", "job": "dns_sla_verdict"},
+			Annotations: model.LabelSet{"runbook_url": runbook + "dnsserverdown"},
 			StartsAt:    start,
 		})
 	}

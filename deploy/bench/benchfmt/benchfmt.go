@@ -1,6 +1,7 @@
 // Package benchfmt holds what the bench mains under deploy/bench print alike:
 // percentiles of measured durations, milliseconds, a program's version line,
-// and what they measure alike: a process's CPU time, a free loopback port.
+// and what they measure alike: a process's CPU time, the load average, a free
+// loopback port.
 package benchfmt
 
 import (
@@ -51,6 +52,12 @@ func CPUTicks(pid int) (int64, error) {
 	}
 	s, err := strconv.ParseInt(f[12], 10, 64)
 	return u + s, err
+}
+
+// LoadAvg is /proc/loadavg, printed before and after a bench: what else ran.
+func LoadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return string(b)
 }
 
 // FreeAddr is a 127.0.0.1:port no socket listens on (at the time).

@@ -93,7 +93,7 @@ func main() {
 	blip := tree
 	blip.name, blip.blip = "new, after a blip", true
 	setups = append(setups, tree, blip)
-	fmt.Printf("load average before: %s", loadavg())
+	fmt.Printf("load average before: %s", benchfmt.LoadAvg())
 	fmt.Printf("%-8s %-22s %10s %14s %26s %8s %30s\n", "targets", "config", "prom CPU", "CPU/1k targets", "fast group eval avg/max", "missed", "scrape max / timeout (job)")
 	for _, f := range strings.Fields(*sizes) {
 		n, err := strconv.Atoi(f)
@@ -124,12 +124,7 @@ func main() {
 		}
 		stop()
 	}
-	fmt.Printf("load average after: %s", loadavg())
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	return string(b)
+	fmt.Printf("load average after: %s", benchfmt.LoadAvg())
 }
 
 // load reads the shipped Prometheus files at rev (empty: the working tree).
