@@ -14,7 +14,7 @@ BINARIES  := dns_sla_exporter route_actuator slaroutectl
 # The e2e tests and the demo need root, network namespaces and Debian's daemons.
 E2E_TIMEOUT ?= 12m
 
-.PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e test-soak \
+.PHONY: all build test test-unit test-integration test-rules test-dashboards test-deploy test-e2e test-soak size \
         style vet bench bench-exporter bench-actuator bench-ios bench-bgp bench-failover bench-scale bench-alertmanager demo clean deps fuzz soak \
         release test-release
 
@@ -50,6 +50,11 @@ vet:
 
 # Without the integration tag: the product trees' unit tests (no daemons, no
 # root) and deploy/'s own package tests.
+# The product's size: non-test Go under exporter/ actuator/ cmd/ dashboards/, per
+# package (docs/architecture.md#size); REV=<git revision> measures that revision.
+size:
+	./deploy/size.sh $(REV)
+
 test-unit:
 	$(GO) test -race -count=1 -timeout 10m ./...
 

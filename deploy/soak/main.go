@@ -184,11 +184,11 @@ func run(ctx context.Context, dur, sample time.Duration, n int, bin string, grow
 	defer stopProc(act)
 	nsClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: inns.Dialer(ns)}}
 	hostClient := &http.Client{Timeout: 10 * time.Second}
-	if err := waitHTTP(ctx, nsClient, "http://"+actAddr+"/-/ready"); err != nil {
+	if err := benchfmt.WaitHTTP(ctx, nsClient, "http://"+actAddr+"/-/ready", 20*time.Second, nil); err != nil {
 		log.Printf("soak: route_actuator: %v (log %s)", err, tail(act))
 		return 1
 	}
-	if err := waitHTTP(ctx, hostClient, "http://"+expAddr+"/-/ready"); err != nil {
+	if err := benchfmt.WaitHTTP(ctx, hostClient, "http://"+expAddr+"/-/ready", 20*time.Second, nil); err != nil {
 		log.Printf("soak: dns_sla_exporter: %v (log %s)", err, tail(exp))
 		return 1
 	}
@@ -438,24 +438,6 @@ func tail(p *proc) string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
-}
-
-func waitHTTP(ctx context.Context, c *http.Client, url string) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // stream sends webhooks and tracks what was sent.

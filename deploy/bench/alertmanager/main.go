@@ -284,7 +284,7 @@ func measure(ctx context.Context, shipped []byte, amBin string, rcv *hook, n int
 		}
 	}()
 	base := "http://" + addr
-	if err := waitReady(ctx, base, exited); err != nil {
+	if err := benchfmt.WaitHTTP(ctx, http.DefaultClient, base+"/-/ready", 10*time.Second, exited); err != nil {
 		return r, fmt.Errorf("%w; log: %s", err, firstLines(logPath, 5))
 	}
 
@@ -351,22 +351,6 @@ func measure(ctx context.Context, shipped []byte, amBin string, rcv *hook, n int
 		fmt.Printf("  alertmanager: %s\n", l)
 	}
 	return r, nil
-}
-
-func waitReady(ctx context.Context, base string, exited <-chan struct{}) error {
-	for range 100 {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if err := sleep(ctx, exited, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
-	return errors.New("alertmanager not ready after 10s")
 }
 
 // sleep waits d unless ctx ends (a signal) or Alertmanager exits.

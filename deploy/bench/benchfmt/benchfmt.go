@@ -1,13 +1,16 @@
 // Package benchfmt holds what the bench mains under deploy/bench print alike:
 // percentiles of measured durations, milliseconds, a program's version line,
 // and what they measure alike: a process's CPU time, the load average, a free
-// loopback port.
+// loopback port, a daemon's readiness.
 package benchfmt
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -68,4 +71,31 @@ func FreeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// WaitHTTP polls url every 100 ms until it answers 200 OK. It fails with the last
+// answer once timeout has passed, and at once when ctx ends or exited (nil: never)
+// is closed, which a caller uses for "the daemon died".
+func WaitHTTP(ctx context.Context, c *http.Client, url string, timeout time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s: %w", timeout, err)
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited:
+			return errors.New("exited before it was ready")
+		}
+	}
 }

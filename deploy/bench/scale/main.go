@@ -71,6 +71,11 @@ func main() {
 	window := flag.Duration("window", 30*time.Second, "measured window per run")
 	agesFlag := flag.String("blip-ages", "", "also measure the blip configuration again this long after the blip, in the same Prometheus (e.g. \"5m 16m\"): how long a blip costs")
 	flag.Parse()
+	// The longest scrape of the 15 s dns_sla job is read over warmup+window: a shorter
+	// range may hold none of its scrapes.
+	if *warmup+*window < 15*time.Second {
+		log.Fatalf("warmup (%s) + window (%s) must be at least 15s, the dns_sla job's scrape interval", *warmup, *window)
+	}
 	var ages []time.Duration
 	for _, f := range strings.Fields(*agesFlag) {
 		d, err := time.ParseDuration(f)
