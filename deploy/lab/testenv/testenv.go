@@ -8,6 +8,7 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/slaroute/slaroute/deploy/bench/benchfmt"
 )
 
 // Missing fails the test when CI=true (CI must run everything) and skips it
@@ -137,20 +140,8 @@ func WaitHTTP(t testing.TB, c *http.Client, url string, timeout time.Duration) {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("%s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %v: %v", url, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := benchfmt.WaitHTTP(context.Background(), c, url, timeout, nil); err != nil {
+		t.Fatalf("%s: %v", url, err)
 	}
 }
 
