@@ -84,8 +84,6 @@ func (c *Config) Validate(d *configkit.Decoder) {
 	}
 }
 
-func (c *Config) validate() error { return configkit.Validate(c) }
-
 // CheckPlacement accepts a table number, or a VRF by the name of its
 // device (an interface name: at most 15 bytes), whose table is looked up
 // when a route is changed.
