@@ -122,13 +122,9 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[netip.Prefix]bool{}
 	var out []route.Route
-	for _, r := range st.routes {
-		if !seen[r.Prefix] {
-			seen[r.Prefix] = true
-			out = append(out, b.merge(st, r.Prefix))
-		}
+	for p := range st.routes {
+		out = append(out, b.merge(st, p))
 	}
 	route.Sort(out)
 	return out, nil
@@ -140,7 +136,7 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 func (b *Backend) merge(st state, p netip.Prefix) route.Route {
 	want, known := st.tables[p]
 	var gws []netip.Addr
-	for _, r := range st.routesFor(p) {
+	for _, r := range st.routes[p] {
 		if known && r.Table != want {
 			return route.Route{Prefix: p}
 		}
@@ -243,7 +239,7 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 		default:
 			dropped, err = b.installResilient(st, p, j.table, to)
 		}
-		if err == nil && len(to) > 0 && len(st.routesIn(p, j.table)) < len(st.routesFor(p)) {
+		if err == nil && len(to) > 0 && len(st.routesIn(p, j.table)) < len(st.routes[p]) {
 			dropped, err = b.remove(st, p, j.table) // moved from another table
 		}
 		collect = collect || dropped
@@ -282,15 +278,15 @@ const getsMax = 16
 // a few routes a dump of every object costs more than the few gets).
 func (b *Backend) read(all bool, want ...placed) (state, error) {
 	of, tables := b.tables()
-	st := state{nhs: map[uint32]knexthop{}, tables: of}
+	st := state{nhs: map[uint32]knexthop{}, routes: map[netip.Prefix][]kroute{}, tables: of}
 	var fams []uint8
 	if all {
 		fams = []uint8{unix.AF_INET, unix.AF_INET6}
 	}
 	prefixes := map[netip.Prefix]bool{}
-	var ids []uint32 // the objects to get, unless all
+	var ids []uint32 // the objects to get
 	add := func(id uint32) {
-		if id != 0 && !all && !slices.Contains(ids, id) {
+		if id != 0 && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
@@ -314,8 +310,11 @@ func (b *Backend) read(all bool, want ...placed) (state, error) {
 		return state{}, err
 	}
 	for _, r := range rs {
-		if (all || prefixes[r.Prefix]) && tables[r.Table] {
-			st.routes = append(st.routes, r)
+		if !tables[r.Table] || !all && !prefixes[r.Prefix] {
+			continue
+		}
+		st.routes[r.Prefix] = append(st.routes[r.Prefix], r)
+		if !all { // all dumps every object
 			add(r.NHID)
 			add(groupID(int(b.proto), int(r.Table), r.Prefix))
 		}
@@ -384,26 +383,16 @@ func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32) error {
 	return nil
 }
 
-// state is what the kernel holds: every nexthop object, and our routes.
+// state is what the kernel holds: the nexthop objects read, and our routes.
 type state struct {
 	nhs    map[uint32]knexthop
-	routes []kroute                // protocol and table are ours
-	tables map[netip.Prefix]uint32 // the table of each configured prefix, where known
+	routes map[netip.Prefix][]kroute // by prefix; protocol and table are ours
+	tables map[netip.Prefix]uint32   // the table of each configured prefix, where known
 }
 
 // routesIn returns our routes for p in table.
 func (st state) routesIn(p netip.Prefix, table uint32) []kroute {
-	return slices.DeleteFunc(st.routesFor(p), func(r kroute) bool { return r.Table != table })
-}
-
-func (st state) routesFor(p netip.Prefix) []kroute {
-	var out []kroute
-	for _, r := range st.routes {
-		if r.Prefix == p {
-			out = append(out, r)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(st.routes[p]), func(r kroute) bool { return r.Table != table })
 }
 
 // ours reports whether nexthop object n was created by this backend.
@@ -467,7 +456,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 		if err != nil {
 			return false, err
 		}
-		if err := b.exec(unix.RTM_NEWNEXTHOP, flags, memberMsg(id, b.proto, gw, oif), nil); err != nil {
+		if err := b.ack(unix.RTM_NEWNEXTHOP, flags, memberMsg(id, b.proto, gw, oif)); err != nil {
 			return false, b.wrap(fmt.Sprintf("create nexthop id %d via %s", id, gw), err)
 		}
 		st.nhs[id] = knexthop{ID: id, Family: family(gw), Protocol: b.proto, Gateway: gw, OIF: oif} // the batch's next routes share it
@@ -479,7 +468,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 	switch g, ok := st.nhs[gid]; {
 	case !ok:
 		msg := groupMsg(gid, b.proto, members, uint16(b.cfg.Buckets), timers)
-		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg, nil); err != nil {
+		if err := b.ack(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg); err != nil {
 			return false, b.wrap(fmt.Sprintf("create nexthop group id %d", gid), err)
 		}
 		b.logger.Info("created resilient nexthop group", "route", p, "id", gid, "nexthops", to, "buckets", b.cfg.Buckets,
@@ -500,7 +489,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 		dropped = slices.ContainsFunc(g.Group, func(id uint32) bool { return !slices.Contains(members, id) })
 		// One atomic replace of the membership: the route keeps pointing at
 		// the group, and surviving members keep their buckets.
-		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, timers), nil); err != nil {
+		if err := b.ack(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, timers)); err != nil {
 			return false, b.wrap(fmt.Sprintf("replace nexthop group id %d", gid), err)
 		}
 		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)
@@ -509,13 +498,13 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 	ours := st.routesIn(p, table)
 	switch {
 	case len(ours) == 0:
-		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid), nil); err != nil {
+		if err := b.ack(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid)); err != nil {
 			return false, b.routeErr("create route", p, table, err)
 		}
 		b.logger.Info("created route", "route", p, "table", table, "nhid", gid)
 	case ours[0].NHID != gid || ours[0].Type != unix.RTN_UNICAST:
 		msg := append(nhRouteMsg(p, table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
-		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg, nil); err != nil {
+		if err := b.ack(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg); err != nil {
 			return false, b.routeErr("replace route", p, table, err)
 		}
 		b.logger.Info("replaced route", "route", p, "table", table, "nhid", gid)
@@ -560,12 +549,12 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []
 // never another protocol's: the kernel matches rtm_protocol on delete),
 // then the objects they used may be unused (the caller collects them).
 func (b *Backend) remove(st state, p netip.Prefix, keep uint32) (dropped bool, err error) {
-	for _, r := range st.routesFor(p) {
+	for _, r := range st.routes[p] {
 		if keep != 0 && r.Table == keep {
 			continue
 		}
 		msg := append(routeKey(p, r.Table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
-		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
+		err := b.ack(unix.RTM_DELROUTE, 0, msg)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
 			return false, b.routeErr("delete route", p, r.Table, err)
 		}
@@ -598,7 +587,7 @@ func (b *Backend) gc() error {
 		return err
 	}
 	for _, n := range b.unused(nhs, all) {
-		err := b.exec(unix.RTM_DELNEXTHOP, 0, nhIDMsg(n.ID), nil)
+		err := b.ack(unix.RTM_DELNEXTHOP, 0, nhIDMsg(n.ID))
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return b.wrap(fmt.Sprintf("delete unused nexthop id %d", n.ID), err)
 		}
@@ -716,9 +705,9 @@ func (b *Backend) dump(typ, resType uint16, data []nl.NetlinkRequestData, f func
 	return err
 }
 
-// exec sends one request on the strict-check socket; without f it asks for
-// an acknowledgement so the kernel reports errors.
-func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType ...uint16) (err error) {
+// exec sends one request on the strict-check socket and passes the answers
+// of type resType to f until it returns false.
+func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType uint16) (err error) {
 	defer func() {
 		// vishvananda/netlink v1.3.1 indexes out of range on some error
 		// answers (an NLMSG_DONE carrying an error and extended-ack TLVs).
@@ -728,20 +717,16 @@ func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f fu
 	}()
 	req := &nl.NetlinkRequest{
 		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: typ, Flags: unix.NLM_F_REQUEST | uint16(flags)},
+		Data:     data,
 		Sockets:  b.raw,
 	}
-	for _, d := range data {
-		req.AddData(d)
-	}
-	var rt uint16
-	if len(resType) > 0 {
-		rt = resType[0]
-	}
-	if f == nil {
-		req.Flags |= unix.NLM_F_ACK
-		f = func([]byte) bool { return true }
-	}
-	return req.ExecuteIter(unix.NETLINK_ROUTE, rt, f)
+	return req.ExecuteIter(unix.NETLINK_ROUTE, resType, f)
+}
+
+// ack sends one change request asking for an acknowledgement, so that the
+// kernel reports its errors.
+func (b *Backend) ack(typ uint16, flags int, data []nl.NetlinkRequestData) error {
+	return b.exec(typ, flags|unix.NLM_F_ACK, data, func([]byte) bool { return true }, 0)
 }
 
 // wrap names the operation and marks errors a retry may cure as route.ErrUnavailable.
