@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // ErrConflict marks a route or nexthop ID that exists but is not this
@@ -54,8 +55,15 @@ func New(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Logge
 
 // NewAt returns the backend for network namespace ns (netns.None() = current).
 func NewAt(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Logger, ns netns.NsHandle) (*Backend, error) {
-	if err := cfg.validate(); err != nil {
+	if err := configkit.Validate(&cfg); err != nil {
 		return nil, err
+	}
+	masked := make(map[netip.Prefix]route.Placement, len(places))
+	for p, at := range places {
+		if err := cfg.CheckPlacement(at); err != nil {
+			return nil, fmt.Errorf("netlink: route %s: %w", p, err)
+		}
+		masked[p.Masked()] = at
 	}
 	table, _ := cfg.TableID()
 	h, err := vnl.NewHandleAt(ns, unix.NETLINK_ROUTE)
@@ -71,15 +79,7 @@ func NewAt(cfg Config, places map[netip.Prefix]route.Placement, logger *slog.Log
 		cfg: cfg, table: uint32(table), proto: uint8(cfg.Protocol), logger: logger, h: h,
 		raw:    map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
 		warned: map[uint32]bool{},
-		places: map[netip.Prefix]route.Placement{},
-	}
-	for p, at := range places {
-		if err := cfg.CheckPlacement(at); err != nil {
-			h.Close()
-			s.Close()
-			return nil, fmt.Errorf("netlink: route %s: %w", p, err)
-		}
-		b.places[p.Masked()] = at
+		places: masked,
 	}
 	tv := unix.NsecToTimeval(socketTimeout.Nanoseconds())
 	err = errors.Join(
@@ -118,21 +118,13 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return b.list(unix.AF_INET, unix.AF_INET6)
-}
-
-func (b *Backend) list(fams ...uint8) ([]route.Route, error) {
-	st, err := b.read(fams...)
+	st, err := b.read(true)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[netip.Prefix]bool{}
 	var out []route.Route
-	for _, r := range st.routes {
-		if !seen[r.Prefix] {
-			seen[r.Prefix] = true
-			out = append(out, b.merge(st, r.Prefix))
-		}
+	for p := range st.routes {
+		out = append(out, b.merge(st, p))
 	}
 	route.Sort(out)
 	return out, nil
@@ -144,7 +136,7 @@ func (b *Backend) list(fams ...uint8) ([]route.Route, error) {
 func (b *Backend) merge(st state, p netip.Prefix) route.Route {
 	want, known := st.tables[p]
 	var gws []netip.Addr
-	for _, r := range st.routesFor(p) {
+	for _, r := range st.routes[p] {
 		if known && r.Table != want {
 			return route.Route{Prefix: p}
 		}
@@ -154,33 +146,27 @@ func (b *Backend) merge(st state, p netip.Prefix) route.Route {
 	return route.New(p, gws...)
 }
 
-// tableOf returns the table of prefix p: its own table, its VRF device's
-// table (looked up now: the VRF may have been created after start), or
-// the configured one.
-func (b *Backend) tableOf(p netip.Prefix) (uint32, error) {
-	at := b.places[p]
+// tableOf returns the table of placement at: its own table, its VRF
+// device's table (looked up now: the VRF may have been created after
+// start), or the configured one.
+func (b *Backend) tableOf(at route.Placement) (uint32, error) {
 	switch {
 	case at.Table != 0:
 		return at.Table, nil
-	case at.VRF != "":
-		return b.vrfTable(at.VRF)
+	case at.VRF == "":
+		return b.table, nil
 	}
-	return b.table, nil
-}
-
-// vrfTable returns the table of VRF device name (its l3mdev table).
-func (b *Backend) vrfTable(name string) (uint32, error) {
-	l, err := b.h.LinkByName(name)
+	l, err := b.h.LinkByName(at.VRF)
 	if err != nil {
 		var nf vnl.LinkNotFoundError
 		if errors.As(err, &nf) {
-			return 0, fmt.Errorf("vrf %s: no such device (create it: ip link add %s type vrf table N)", name, name)
+			return 0, fmt.Errorf("vrf %s: no such device (create it: ip link add %s type vrf table N)", at.VRF, at.VRF)
 		}
-		return 0, b.wrap("look up vrf "+name, err)
+		return 0, b.wrap("look up vrf "+at.VRF, err)
 	}
 	v, ok := l.(*vnl.Vrf)
 	if !ok {
-		return 0, fmt.Errorf("vrf %s: device is of type %s, not vrf", name, l.Type())
+		return 0, fmt.Errorf("vrf %s: device is of type %s, not vrf", at.VRF, l.Type())
 	}
 	return v.Table, nil
 }
@@ -192,24 +178,17 @@ func (b *Backend) vrfTable(name string) (uint32, error) {
 func (b *Backend) tables() (map[netip.Prefix]uint32, map[uint32]bool) {
 	of := make(map[netip.Prefix]uint32, len(b.places))
 	set := map[uint32]bool{b.table: true}
-	vrfs := map[string]uint32{} // one lookup per VRF; 0: not there
+	looked := map[route.Placement]uint32{} // one VRF lookup per placement; 0: not there
 	for p, at := range b.places {
-		t := b.table
-		switch {
-		case at.Table != 0:
-			t = at.Table
-		case at.VRF != "":
-			vt, ok := vrfs[at.VRF]
-			if !ok {
-				vt, _ = b.vrfTable(at.VRF)
-				vrfs[at.VRF] = vt
-			}
-			if t = vt; t == 0 {
-				continue
-			}
+		t, ok := looked[at]
+		if !ok {
+			t, _ = b.tableOf(at) // 0 on error: a VRF's table is never 0
+			looked[at] = t
 		}
-		of[p] = t
-		set[t] = true
+		if t != 0 {
+			of[p] = t
+			set[t] = true
+		}
 	}
 	return of, set
 }
@@ -235,7 +214,7 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 		}
 		var table uint32
 		if len(to) > 0 {
-			t, err := b.tableOf(p)
+			t, err := b.tableOf(b.places[p])
 			if err != nil {
 				errs = append(errs, fmt.Errorf("route %s: %w", p, err))
 				continue
@@ -244,7 +223,7 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 		}
 		todo = append(todo, placed{w, table})
 	}
-	st, err := b.readFor(todo)
+	st, err := b.read(false, todo...)
 	if err != nil {
 		return nil, errors.Join(append(errs, fmt.Errorf("read: %w", err))...)
 	}
@@ -259,6 +238,9 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 			dropped, err = b.installMultipath(st, p, j.table, to)
 		default:
 			dropped, err = b.installResilient(st, p, j.table, to)
+		}
+		if err == nil && len(to) > 0 && len(st.routesIn(p, j.table)) < len(st.routes[p]) {
+			dropped, err = b.remove(st, p, j.table) // moved from another table
 		}
 		collect = collect || dropped
 		if err != nil {
@@ -290,19 +272,19 @@ type placed struct {
 // every object costs less (a pass that changes many routes).
 const getsMax = 16
 
-// readFor reads our routes for want's prefixes in every table we use and,
-// in mode resilient, only the objects they point at or that installing
-// want would use: for one route a dump of every object costs more than
-// the few gets.
-func (b *Backend) readFor(want []placed) (state, error) {
+// read reads our routes in every table we use, of all prefixes or of want's,
+// and in mode resilient the nexthop objects: all of them, or only those the
+// routes point at or that installing want would use, got one by one (for
+// a few routes a dump of every object costs more than the few gets).
+func (b *Backend) read(all bool, want ...placed) (state, error) {
 	of, tables := b.tables()
-	st := state{nhs: map[uint32]knexthop{}, tables: of}
-	if len(want) == 0 {
-		return st, nil
-	}
+	st := state{nhs: map[uint32]knexthop{}, routes: map[netip.Prefix][]kroute{}, tables: of}
 	var fams []uint8
+	if all {
+		fams = []uint8{unix.AF_INET, unix.AF_INET6}
+	}
 	prefixes := map[netip.Prefix]bool{}
-	var ids []uint32
+	var ids []uint32 // the objects to get
 	add := func(id uint32) {
 		if id != 0 && !slices.Contains(ids, id) {
 			ids = append(ids, id)
@@ -320,30 +302,36 @@ func (b *Backend) readFor(want []placed) (state, error) {
 			add(memberID(int(b.proto), gw))
 		}
 	}
-	rs, err := b.routes(0, b.proto, fams...)
+	if len(fams) == 0 {
+		return st, nil
+	}
+	rs, err := b.routes(b.proto, fams...)
 	if err != nil {
 		return state{}, err
 	}
 	for _, r := range rs {
-		if prefixes[r.Prefix] && tables[r.Table] {
-			st.routes = append(st.routes, r)
+		if !tables[r.Table] || !all && !prefixes[r.Prefix] {
+			continue
+		}
+		st.routes[r.Prefix] = append(st.routes[r.Prefix], r)
+		if !all { // all dumps every object
 			add(r.NHID)
 			add(groupID(int(b.proto), int(r.Table), r.Prefix))
 		}
 	}
-	if b.cfg.Mode != "resilient" {
-		return st, nil
-	}
-	if len(ids) > getsMax {
+	switch {
+	case b.cfg.Mode != "resilient":
+	case all || len(ids) > getsMax:
 		st.nhs, err = b.nexthops()
-		return st, err
-	}
-	for _, id := range ids {
-		if _, ok := st.nhs[id]; !ok {
-			if err := b.nexthop(st.nhs, id, true); err != nil {
-				return state{}, err
+	default:
+		for _, id := range ids {
+			if err = b.nexthop(st.nhs, id); err != nil {
+				break
 			}
 		}
+	}
+	if err != nil {
+		return state{}, err
 	}
 	return st, nil
 }
@@ -355,7 +343,7 @@ func (b *Backend) readBack(want []route.Route) ([]route.Route, error) {
 	for i, w := range want {
 		q[i] = placed{Route: route.Route{Prefix: w.Prefix}}
 	}
-	st, err := b.readFor(q)
+	st, err := b.read(false, q...)
 	if err != nil {
 		return nil, err
 	}
@@ -366,9 +354,12 @@ func (b *Backend) readBack(want []route.Route) ([]route.Route, error) {
 	return out, nil
 }
 
-// nexthop gets object id into nhs (absent: left out) and, with members, the
-// objects of its group.
-func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) error {
+// nexthop gets object id into nhs unless already there (absent: left out),
+// and the objects of its group (the kernel allows no groups in a group).
+func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32) error {
+	if _, ok := nhs[id]; ok {
+		return nil
+	}
 	var n knexthop
 	var perr error
 	err := b.exec(unix.RTM_GETNEXTHOP, 0, nhIDMsg(id), func(m []byte) bool {
@@ -385,60 +376,23 @@ func (b *Backend) nexthop(nhs map[uint32]knexthop, id uint32, members bool) erro
 	}
 	nhs[id] = n
 	for _, m := range n.Group {
-		if members {
-			if err := b.nexthop(nhs, m, false); err != nil {
-				return err
-			}
+		if err := b.nexthop(nhs, m); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// state is what the kernel holds: every nexthop object, and our routes.
+// state is what the kernel holds: the nexthop objects read, and our routes.
 type state struct {
 	nhs    map[uint32]knexthop
-	routes []kroute                // protocol and table are ours
-	tables map[netip.Prefix]uint32 // the table of each configured prefix, where known
+	routes map[netip.Prefix][]kroute // by prefix; protocol and table are ours
+	tables map[netip.Prefix]uint32   // the table of each configured prefix, where known
 }
 
 // routesIn returns our routes for p in table.
 func (st state) routesIn(p netip.Prefix, table uint32) []kroute {
-	var out []kroute
-	for _, r := range st.routesFor(p) {
-		if r.Table == table {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (st state) routesFor(p netip.Prefix) []kroute {
-	var out []kroute
-	for _, r := range st.routes {
-		if r.Prefix == p {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// read dumps our routes of the given families and, in mode resilient,
-// every nexthop object.
-func (b *Backend) read(fams ...uint8) (state, error) {
-	var nhs map[uint32]knexthop
-	var err error
-	if b.cfg.Mode == "resilient" {
-		if nhs, err = b.nexthops(); err != nil {
-			return state{}, err
-		}
-	}
-	of, tables := b.tables()
-	rs, err := b.routes(0, b.proto, fams...)
-	if err != nil {
-		return state{}, err
-	}
-	rs = slices.DeleteFunc(rs, func(r kroute) bool { return !tables[r.Table] })
-	return state{nhs: nhs, routes: rs, tables: of}, nil
+	return slices.DeleteFunc(slices.Clone(st.routes[p]), func(r kroute) bool { return r.Table != table })
 }
 
 // ours reports whether nexthop object n was created by this backend.
@@ -502,7 +456,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 		if err != nil {
 			return false, err
 		}
-		if err := b.exec(unix.RTM_NEWNEXTHOP, flags, memberMsg(id, b.proto, gw, oif), nil); err != nil {
+		if err := b.ack(unix.RTM_NEWNEXTHOP, flags, memberMsg(id, b.proto, gw, oif)); err != nil {
 			return false, b.wrap(fmt.Sprintf("create nexthop id %d via %s", id, gw), err)
 		}
 		st.nhs[id] = knexthop{ID: id, Family: family(gw), Protocol: b.proto, Gateway: gw, OIF: oif} // the batch's next routes share it
@@ -514,7 +468,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 	switch g, ok := st.nhs[gid]; {
 	case !ok:
 		msg := groupMsg(gid, b.proto, members, uint16(b.cfg.Buckets), timers)
-		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg, nil); err != nil {
+		if err := b.ack(unix.RTM_NEWNEXTHOP, unix.NLM_F_CREATE|unix.NLM_F_EXCL, msg); err != nil {
 			return false, b.wrap(fmt.Sprintf("create nexthop group id %d", gid), err)
 		}
 		b.logger.Info("created resilient nexthop group", "route", p, "id", gid, "nexthops", to, "buckets", b.cfg.Buckets,
@@ -535,7 +489,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 		dropped = slices.ContainsFunc(g.Group, func(id uint32) bool { return !slices.Contains(members, id) })
 		// One atomic replace of the membership: the route keeps pointing at
 		// the group, and surviving members keep their buckets.
-		if err := b.exec(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, timers), nil); err != nil {
+		if err := b.ack(unix.RTM_NEWNEXTHOP, unix.NLM_F_REPLACE, groupMsg(gid, b.proto, members, 0, timers)); err != nil {
 			return false, b.wrap(fmt.Sprintf("replace nexthop group id %d", gid), err)
 		}
 		b.logger.Info("replaced resilient nexthop group", "route", p, "id", gid, "nexthops", to)
@@ -544,20 +498,17 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 	ours := st.routesIn(p, table)
 	switch {
 	case len(ours) == 0:
-		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid), nil); err != nil {
+		if err := b.ack(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, nhRouteMsg(p, table, b.proto, gid)); err != nil {
 			return false, b.routeErr("create route", p, table, err)
 		}
 		b.logger.Info("created route", "route", p, "table", table, "nhid", gid)
 	case ours[0].NHID != gid || ours[0].Type != unix.RTN_UNICAST:
 		msg := append(nhRouteMsg(p, table, b.proto, gid), nl.NewRtAttr(unix.RTA_PRIORITY, u32(ours[0].Priority)))
-		if err := b.exec(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg, nil); err != nil {
+		if err := b.ack(unix.RTM_NEWROUTE, unix.NLM_F_REPLACE, msg); err != nil {
 			return false, b.routeErr("replace route", p, table, err)
 		}
 		b.logger.Info("replaced route", "route", p, "table", table, "nhid", gid)
 		dropped = true
-	}
-	if len(ours) < len(st.routesFor(p)) {
-		return b.remove(st, p, table) // moved from another table
 	}
 	return dropped, nil
 }
@@ -566,8 +517,7 @@ func (b *Backend) installResilient(st state, p netip.Prefix, table uint32, to []
 // It reports whether objects of mode resilient may have become unused.
 func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []netip.Addr) (dropped bool, err error) {
 	ours := st.routesIn(p, table)
-	moved := len(ours) < len(st.routesFor(p))
-	if len(ours) > 0 && !moved {
+	if len(ours) > 0 {
 		if gws, ok := b.owned(st, ours[0]); ok && slices.Equal(route.Normalize(gws), to) {
 			return false, nil
 		}
@@ -592,9 +542,6 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []
 		}
 		b.logger.Info("replaced multipath route", "route", p, "table", table, "nexthops", to)
 	}
-	if moved {
-		return b.remove(st, p, table)
-	}
 	return len(ours) > 0 && ours[0].NHID != 0, nil // the route used objects of mode resilient
 }
 
@@ -602,12 +549,12 @@ func (b *Backend) installMultipath(st state, p netip.Prefix, table uint32, to []
 // never another protocol's: the kernel matches rtm_protocol on delete),
 // then the objects they used may be unused (the caller collects them).
 func (b *Backend) remove(st state, p netip.Prefix, keep uint32) (dropped bool, err error) {
-	for _, r := range st.routesFor(p) {
+	for _, r := range st.routes[p] {
 		if keep != 0 && r.Table == keep {
 			continue
 		}
 		msg := append(routeKey(p, r.Table, b.proto, unix.RT_SCOPE_NOWHERE, 0), nl.NewRtAttr(unix.RTA_PRIORITY, u32(r.Priority)))
-		err := b.exec(unix.RTM_DELROUTE, 0, msg, nil)
+		err := b.ack(unix.RTM_DELROUTE, 0, msg)
 		if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
 			return false, b.routeErr("delete route", p, r.Table, err)
 		}
@@ -628,19 +575,19 @@ func (b *Backend) gc() error {
 		}
 		return err
 	}
-	ours, err := b.routes(0, b.proto, unix.AF_INET, unix.AF_INET6)
+	ours, err := b.routes(b.proto, unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return err
 	}
 	if len(b.unused(nhs, ours)) == 0 {
 		return nil
 	}
-	all, err := b.routes(0, 0, unix.AF_INET, unix.AF_INET6)
+	all, err := b.routes(0, unix.AF_INET, unix.AF_INET6)
 	if err != nil {
 		return err
 	}
 	for _, n := range b.unused(nhs, all) {
-		err := b.exec(unix.RTM_DELNEXTHOP, 0, nhIDMsg(n.ID), nil)
+		err := b.ack(unix.RTM_DELNEXTHOP, 0, nhIDMsg(n.ID))
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return b.wrap(fmt.Sprintf("delete unused nexthop id %d", n.ID), err)
 		}
@@ -713,14 +660,19 @@ func (b *Backend) nexthops() (map[uint32]knexthop, error) {
 	return out, nil
 }
 
-// routes dumps the routes of table and protocol (0 = any) in families.
-func (b *Backend) routes(table uint32, proto uint8, families ...uint8) ([]kroute, error) {
+// routes dumps the routes of protocol proto (0 = any) in families. The
+// kernel filters family and protocol itself because the socket is in
+// strict-check mode. Tables are filtered by the callers: a kernel table
+// filter answers ENOENT for a table without routes, in an NLMSG_DONE that
+// vishvananda/netlink v1.3.1 misparses (panics) when extended acks are on.
+func (b *Backend) routes(proto uint8, families ...uint8) ([]kroute, error) {
 	var out []kroute
 	for _, fam := range families {
 		n := len(out)
-		err := b.dump(unix.RTM_GETROUTE, unix.RTM_NEWROUTE, routeDumpMsg(fam, proto), func(m []byte) error {
+		msg := []nl.NetlinkRequestData{rtmsgHeader(fam, 0, 0, proto, 0, 0)}
+		err := b.dump(unix.RTM_GETROUTE, unix.RTM_NEWROUTE, msg, func(m []byte) error {
 			r, err := parseRoute(m)
-			if err == nil && r.Family == fam && (table == 0 || r.Table == table) && (proto == 0 || r.Protocol == proto) {
+			if err == nil && r.Family == fam && (proto == 0 || r.Protocol == proto) {
 				out = append(out, r)
 			}
 			return err
@@ -753,9 +705,9 @@ func (b *Backend) dump(typ, resType uint16, data []nl.NetlinkRequestData, f func
 	return err
 }
 
-// exec sends one request on the strict-check socket; without f it asks for
-// an acknowledgement so the kernel reports errors.
-func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType ...uint16) (err error) {
+// exec sends one request on the strict-check socket and passes the answers
+// of type resType to f until it returns false.
+func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f func([]byte) bool, resType uint16) (err error) {
 	defer func() {
 		// vishvananda/netlink v1.3.1 indexes out of range on some error
 		// answers (an NLMSG_DONE carrying an error and extended-ack TLVs).
@@ -765,20 +717,16 @@ func (b *Backend) exec(typ uint16, flags int, data []nl.NetlinkRequestData, f fu
 	}()
 	req := &nl.NetlinkRequest{
 		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: typ, Flags: unix.NLM_F_REQUEST | uint16(flags)},
+		Data:     data,
 		Sockets:  b.raw,
 	}
-	for _, d := range data {
-		req.AddData(d)
-	}
-	var rt uint16
-	if len(resType) > 0 {
-		rt = resType[0]
-	}
-	if f == nil {
-		req.Flags |= unix.NLM_F_ACK
-		f = func([]byte) bool { return true }
-	}
-	return req.ExecuteIter(unix.NETLINK_ROUTE, rt, f)
+	return req.ExecuteIter(unix.NETLINK_ROUTE, resType, f)
+}
+
+// ack sends one change request asking for an acknowledgement, so that the
+// kernel reports its errors.
+func (b *Backend) ack(typ uint16, flags int, data []nl.NetlinkRequestData) error {
+	return b.exec(typ, flags|unix.NLM_F_ACK, data, func([]byte) bool { return true }, 0)
 }
 
 // wrap names the operation and marks errors a retry may cure as route.ErrUnavailable.

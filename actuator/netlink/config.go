@@ -53,9 +53,7 @@ func (c *Config) Validate(d *configkit.Decoder) {
 	if c.Protocol < 5 || c.Protocol > 255 {
 		d.Errorf(&c.Protocol, "netlink protocol %d out of range 5..255", c.Protocol)
 	}
-	switch c.Mode {
-	case "resilient", "multipath":
-	default:
+	if c.Mode != "resilient" && c.Mode != "multipath" {
 		d.Errorf(&c.Mode, "netlink mode %q is not one of resilient, multipath", c.Mode)
 	}
 	if c.Mode == "resilient" && (c.Buckets < 1 || c.Buckets > 65535) {
@@ -84,8 +82,6 @@ func (c *Config) Validate(d *configkit.Decoder) {
 	}
 }
 
-func (c *Config) validate() error { return configkit.Validate(c) }
-
 // CheckPlacement accepts a table number, or a VRF by the name of its
 // device (an interface name: at most 15 bytes), whose table is looked up
 // when a route is changed.
@@ -96,16 +92,13 @@ func (c *Config) CheckPlacement(p route.Placement) error {
 	return nil
 }
 
-// userHZ is the clock_t rate of the nexthop timers on the wire (USER_HZ).
-const userHZ = 100
-
-// clockT converts d to the kernel's clock_t (1/100 s).
-func clockT(d model.Duration) uint32 { return uint32(time.Duration(d) / (time.Second / userHZ)) }
+// clockT converts d to the unit of the nexthop timers on the wire: clock_t,
+// at USER_HZ = 100 per second.
+func clockT(d model.Duration) uint32 { return uint32(time.Duration(d) / (time.Second / 100)) }
 
 // TableID resolves Table to its number.
 func (c Config) TableID() (int, error) {
-	switch c.Table {
-	case "main", "":
+	if c.Table == "main" || c.Table == "" {
 		return 254, nil
 	}
 	n, err := strconv.ParseUint(c.Table, 10, 32)

@@ -119,7 +119,7 @@ func groupMsg(id uint32, protocol uint8, members []uint32, buckets uint16, t res
 	}
 }
 
-// nhIDMsg builds RTM_DELNEXTHOP for id.
+// nhIDMsg names nexthop object id (RTM_GETNEXTHOP, RTM_DELNEXTHOP).
 func nhIDMsg(id uint32) []nl.NetlinkRequestData {
 	return []nl.NetlinkRequestData{nhmsgHeader(unix.AF_UNSPEC, 0), nl.NewRtAttr(unix.NHA_ID, u32(id))}
 }
@@ -143,29 +143,28 @@ func nhRouteMsg(p netip.Prefix, table uint32, protocol uint8, nhID uint32) []nl.
 		nl.NewRtAttr(rtaNHID, u32(nhID)))
 }
 
-// routeDumpMsg asks for the routes of one family and protocol (0 = any); the
-// kernel filters them itself because the socket is in strict-check mode. The
-// table is filtered here: a kernel table filter answers ENOENT for a table
-// without routes, in an NLMSG_DONE that vishvananda/netlink v1.3.1 misparses
-// (panics) when extended acks are on.
-func routeDumpMsg(fam uint8, protocol uint8) []nl.NetlinkRequestData {
-	return []nl.NetlinkRequestData{rtmsgHeader(fam, 0, 0, protocol, 0, 0)}
-}
-
-// eachAttr calls f for every attribute in b (without allocating: dumps are
-// parsed on every reconcile).
-func eachAttr(b []byte, f func(typ uint16, v []byte) error) error {
-	for len(b) >= unix.SizeofRtAttr {
+// eachRecord calls f for every record in b, each led by its u16 length and
+// at least hdr bytes long, such as attributes and struct rtnexthop (without
+// allocating: dumps are parsed on every reconcile).
+func eachRecord(b []byte, hdr int, what string, f func(rec []byte) error) error {
+	for len(b) >= hdr {
 		n := int(native.Uint16(b[0:2]))
-		if n < unix.SizeofRtAttr || n > len(b) {
-			return fmt.Errorf("bad attribute length %d", n)
+		if n < hdr || n > len(b) {
+			return fmt.Errorf("bad %s length %d", what, n)
 		}
-		if err := f(native.Uint16(b[2:4])&nlaTypeMask, b[unix.SizeofRtAttr:n]); err != nil {
+		if err := f(b[:n]); err != nil {
 			return err
 		}
 		b = b[min(nlAlign(n), len(b)):]
 	}
 	return nil
+}
+
+// eachAttr calls f for every attribute in b.
+func eachAttr(b []byte, f func(typ uint16, v []byte) error) error {
+	return eachRecord(b, unix.SizeofRtAttr, "attribute", func(a []byte) error {
+		return f(native.Uint16(a[2:4])&nlaTypeMask, a[unix.SizeofRtAttr:])
+	})
 }
 
 func addrFrom(b []byte) (netip.Addr, error) {
@@ -234,12 +233,8 @@ func parseRoute(b []byte) (kroute, error) {
 // parseMultipath reads the gateways of a list of struct rtnexthop.
 func parseMultipath(b []byte) ([]netip.Addr, error) {
 	var out []netip.Addr
-	for len(b) >= unix.SizeofRtNexthop {
-		n := int(native.Uint16(b[0:2]))
-		if n < unix.SizeofRtNexthop || n > len(b) {
-			return nil, fmt.Errorf("bad rtnexthop length %d", n)
-		}
-		err := eachAttr(b[unix.SizeofRtNexthop:n], func(typ uint16, v []byte) error {
+	err := eachRecord(b, unix.SizeofRtNexthop, "rtnexthop", func(nh []byte) error {
+		return eachAttr(nh[unix.SizeofRtNexthop:], func(typ uint16, v []byte) error {
 			if typ != unix.RTA_GATEWAY {
 				return nil
 			}
@@ -247,10 +242,9 @@ func parseMultipath(b []byte) ([]netip.Addr, error) {
 			out = append(out, gw)
 			return err
 		})
-		if err != nil {
-			return nil, err
-		}
-		b = b[min(nlAlign(n), len(b)):]
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
