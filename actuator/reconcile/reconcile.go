@@ -120,7 +120,8 @@ func New(o Options) *Reconciler {
 		now:     o.Now,
 		trigger: make(chan struct{}, 1),
 	}
-	r.gate = &Gate{store: o.Store, m: o.Metrics, logger: o.Logger, now: o.Now, wake: r.Trigger, pending: map[pendingKey]time.Time{}}
+	r.gate = &Gate{store: o.Store, m: o.Metrics, logger: o.Logger, now: o.Now, wake: r.Trigger,
+		pending: map[dampening.Key]time.Time{}}
 	r.m.dryRun.Set(b2f(o.DryRun))
 	r.day2.init(o)
 	r.setConfig(o.Config, o.Backend, o.API, true)
@@ -164,11 +165,7 @@ func (r *Reconciler) Trigger() {
 }
 
 // Ready reports whether the device has been read at least once.
-func (r *Reconciler) Ready() bool {
-	r.viewMu.RLock()
-	defer r.viewMu.RUnlock()
-	return r.view.Listed
-}
+func (r *Reconciler) Ready() bool { return r.View().Listed }
 
 // View returns the last published state.
 func (r *Reconciler) View() View {
