@@ -7,15 +7,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/apiv1"
@@ -96,7 +98,7 @@ func New(o Options) (*Actuator, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	cfg, err := loadConfig(o.ConfigFile, func(w string) { o.Logger.Warn("Configuration", "warning", w) })
+	cfg, api, err := o.load()
 	if err != nil {
 		return nil, err
 	}
@@ -109,20 +111,15 @@ func New(o Options) (*Actuator, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := apiClient(cfg, o.Now)
-	if err != nil {
-		return nil, err
-	}
 	a := &Actuator{
 		o:      o,
 		logger: o.Logger,
 		store:  alertstate.New(resolvedRetention),
 		cfg:    cfg,
-		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
+		ignored: promauto.With(o.Registry).NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_alerts_ignored_total", Help: "Alerts (webhook events) that change nothing, by reason.",
 		}, []string{"reason"}),
 	}
-	o.Registry.MustRegister(a.ignored)
 	a.store.SetAdmit(admit(cfg))
 	for _, r := range []string{policy.IgnoreUnknownNexthop, policy.IgnoreUnknownRoute, policy.IgnoreStale, policy.IgnoreUnmanaged, policy.IgnoreInvalidLabel, ignoreTooMany} {
 		a.ignored.WithLabelValues(r)
@@ -140,8 +137,7 @@ func New(o Options) (*Actuator, error) {
 		if len(st.Drains) > 0 || len(st.Dampening) > 0 {
 			o.Logger.Info("State loaded", "file", filepath.Join(o.StoragePath, state.FileName), "drains", len(st.Drains), "dampening_records", len(st.Dampening))
 		}
-		dir := o.StoragePath
-		ro.State, ro.Save = st, func(s state.State) error { return state.Save(dir, s) }
+		ro.State, ro.Save = st, func(s state.State) error { return state.Save(o.StoragePath, s) }
 	}
 	a.rec = reconcile.New(ro)
 	a.hook = &webhook.Handler{Ingester: a, Metrics: webhook.NewMetrics(o.Registry), Logger: o.Logger,
@@ -149,16 +145,19 @@ func New(o Options) (*Actuator, error) {
 	return a, nil
 }
 
-func apiClient(cfg *config.Config, now func() time.Time) (reconcile.AlertSource, error) {
-	if cfg.Alertmanager.URL == "" {
-		return nil, nil
+// load loads the configuration file, logging its warnings, and makes its
+// Alertmanager API client (nil without alertmanager.url).
+func (o Options) load() (*config.Config, reconcile.AlertSource, error) {
+	cfg, err := loadConfig(o.ConfigFile, func(w string) { o.Logger.Warn("Configuration", "warning", w) })
+	if err != nil || cfg.Alertmanager.URL == "" {
+		return cfg, nil, err
 	}
 	c, err := alertstate.NewAPIClient(cfg.Alertmanager.URL, time.Duration(cfg.Alertmanager.Timeout))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	c.Now = now
-	return c, nil
+	c.Now = o.Now
+	return cfg, c, nil
 }
 
 // newBackend builds cfg's backend with o.NewBackend; with o.DryRun, one
@@ -170,7 +169,7 @@ func newBackend(o Options, cfg *config.Config) (route.Backend, error) {
 			return nil, fmt.Errorf("starting %s backend: %w", cfg.Backend.Type, err)
 		}
 		o.Logger.Warn("Backend unavailable; dry run continues without reading the device", "backend", cfg.Backend.Type, "err", err)
-		return unavailable{err}, nil
+		return unavailable{fmt.Errorf("%w: %w", route.ErrUnavailable, err)}, nil
 	}
 	return backend, nil
 }
@@ -192,16 +191,13 @@ func realBackend(c *config.Config, m *ios.Metrics, bm *bgp.Metrics, logger *slog
 	return nil, fmt.Errorf("unknown backend type %q", b.Type)
 }
 
-// unavailable stands in for a backend that could not be built (dry run only).
+// unavailable stands in for a backend that could not be built (dry run
+// only); err is route.ErrUnavailable with why.
 type unavailable struct{ err error }
 
-func (u unavailable) List(context.Context) ([]route.Route, error) {
-	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
-}
-func (u unavailable) Set(context.Context, ...route.Route) ([]route.Route, error) {
-	return nil, fmt.Errorf("%w: %w", route.ErrUnavailable, u.err)
-}
-func (u unavailable) Close() error { return nil }
+func (u unavailable) List(context.Context) ([]route.Route, error)                { return nil, u.err }
+func (u unavailable) Set(context.Context, ...route.Route) ([]route.Route, error) { return nil, u.err }
+func (u unavailable) Close() error                                               { return nil }
 
 // Run reconciles until ctx is done, then closes the backend.
 func (a *Actuator) Run(ctx context.Context) error {
@@ -218,11 +214,7 @@ func (a *Actuator) Ready() bool { return a.rec.Ready() }
 // and backend stay. The reconciler closes the old backend after the swap,
 // between two runs, so never under an apply in flight.
 func (a *Actuator) Reload(ctx context.Context) error {
-	cfg, err := loadConfig(a.o.ConfigFile, func(w string) { a.logger.Warn("Configuration", "warning", w) })
-	if err != nil {
-		return err
-	}
-	api, err := apiClient(cfg, a.o.Now)
+	cfg, api, err := a.o.load()
 	if err != nil {
 		return err
 	}
@@ -303,14 +295,9 @@ func (a *Actuator) Ingest(ctx context.Context, events []alertstate.Event) error 
 		}
 	}
 	if len(ignored) > 0 {
-		reasons := make([]string, 0, len(ignored))
-		for r, n := range ignored {
-			a.ignored.WithLabelValues(r).Add(float64(n))
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
 		attrs := []any{"alerts", len(events)}
-		for _, r := range reasons {
+		for _, r := range slices.Sorted(maps.Keys(ignored)) {
+			a.ignored.WithLabelValues(r).Add(float64(ignored[r]))
 			attrs = append(attrs, r, ignored[r])
 		}
 		switch {

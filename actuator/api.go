@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/common/version"
 
@@ -36,7 +35,7 @@ func (a *Actuator) State() apiv1.Routes {
 	s := apiv1.Routes{
 		Pipeline:     apiv1.Pipeline{Healthy: d.Pipeline.Healthy, Reason: d.Pipeline.Reason},
 		DryRun:       v.DryRun,
-		FrozenAll:    strs(d.FrozenAll),
+		FrozenAll:    nonNil(d.FrozenAll),
 		LastError:    v.LastError,
 		APIError:     v.APIError,
 		Routes:       []apiv1.Route{},
@@ -64,7 +63,7 @@ func (a *Actuator) State() apiv1.Routes {
 			Present:        r.Present,
 			Converged:      route.New(r.Prefix, have...).Equal(route.New(r.Prefix, r.Desired...)),
 			Frozen:         len(r.Frozen) > 0,
-			FrozenReasons:  strs(r.Frozen),
+			FrozenReasons:  nonNil(r.Frozen),
 			Guard:          r.Guard,
 			GuardKept:      addrs(r.Kept),
 			PendingRestore: addrs(r.PendingRestore),
@@ -98,19 +97,14 @@ func nexthopState(v reconcile.View, r policy.Route, have []netip.Addr, nh netip.
 		Nexthop:   nh.String(),
 		Desired:   slices.Contains(r.Desired, nh),
 		Installed: slices.Contains(have, nh),
-		Why:       slices.Clone(r.Why[nh]),
+		Why:       append([]events.Cause{}, r.Why[nh]...), // a copy, [] rather than null
 	}
 	if n.Desired && !n.Installed && v.Listed {
 		n.Why = append(n.Why, events.Cause{Kind: events.NotConverged})
 	}
-	if n.Why == nil {
-		n.Why = []events.Cause{}
-	}
-	for _, d := range v.Drains {
-		if d.Covers(r.Prefix, nh) {
-			n.Drained = &events.DrainRef{Reason: d.Reason, Who: d.Who, Expires: d.Expires}
-			break
-		}
+	if i := slices.IndexFunc(v.Drains, func(d state.Drain) bool { return d.Covers(r.Prefix, nh) }); i >= 0 {
+		d := v.Drains[i]
+		n.Drained = &events.DrainRef{Reason: d.Reason, Who: d.Who, Expires: d.Expires}
 	}
 	if st, ok := v.Dampening[dampening.Key{Prefix: r.Prefix, Nexthop: nh}]; ok {
 		n.Dampening = &events.DampingRef{Penalty: math.Round(st.Penalty), SuppressedUntil: st.Until}
@@ -119,10 +113,8 @@ func nexthopState(v reconcile.View, r policy.Route, have []netip.Addr, nh netip.
 }
 
 func minNexthops(cfg *config.Config, p netip.Prefix) int {
-	for _, r := range cfg.Routes {
-		if r.Prefix == p {
-			return r.MinNexthops
-		}
+	if i := slices.IndexFunc(cfg.Routes, func(r config.Route) bool { return r.Prefix == p }); i >= 0 {
+		return cfg.Routes[i].MinNexthops
 	}
 	return 0
 }
@@ -168,19 +160,12 @@ func (a *Actuator) serveAddDrain(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, http.StatusBadRequest, errors.New("invalid drain request: one JSON object expected"))
 		return
 	}
-	d := state.Drain{Reason: req.Reason, Expires: req.Expires, Who: who(r)}
-	var err error
-	if d.Nexthop, err = configkit.ParseNexthop(req.Nexthop); err != nil {
-		a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: nexthop %w", state.ErrInvalid, err))
-		return
+	nh, p, err := parseTarget(req.Nexthop, req.Route)
+	var added state.Drain
+	if err == nil {
+		d := state.Drain{Nexthop: nh, Route: p, Reason: req.Reason, Expires: req.Expires, Who: who(r)}
+		added, err = a.rec.AddDrain(r.Context(), d, req.Force)
 	}
-	if req.Route != "" {
-		if d.Route, err = configkit.ParseService(req.Route); err != nil {
-			a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: route %w", state.ErrInvalid, err))
-			return
-		}
-	}
-	added, err := a.rec.AddDrain(r.Context(), d, req.Force)
 	if err != nil {
 		a.writeError(w, drainErrorCode(err), err)
 		return
@@ -189,19 +174,11 @@ func (a *Actuator) serveAddDrain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Actuator) serveRemoveDrain(w http.ResponseWriter, r *http.Request) {
-	nh, err := configkit.ParseNexthop(r.PathValue("nexthop"))
-	if err != nil {
-		a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: nexthop %w", state.ErrInvalid, err))
-		return
+	nh, p, err := parseTarget(r.PathValue("nexthop"), r.URL.Query().Get("route"))
+	var removed []state.Drain
+	if err == nil {
+		removed, err = a.rec.RemoveDrain(r.Context(), nh, p)
 	}
-	var p netip.Prefix
-	if s := r.URL.Query().Get("route"); s != "" {
-		if p, err = configkit.ParseService(s); err != nil {
-			a.writeError(w, http.StatusBadRequest, fmt.Errorf("%w: route %w", state.ErrInvalid, err))
-			return
-		}
-	}
-	removed, err := a.rec.RemoveDrain(r.Context(), nh, p)
 	if err != nil {
 		a.writeError(w, drainErrorCode(err), err)
 		return
@@ -210,8 +187,22 @@ func (a *Actuator) serveRemoveDrain(w http.ResponseWriter, r *http.Request) {
 	a.writeJSON(w, http.StatusOK, apiv1.Drains{Drains: removed})
 }
 
+// parseTarget parses a drain's nexthop and, unless "", its route; their
+// errors are state.ErrInvalid.
+func parseTarget(nexthop, rt string) (nh netip.Addr, p netip.Prefix, err error) {
+	if nh, err = configkit.ParseNexthop(nexthop); err != nil {
+		return nh, p, fmt.Errorf("%w: nexthop %w", state.ErrInvalid, err)
+	}
+	if rt != "" {
+		if p, err = configkit.ParseService(rt); err != nil {
+			return nh, p, fmt.Errorf("%w: route %w", state.ErrInvalid, err)
+		}
+	}
+	return nh, p, nil
+}
+
 func (a *Actuator) serveDrains(w http.ResponseWriter, _ *http.Request) {
-	a.writeJSON(w, http.StatusOK, apiv1.Drains{Drains: nonNilDrains(a.rec.View().Drains)})
+	a.writeJSON(w, http.StatusOK, apiv1.Drains{Drains: nonNil(a.rec.View().Drains)})
 }
 
 func (a *Actuator) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -255,13 +246,6 @@ func drainErrorCode(err error) int {
 	return http.StatusInternalServerError
 }
 
-func nonNilDrains(d []state.Drain) []state.Drain {
-	if d == nil {
-		return []state.Drain{}
-	}
-	return d
-}
-
 var landing = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>route_actuator</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}.bad{color:#b00}.ok{color:#070}</style>
@@ -290,7 +274,7 @@ var landing = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
 {{end}}</table>{{else}}<p id="no-drains">No drains.</p>{{end}}
 <h2>Dampening</h2>
 {{with .Damped}}<table id="dampening"><tr><th>route</th><th>nexthop</th><th>penalty</th><th>suppressed until</th></tr>
-{{range .}}<tr class="damped{{if .Suppressed}} suppressed{{end}}"><td>{{.Route}}</td><td>{{.Nexthop}}</td><td>{{printf "%.0f" .Penalty}}</td><td>{{if .Suppressed}}<b>{{.Until.UTC.Format "2006-01-02T15:04:05Z07:00"}}</b>{{else}}not suppressed{{end}}</td></tr>
+{{range .}}<tr class="damped{{if .Suppressed}} suppressed{{end}}"><td>{{.Prefix}}</td><td>{{.Nexthop}}</td><td>{{printf "%.0f" .Penalty}}</td><td>{{if .Suppressed}}<b>{{.Until.UTC.Format "2006-01-02T15:04:05Z07:00"}}</b>{{else}}not suppressed{{end}}</td></tr>
 {{end}}</table>{{else}}<p id="no-dampening">{{if $.Dampening}}No penalties.{{else}}Dampening is off (no <code>dampening:</code> section).{{end}}</p>{{end}}
 {{with .S}}{{with .Unconfigured}}<p>Owned routes no longer configured: {{range .}}{{.Prefix}} via {{range .Nexthops}}{{.}} {{end}}; {{end}}</p>{{end}}
 {{with .Plan}}<p>Dry-run plan:</p><ul>{{range .}}<li>{{.Action}} {{.Prefix}} {{.From}} -&gt; {{.To}}</li>{{end}}</ul>{{end}}
@@ -307,11 +291,8 @@ type landingPage struct {
 }
 
 type damped struct {
-	Route      netip.Prefix
-	Nexthop    netip.Addr
-	Penalty    float64
-	Suppressed bool
-	Until      time.Time
+	dampening.Key
+	dampening.Status
 }
 
 func (a *Actuator) serveLanding(w http.ResponseWriter, r *http.Request) {
@@ -323,10 +304,10 @@ func (a *Actuator) serveLanding(w http.ResponseWriter, r *http.Request) {
 	v := a.rec.View()
 	page := landingPage{Version: version.Version, S: a.State(), Drains: v.Drains, Dampening: v.Dampening != nil}
 	for k, st := range v.Dampening {
-		page.Damped = append(page.Damped, damped{Route: k.Prefix, Nexthop: k.Nexthop, Penalty: st.Penalty, Suppressed: st.Suppressed, Until: st.Until})
+		page.Damped = append(page.Damped, damped{k, st})
 	}
 	slices.SortFunc(page.Damped, func(x, y damped) int {
-		return cmp.Or(route.ComparePrefix(x.Route, y.Route), x.Nexthop.Compare(y.Nexthop))
+		return cmp.Or(route.ComparePrefix(x.Prefix, y.Prefix), x.Nexthop.Compare(y.Nexthop))
 	})
 	if err := landing.Execute(w, page); err != nil {
 		a.logger.Error("Rendering landing page failed", "err", err)
@@ -341,9 +322,10 @@ func addrs(in []netip.Addr) []string {
 	return out
 }
 
-func strs(in []string) []string {
-	if in == nil {
-		return []string{}
+// nonNil returns s, or an empty slice for nil: JSON [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	return in
+	return s
 }

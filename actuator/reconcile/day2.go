@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -45,7 +46,6 @@ type day2 struct {
 
 func (x *day2) init(o Options) {
 	x.st = o.State
-	x.st.Version = state.Version
 	x.pending = o.State.Dampening
 	x.saved = x.snapshot()
 	x.saved.Dampening = o.State.Dampening
@@ -78,17 +78,12 @@ func (x *day2) setConfig(cfg *config.Config, first bool, logger *slog.Logger) {
 	}
 }
 
-// snapshot is the state to persist now.
+// snapshot is the state to persist now; its lists are copies, never nil.
 func (x *day2) snapshot() state.State {
-	s := state.State{Version: state.Version, Drains: slices.Clone(x.st.Drains)}
+	s := state.State{Version: state.Version, Drains: append([]state.Drain{}, x.st.Drains...)}
+	s.Dampening = []dampening.Record{}
 	if x.damper != nil {
 		s.Dampening = x.damper.Export()
-	}
-	if s.Drains == nil {
-		s.Drains = []state.Drain{}
-	}
-	if s.Dampening == nil {
-		s.Dampening = []dampening.Record{}
 	}
 	return s
 }
@@ -191,21 +186,14 @@ func (x *day2) decided(d policy.Decision, installed map[netip.Prefix][]netip.Add
 			case len(w[nh]) == 0 && x.fallback != events.Drift && o[nh] == "":
 				o[nh] = x.fallback
 			}
-		}
-		s := m.series[rd.Prefix]
-		if s == nil {
-			continue
-		}
-		for _, nh := range rd.Configured {
 			var st dampening.Status
 			if x.damper != nil {
 				st = x.damper.Status(dampening.Key{Prefix: rd.Prefix, Nexthop: nh}, now)
 			}
-			if g := s.nhDrained[nh]; g != nil {
-				g.Set(b2f(len(x.st.Drained(rd.Prefix, nh)) > 0))
-				s.nhSuppressed[nh].Set(b2f(st.Suppressed))
-				s.nhPenalty[nh].Set(st.Penalty)
-			}
+			n := m.series[rd.Prefix].nexthops[nh]
+			n.drained.Set(b2f(len(x.st.Drained(rd.Prefix, nh)) > 0))
+			n.suppressed.Set(b2f(st.Suppressed))
+			n.penalty.Set(st.Penalty)
 		}
 	}
 	for p := range x.outWhy {
@@ -218,8 +206,8 @@ func (x *day2) decided(d policy.Decision, installed map[netip.Prefix][]netip.Add
 }
 
 // record explains one applied (or planned) change, keeps it in the ring
-// and counts it.
-func (x *day2) record(c Change, d policy.Decision, now time.Time, dryRun bool, m *Metrics) []events.Change {
+// and counts it; it returns the explanations for the log.
+func (x *day2) record(c Change, d policy.Decision, now time.Time, dryRun bool, m *Metrics) []string {
 	fallback := events.Cause{Kind: x.fallback}
 	after := map[netip.Addr][]events.Cause{}
 	i := slices.IndexFunc(d.Routes, func(r policy.Route) bool { return r.Prefix == c.Prefix })
@@ -227,9 +215,7 @@ func (x *day2) record(c Change, d policy.Decision, now time.Time, dryRun bool, m
 		fallback = events.Cause{Kind: events.NotConfigured}
 	} else {
 		rd := d.Routes[i]
-		for nh, w := range rd.Why {
-			after[nh] = w
-		}
+		maps.Copy(after, rd.Why)
 		for _, nh := range c.From {
 			if !slices.Contains(rd.Configured, nh) {
 				after[nh] = []events.Cause{{Kind: events.NotConfigured}}
@@ -245,12 +231,14 @@ func (x *day2) record(c Change, d policy.Decision, now time.Time, dryRun bool, m
 	if x.ring != nil {
 		x.ring.Add(events.Event{Time: now, Route: c.Prefix, From: nonNil(c.From), To: nonNil(c.To), Changes: changes, DryRun: dryRun})
 	}
-	if !dryRun {
-		for _, ch := range changes {
+	causes := make([]string, len(changes))
+	for i, ch := range changes {
+		causes[i] = ch.String()
+		if !dryRun {
 			m.nhChanges.WithLabelValues(c.Prefix.String(), ch.Nexthop.String(), string(ch.Action), string(ch.Causes[0].Kind)).Inc()
 		}
 	}
-	return changes
+	return causes
 }
 
 func nonNil(a []netip.Addr) []netip.Addr {
@@ -381,12 +369,4 @@ func (r *Reconciler) Events(since uint64, limit int) []events.Event {
 		return []events.Event{}
 	}
 	return r.day2.ring.List(since, limit)
-}
-
-func changeStrings(cs []events.Change) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.String()
-	}
-	return out
 }

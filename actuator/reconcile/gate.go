@@ -9,6 +9,7 @@ import (
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
 	"github.com/slaroute/slaroute/actuator/config"
+	"github.com/slaroute/slaroute/actuator/dampening"
 	"github.com/slaroute/slaroute/actuator/policy"
 )
 
@@ -54,13 +55,8 @@ type Gate struct {
 	fresh     bool // the API was read since the last pass
 	unhealthy bool // the last pass found the pipeline unhealthy
 	confirm   bool // the last pass held restores for an API read
-	pending   map[pendingKey]time.Time
+	pending   map[dampening.Key]time.Time
 	timer     *time.Timer
-}
-
-type pendingKey struct {
-	prefix  netip.Prefix
-	nexthop netip.Addr
 }
 
 func (g *Gate) setConfig(cfg *config.Config, api AlertSource, first bool) {
@@ -145,7 +141,7 @@ func (g *Gate) input(now time.Time) passInput {
 	in.restorable = func(p netip.Prefix, a netip.Addr) bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		k := pendingKey{p, a}
+		k := dampening.Key{Prefix: p, Nexthop: a}
 		since, ok := g.pending[k]
 		if !ok {
 			since = now
@@ -163,10 +159,10 @@ func (g *Gate) decided(d policy.Decision, in passInput, now time.Time) {
 	defer g.mu.Unlock()
 	g.unhealthy = !d.Pipeline.Healthy
 	delay := time.Duration(g.alerts.RestoreDelay)
-	still, next := map[pendingKey]time.Time{}, time.Duration(-1)
+	still, next := map[dampening.Key]time.Time{}, time.Duration(-1)
 	for _, rd := range d.Routes {
 		for _, nh := range rd.PendingRestore {
-			k := pendingKey{rd.Prefix, nh}
+			k := dampening.Key{Prefix: rd.Prefix, Nexthop: nh}
 			still[k] = g.pending[k]
 			if left := delay - now.Sub(still[k]); next < 0 || left < next {
 				next = left

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/slaroute/slaroute/actuator/config"
 	"github.com/slaroute/slaroute/actuator/policy"
@@ -29,9 +30,12 @@ type Metrics struct {
 }
 
 type routeSeries struct {
-	nhInstalled, nhDesired                               map[netip.Addr]prometheus.Gauge
-	nhDrained, nhSuppressed, nhPenalty                   map[netip.Addr]prometheus.Gauge
+	nexthops                                             map[netip.Addr]*nexthopSeries // the configured ones
 	desired, installed, converged, frozen, failOpen, min prometheus.Gauge
+}
+
+type nexthopSeries struct {
+	installed, desired, drained, suppressed, penalty prometheus.Gauge
 }
 
 var (
@@ -46,8 +50,9 @@ var (
 
 // NewMetrics registers the reconciler's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
 	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "route_actuator_" + name, Help: help}, labels)
+		return f.NewGaugeVec(prometheus.GaugeOpts{Name: "route_actuator_" + name, Help: help}, labels)
 	}
 	m := &Metrics{
 		nhInstalled:  g("nexthop_installed", "Whether the nexthop is installed for the route on the device (read back).", "route", "nexthop"),
@@ -55,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		nhDrained:    g("nexthop_drained", "Whether an operator's drain takes the nexthop out of the route (slaroutectl drain).", "route", "nexthop"),
 		nhSuppressed: g("nexthop_suppressed", "Whether dampening keeps the nexthop out of the route for flapping.", "route", "nexthop"),
 		nhPenalty:    g("dampening_penalty", "The nexthop's dampening penalty for the route, as of the last reconcile (0 without dampening).", "route", "nexthop"),
-		nhChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+		nhChanges: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_nexthop_changes_total", Help: "Nexthops added to or removed from a route on the device, by change (added, removed) and first cause.",
 		}, []string{"route", "nexthop", "change", "cause"}),
 		configured:  g("route_configured_nexthops", "Nexthops configured for the route.", "route"),
@@ -64,35 +69,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		converged:   g("route_converged", "Whether the installed nexthops equal the desired ones.", "route"),
 		frozen:      g("route_frozen", "Whether the route is frozen (pipeline unhealthy or a freeze alert).", "route"),
 		guardActive: g("guard_active", "Whether a guard keeps withdrawn nexthops installed.", "route", "reason"),
-		guardActivations: prometheus.NewCounterVec(prometheus.CounterOpts{
+		guardActivations: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_guard_activations_total", Help: "Times a guard started holding a route.",
 		}, []string{"route", "reason"}),
-		pipelineHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+		pipelineHealthy: f.NewGauge(prometheus.GaugeOpts{
 			Name: "route_actuator_pipeline_healthy", Help: "Whether the heartbeat alert is firing and fresh (1 when no heartbeat is configured).",
 		}),
-		lastResync: prometheus.NewGauge(prometheus.GaugeOpts{
+		lastResync: f.NewGauge(prometheus.GaugeOpts{
 			Name: "route_actuator_last_resync_success_timestamp_seconds", Help: "Time of the last resync that read the device and left it converged.",
 		}),
-		dryRun: prometheus.NewGauge(prometheus.GaugeOpts{
+		dryRun: f.NewGauge(prometheus.GaugeOpts{
 			Name: "route_actuator_dry_run", Help: "Whether the actuator only plans changes (--dry-run).",
 		}),
-		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		changes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_changes_total", Help: "Route changes by action and result (dry_run: planned, not applied).",
 		}, []string{"action", "result"}),
-		backendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+		backendErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_backend_errors_total", Help: "Backend failures by operation (verify: read-back differs from what was applied).",
 		}, []string{"operation"}),
-		amRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		amRequests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_alertmanager_requests_total", Help: "Reads of the Alertmanager API by result.",
 		}, []string{"result"}),
-		applyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		applyDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "route_actuator_apply_duration_seconds", Help: "Time the backend took to apply one pass's changes (one Set call: read, change, read back).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}),
 	}
-	reg.MustRegister(m.nhInstalled, m.nhDesired, m.nhDrained, m.nhSuppressed, m.nhPenalty, m.nhChanges, m.configured, m.desired, m.installed, m.converged, m.frozen,
-		m.guardActive, m.guardActivations, m.pipelineHealthy, m.lastResync, m.dryRun, m.changes, m.backendErrors,
-		m.amRequests, m.applyDuration)
 	for _, a := range actions {
 		for _, r := range results {
 			m.changes.WithLabelValues(a, r)
@@ -119,27 +121,26 @@ func (m *Metrics) initRoutes(routes []config.Route) {
 	for _, r := range routes {
 		p := r.Prefix.String()
 		s := &routeSeries{
-			nhInstalled:  make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			nhDesired:    make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			nhDrained:    make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			nhSuppressed: make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			nhPenalty:    make(map[netip.Addr]prometheus.Gauge, len(r.Nexthops)),
-			desired:      m.desired.WithLabelValues(p),
-			installed:    m.installed.WithLabelValues(p),
-			converged:    m.converged.WithLabelValues(p),
-			frozen:       m.frozen.WithLabelValues(p),
-			min:          m.guardActive.WithLabelValues(p, policy.GuardMinNexthops),
-			failOpen:     m.guardActive.WithLabelValues(p, policy.GuardFailOpen),
+			nexthops:  make(map[netip.Addr]*nexthopSeries, len(r.Nexthops)),
+			desired:   m.desired.WithLabelValues(p),
+			installed: m.installed.WithLabelValues(p),
+			converged: m.converged.WithLabelValues(p),
+			frozen:    m.frozen.WithLabelValues(p),
+			min:       m.guardActive.WithLabelValues(p, policy.GuardMinNexthops),
+			failOpen:  m.guardActive.WithLabelValues(p, policy.GuardFailOpen),
 		}
 		for _, nh := range r.Nexthops {
-			s.nhInstalled[nh] = m.nhInstalled.WithLabelValues(p, nh.String())
-			s.nhDesired[nh] = m.nhDesired.WithLabelValues(p, nh.String())
-			s.nhDrained[nh] = m.nhDrained.WithLabelValues(p, nh.String())
-			s.nhSuppressed[nh] = m.nhSuppressed.WithLabelValues(p, nh.String())
-			s.nhPenalty[nh] = m.nhPenalty.WithLabelValues(p, nh.String())
+			n := nh.String()
+			s.nexthops[nh] = &nexthopSeries{
+				installed:  m.nhInstalled.WithLabelValues(p, n),
+				desired:    m.nhDesired.WithLabelValues(p, n),
+				drained:    m.nhDrained.WithLabelValues(p, n),
+				suppressed: m.nhSuppressed.WithLabelValues(p, n),
+				penalty:    m.nhPenalty.WithLabelValues(p, n),
+			}
 			for _, c := range []string{"added", "removed"} {
 				for _, k := range presetCauses {
-					m.nhChanges.WithLabelValues(p, nh.String(), c, k)
+					m.nhChanges.WithLabelValues(p, n, c, k)
 				}
 			}
 		}
@@ -153,22 +154,14 @@ func (m *Metrics) initRoutes(routes []config.Route) {
 
 // observe sets the per-route gauges from a decision and the device state.
 func (m *Metrics) observe(d policy.Decision, installed map[netip.Prefix][]netip.Addr) {
-	if d.Pipeline.Healthy {
-		m.pipelineHealthy.Set(1)
-	} else {
-		m.pipelineHealthy.Set(0)
-	}
+	m.pipelineHealthy.Set(b2f(d.Pipeline.Healthy))
 	for _, r := range d.Routes {
 		s := m.series[r.Prefix]
-		if s == nil {
-			continue // a decision of a configuration being replaced
-		}
 		have := installed[r.Prefix]
 		for _, nh := range r.Configured {
-			if g := s.nhInstalled[nh]; g != nil {
-				g.Set(b2f(slices.Contains(have, nh)))
-				s.nhDesired[nh].Set(b2f(slices.Contains(r.Desired, nh)))
-			}
+			n := s.nexthops[nh]
+			n.installed.Set(b2f(slices.Contains(have, nh)))
+			n.desired.Set(b2f(slices.Contains(r.Desired, nh)))
 		}
 		s.desired.Set(float64(len(r.Desired)))
 		s.installed.Set(float64(len(have)))

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -119,7 +120,8 @@ func New(o Options) *Reconciler {
 		now:     o.Now,
 		trigger: make(chan struct{}, 1),
 	}
-	r.gate = &Gate{store: o.Store, m: o.Metrics, logger: o.Logger, now: o.Now, wake: r.Trigger, pending: map[pendingKey]time.Time{}}
+	r.gate = &Gate{store: o.Store, m: o.Metrics, logger: o.Logger, now: o.Now, wake: r.Trigger,
+		pending: map[dampening.Key]time.Time{}}
 	r.m.dryRun.Set(b2f(o.DryRun))
 	r.day2.init(o)
 	r.setConfig(o.Config, o.Backend, o.API, true)
@@ -163,11 +165,7 @@ func (r *Reconciler) Trigger() {
 }
 
 // Ready reports whether the device has been read at least once.
-func (r *Reconciler) Ready() bool {
-	r.viewMu.RLock()
-	defer r.viewMu.RUnlock()
-	return r.view.Listed
-}
+func (r *Reconciler) Ready() bool { return r.View().Listed }
 
 // View returns the last published state.
 func (r *Reconciler) View() View {
@@ -379,7 +377,7 @@ func (r *Reconciler) apply(ctx context.Context, changes []Change, d policy.Decis
 		case g.Equal(want[i]):
 			r.m.changes.WithLabelValues(c.Action, "success").Inc()
 			added, removed := delta(c.From, c.To)
-			causes := changeStrings(r.day2.record(c, d, r.now(), false, r.m))
+			causes := r.day2.record(c, d, r.now(), false, r.m)
 			r.logger.Info("Route changed", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To,
 				"added", added, "removed", removed, "causes", causes)
 		case err != nil:
@@ -496,7 +494,7 @@ func (r *Reconciler) plan(changes []Change, d policy.Decision) {
 	r.lastPlan = b.String()
 	for _, c := range changes {
 		r.m.changes.WithLabelValues(c.Action, "dry_run").Inc()
-		causes := changeStrings(r.day2.record(c, d, r.now(), true, r.m))
+		causes := r.day2.record(c, d, r.now(), true, r.m)
 		r.logger.Info("Dry run: would change route", "action", c.Action, "route", c.Prefix, "from", c.From, "to", c.To, "causes", causes)
 	}
 }
@@ -506,14 +504,11 @@ func (r *Reconciler) publish(d policy.Decision, plan []Change, err error) {
 	_, _, apiErr := r.gate.status()
 	v := View{
 		Decision:  d,
-		Installed: make(map[netip.Prefix][]netip.Addr, len(r.installed)),
+		Installed: maps.Clone(r.installed), // its nexthop slices are replaced, never changed in place
 		Listed:    r.installed != nil,
 		APIError:  apiErr,
 		DryRun:    r.dryRun,
 		Plan:      plan,
-	}
-	for p, nhs := range r.installed {
-		v.Installed[p] = slices.Clone(nhs)
 	}
 	v.Drains, v.Dampening = r.day2.view(r.now())
 	if err != nil {
