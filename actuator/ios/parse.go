@@ -3,6 +3,7 @@ package ios
 import (
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -107,22 +108,11 @@ func parseLine(line string) (entry, bool) {
 	return e, true
 }
 
-// validVRF reports whether name can be rendered back into a line as read:
-// the names the configuration accepts.
-func validVRF(name string) bool {
-	if name == "" || len(name) > 32 {
-		return false
-	}
-	for i, c := range name {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && strings.ContainsRune("_.:-", c):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// vrfName matches the VRF names the configuration accepts.
+var vrfName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$`)
+
+// validVRF reports whether name can be rendered back into a line as read.
+func validVRF(name string) bool { return vrfName.MatchString(name) }
 
 // maskPrefix turns `192.0.2.53 255.255.255.255` into 192.0.2.53/32; a
 // non-contiguous mask gives the invalid Prefix.
