@@ -95,10 +95,10 @@ func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	host, port, err := splitAddress(cfg.Address)
-	if err != nil {
-		return nil, err
-	}
+	// Validate checked the address and the platform; it read the files too,
+	// but they may have changed since.
+	host, port, _ := splitAddress(cfg.Address)
+	plat, _ := loadPlatform(cfg.Platform)
 	masked := make(map[netip.Prefix]string, len(managed))
 	for p, vrf := range managed {
 		if vrf != "" && !validVRF(vrf) {
@@ -115,12 +115,8 @@ func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	p, err := loadPlatform(cfg.Platform)
-	if err != nil {
-		return nil, err
-	}
 	timeout := time.Duration(cfg.Timeout)
-	opts := append(p.AsOptions(),
+	opts := append(plat.AsOptions(),
 		options.WithTransportType(transport.StandardTransport),
 		options.WithPort(port),
 		options.WithAuthUsername(cfg.Username),
