@@ -9,6 +9,7 @@ package bgp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -49,8 +50,7 @@ type Backend struct {
 	passwords map[netip.Addr]string
 	metrics   *Metrics
 	logger    *slog.Logger
-	sp        *speaker          // taken by the first List or Set, returned by Close
-	s         *server.BgpServer // sp's server while started
+	sp        *speaker // taken by the first List or Set, returned by Close
 	stopWatch context.CancelFunc
 	warned    map[string]bool // neighbors whose ADD-PATH was checked this session
 }
@@ -96,12 +96,11 @@ func readPassword(file string) (string, error) {
 // longest hold time, within ctx) for a session: a fresh speaker's first
 // read should see the router connected.
 func (b *Backend) start(ctx context.Context) error {
-	if b.s != nil {
+	if b.sp != nil {
 		return nil
 	}
 	sp := takeSpeaker(b.logger)
-	s := sp.s
-	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+	err := sp.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: b.cfg.LocalAS, RouterId: b.cfg.RouterID.String(),
 		ListenPort: -1, // active only: the router needs no way in
 	}})
@@ -110,7 +109,7 @@ func (b *Backend) start(ctx context.Context) error {
 		return fmt.Errorf("%w: starting BGP speaker: %w", route.ErrUnavailable, err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	err = s.WatchEvent(wctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+	err = sp.WatchEvent(wctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
 		if p := r.GetPeer(); p != nil && p.Type == api.WatchEventResponse_PeerEvent_STATE && p.Peer != nil && p.Peer.State != nil {
 			b.metrics.setState(p.Peer.State.NeighborAddress, p.Peer.State.SessionState)
 		}
@@ -120,14 +119,11 @@ func (b *Backend) start(ctx context.Context) error {
 		sp.release()
 		return fmt.Errorf("%w: watching BGP sessions: %w", route.ErrUnavailable, err)
 	}
-	b.sp, b.s, b.stopWatch = sp, s, cancel
+	b.sp, b.stopWatch = sp, cancel
+	b.resetMetrics()
 	wait := time.Duration(0)
 	for _, nb := range b.cfg.Neighbors {
-		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
-		for _, f := range families {
-			b.metrics.addPath.WithLabelValues(nb.Address.String(), familyName(f)).Set(0)
-		}
-		if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: b.peer(nb)}); err != nil {
+		if err := sp.AddPeer(ctx, &api.AddPeerRequest{Peer: b.peer(nb)}); err != nil {
 			return fmt.Errorf("adding BGP neighbor %s: %w", nb.Address, err)
 		}
 		wait = max(wait, time.Duration(nb.HoldTime))
@@ -178,7 +174,7 @@ func seconds[D ~int64](d D) uint64 { return uint64(time.Duration(d) / time.Secon
 // (and warns once per session) which families lack ADD-PATH receive.
 func (b *Backend) established(ctx context.Context) bool {
 	up := false
-	_ = b.s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+	_ = b.sp.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
 		if p.State == nil {
 			return
 		}
@@ -230,18 +226,6 @@ func addPathReceive(caps []*anypb.Any) map[string]bool {
 	return out
 }
 
-// ready starts the speaker if needed and fails with ErrUnavailable while no
-// session carries the paths to a router.
-func (b *Backend) ready(ctx context.Context) error {
-	if err := b.start(ctx); err != nil {
-		return err
-	}
-	if !b.established(ctx) {
-		return fmt.Errorf("%w: no BGP session established (neighbors %s)", route.ErrUnavailable, b.neighborList())
-	}
-	return nil
-}
-
 func (b *Backend) neighborList() string {
 	s := make([]string, len(b.cfg.Neighbors))
 	for i, nb := range b.cfg.Neighbors {
@@ -251,10 +235,14 @@ func (b *Backend) neighborList() string {
 }
 
 // List returns the paths the speaker announces (its own RIB, not the
-// router's): one route per prefix, its nexthops the paths' next hops.
+// router's): one route per prefix, its nexthops the paths' next hops. It
+// fails with ErrUnavailable while no session carries them to a router.
 func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
-	if err := b.ready(ctx); err != nil {
+	if err := b.start(ctx); err != nil {
 		return nil, err
+	}
+	if !b.established(ctx) {
+		return nil, fmt.Errorf("%w: no BGP session established (neighbors %s)", route.ErrUnavailable, b.neighborList())
 	}
 	rib, err := b.rib(ctx)
 	if err != nil {
@@ -313,14 +301,14 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 func (b *Backend) set(ctx context.Context, have []netip.Addr, want route.Route) error {
 	for _, nh := range want.Nexthops {
 		if !slices.Contains(have, nh) {
-			if _, err := b.s.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
+			if _, err := b.sp.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
 				return fmt.Errorf("announcing %s via %s: %w", want.Prefix, nh, err)
 			}
 		}
 	}
 	for _, nh := range have {
 		if !slices.Contains(want.Nexthops, nh) {
-			if err := b.s.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
+			if err := b.sp.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Path: path(want.Prefix, nh)}); err != nil {
 				return fmt.Errorf("withdrawing %s via %s: %w", want.Prefix, nh, err)
 			}
 		}
@@ -333,7 +321,7 @@ func (b *Backend) rib(ctx context.Context) (map[netip.Prefix][]netip.Addr, error
 	out := map[netip.Prefix][]netip.Addr{}
 	var perr error
 	for _, f := range families {
-		err := b.s.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f}, func(d *api.Destination) {
+		err := b.sp.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f}, func(d *api.Destination) {
 			for _, p := range d.Paths {
 				if p.NeighborIp != "<nil>" && p.NeighborIp != "" {
 					continue // learned from the router, not ours
@@ -355,32 +343,35 @@ func (b *Backend) rib(ctx context.Context) (map[netip.Prefix][]netip.Addr, error
 
 // Close withdraws everything by closing the sessions (Cease) and stops the speaker.
 func (b *Backend) Close() error {
-	if b.s == nil {
+	if b.sp == nil {
 		return nil
 	}
 	b.stopWatch()
 	b.sp.release()
-	b.sp, b.s = nil, nil
+	b.sp = nil
+	b.resetMetrics()
+	clear(b.warned)
+	return nil
+}
+
+// resetMetrics shows every neighbor idle, without ADD-PATH.
+func (b *Backend) resetMetrics() {
 	for _, nb := range b.cfg.Neighbors {
 		b.metrics.setState(nb.Address.String(), api.PeerState_IDLE)
 		for _, f := range families {
 			b.metrics.addPath.WithLabelValues(nb.Address.String(), familyName(f)).Set(0)
 		}
 	}
-	clear(b.warned)
-	return nil
 }
 
 // pathID is the path identifier of nh's path (RFC 7911): stable per server,
 // so that the path of one server is replaced or withdrawn, never another's.
 func pathID(nh netip.Addr) uint32 {
 	if nh.Is4() {
-		b := nh.As4()
-		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		return binary.BigEndian.Uint32(nh.AsSlice())
 	}
 	h := fnv.New32a()
-	b := nh.As16()
-	h.Write(b[:])
+	h.Write(nh.AsSlice())
 	return h.Sum32()
 }
 
@@ -447,8 +438,8 @@ var _ route.Backend = (*Backend)(nil)
 // backend, which a reload builds. At most as many servers exist as backends
 // were ever started at once (two across a reload), not one per reload.
 type speaker struct {
-	s   *server.BgpServer
-	log *atomic.Pointer[slog.Logger]
+	*server.BgpServer
+	log atomic.Pointer[slog.Logger]
 }
 
 var idle struct {
@@ -466,17 +457,17 @@ func takeSpeaker(logger *slog.Logger) *speaker {
 		sp.log.Store(logger)
 		return sp
 	}
-	sp := &speaker{log: &atomic.Pointer[slog.Logger]{}}
+	sp := &speaker{}
 	sp.log.Store(logger)
-	sp.s = server.NewBgpServer(server.LoggerOption(logAdapter{sp.log}))
-	go sp.s.Serve()
+	sp.BgpServer = server.NewBgpServer(server.LoggerOption(logAdapter{&sp.log}))
+	go sp.Serve()
 	return sp
 }
 
 // release stops BGP on the speaker (its sessions close with Cease) and
 // leaves it for the next backend.
 func (sp *speaker) release() {
-	_ = sp.s.StopBgp(context.Background(), &api.StopBgpRequest{})
+	_ = sp.StopBgp(context.Background(), &api.StopBgpRequest{})
 	sp.log.Store(nil)
 	idle.Lock()
 	defer idle.Unlock()

@@ -13,15 +13,8 @@ import (
 // The logger is swapped when a stopped speaker is reused by a new backend.
 type logAdapter struct{ p *atomic.Pointer[slog.Logger] }
 
-func (a logAdapter) logger() *slog.Logger {
-	if a.p == nil {
-		return nil
-	}
-	return a.p.Load()
-}
-
 func (a logAdapter) log(level slog.Level, msg string, f log.Fields) {
-	l := a.logger()
+	l := a.p.Load()
 	if l == nil || !l.Enabled(context.Background(), level) {
 		return
 	}
@@ -43,7 +36,7 @@ func (a logAdapter) SetLevel(log.LogLevel)          {}
 
 // GetLevel lets GoBGP skip building debug messages slog would drop.
 func (a logAdapter) GetLevel() log.LogLevel {
-	if l := a.logger(); l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
+	if l := a.p.Load(); l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
 		return log.DebugLevel
 	}
 	return log.InfoLevel

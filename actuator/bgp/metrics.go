@@ -5,6 +5,7 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Metrics are the BGP backend's collectors, registered once and shared by
@@ -22,19 +23,17 @@ var sessionStates = []api.PeerState_SessionState{
 
 // NewMetrics registers the BGP metrics with reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "route_actuator_bgp_session_state",
-		Help: "BGP session state per neighbor: 1 for the current state (idle, connect, active, opensent, openconfirm, established), 0 for the others.",
-	}, []string{"neighbor", "state"}),
-		addPath: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	f := promauto.With(reg)
+	return &Metrics{
+		state: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "route_actuator_bgp_session_state",
+			Help: "BGP session state per neighbor: 1 for the current state (idle, connect, active, opensent, openconfirm, established), 0 for the others.",
+		}, []string{"neighbor", "state"}),
+		addPath: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "route_actuator_bgp_add_path_receive",
 			Help: "1 if the neighbor's established session negotiated ADD-PATH receive for the family (ipv4, ipv6), else 0: without it the router keeps one path per prefix, no ECMP.",
 		}, []string{"neighbor", "family"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.state, m.addPath)
-	}
-	return m
 }
 
 func (m *Metrics) setState(neighbor string, s api.PeerState_SessionState) {
@@ -43,10 +42,6 @@ func (m *Metrics) setState(neighbor string, s api.PeerState_SessionState) {
 		if st == s {
 			v = 1
 		}
-		m.state.WithLabelValues(neighbor, stateName(st)).Set(v)
+		m.state.WithLabelValues(neighbor, strings.ToLower(st.String())).Set(v)
 	}
-}
-
-func stateName(s api.PeerState_SessionState) string {
-	return strings.ToLower(s.String())
 }

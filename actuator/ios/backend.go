@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/scrapli/scrapligo/driver/network"
 	"github.com/scrapli/scrapligo/driver/options"
 	"github.com/scrapli/scrapligo/transport"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/slaroute/slaroute/actuator/route"
+	"github.com/slaroute/slaroute/exporter/configkit"
 )
 
 // Metrics are the IOS backend's metrics, registered once per process so that
@@ -37,29 +39,26 @@ type Metrics struct {
 // NewMetrics creates the IOS backend metrics and registers them on reg
 // (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		SessionUp: prometheus.NewGauge(prometheus.GaugeOpts{
+	f := promauto.With(reg)
+	return &Metrics{
+		SessionUp: f.NewGauge(prometheus.GaugeOpts{
 			Name: "route_actuator_ios_session_up",
 			Help: "Whether the SSH CLI session to the router is open (1) or not (0).",
 		}),
-		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+		Reconnects: f.NewCounter(prometheus.CounterOpts{
 			Name: "route_actuator_ios_reconnects_total",
 			Help: "SSH CLI sessions opened again after a previous session was lost.",
 		}),
-		CommandDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		CommandDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "route_actuator_ios_command_duration_seconds",
 			Help:    "Time from sending a CLI command (or a batch of configuration lines) to its prompt.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
-		CLIErrors: prometheus.NewCounter(prometheus.CounterOpts{
+		CLIErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "route_actuator_ios_cli_errors_total",
 			Help: "Commands the router rejected with a CLI error message.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.SessionUp, m.Reconnects, m.CommandDuration, m.CLIErrors)
-	}
-	return m
 }
 
 // Backend drives one IOS router over one long-lived SSH CLI session, opened
@@ -74,8 +73,8 @@ type Backend struct {
 	owner   owner
 
 	mu     sync.Mutex
-	sess   *session
-	opened bool // a session was opened before: the next open is a reconnect
+	sess   *network.Driver // the open session, nil if none
+	opened bool            // a session was opened before: the next open is a reconnect
 	closed bool
 }
 
@@ -87,7 +86,7 @@ var _ route.Backend = (*Backend)(nil)
 // global table): routes are installed there, and without route_tag those
 // are the lines that are ours.
 func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.Logger) (*Backend, error) {
-	if err := cfg.validate(); err != nil {
+	if err := configkit.Validate(&cfg); err != nil {
 		return nil, err
 	}
 	if m == nil {
@@ -96,10 +95,10 @@ func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	host, port, err := splitAddress(cfg.Address)
-	if err != nil {
-		return nil, err
-	}
+	// Validate checked the address and the platform; it read the files too,
+	// but they may have changed since.
+	host, port, _ := splitAddress(cfg.Address)
+	plat, _ := loadPlatform(cfg.Platform)
 	masked := make(map[netip.Prefix]string, len(managed))
 	for p, vrf := range managed {
 		if vrf != "" && !validVRF(vrf) {
@@ -116,12 +115,8 @@ func New(cfg Config, managed map[netip.Prefix]string, m *Metrics, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	popts, err := platformOptions(cfg.Platform)
-	if err != nil {
-		return nil, err
-	}
 	timeout := time.Duration(cfg.Timeout)
-	opts := append(popts,
+	opts := append(plat.AsOptions(),
 		options.WithTransportType(transport.StandardTransport),
 		options.WithPort(port),
 		options.WithAuthUsername(cfg.Username),
@@ -190,27 +185,37 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 	}
 	var errs []error
 	failed := map[netip.Prefix]bool{} // not sent: the read back does not wait for them
-	lines, n := b.lines(es, norm, &errs, failed)
+	var lines []string
+	n := 0 // routes that change
+	for _, w := range norm {
+		l, err := b.lines(es, w)
+		if err != nil {
+			errs = append(errs, err)
+			failed[w.Prefix] = true
+		} else if len(l) > 0 {
+			lines = append(lines, l...)
+			n++
+		}
+	}
 	if len(lines) == 0 { // nothing to send: already as wanted
 		return b.installed(es, norm), errors.Join(errs...)
 	}
 	err = b.send(ctx, lines)
-	if err != nil && errors.Is(err, errCLI) && n > 1 {
+	if errors.Is(err, errCLI) && n > 1 {
 		// A rejected line ends the batch, so the routes after it were not
 		// sent: send route by route, so that the rejected one fails alone.
 		b.logger.Warn("IOS rejected a line of the batch; sending route by route", "err", err)
 		if es, err = b.read(ctx); err == nil {
 			for _, w := range norm {
-				l, _ := b.lines(es, []route.Route{w}, new([]error), map[netip.Prefix]bool{})
+				l, _ := b.lines(es, w)
 				if len(l) == 0 {
 					continue
 				}
-				if err = b.send(ctx, l); err != nil && !errors.Is(err, errCLI) {
-					break
-				}
-				if err != nil {
+				if err = b.send(ctx, l); errors.Is(err, errCLI) {
 					errs = append(errs, fmt.Errorf("route %s: %w", w.Prefix, err))
 					failed[w.Prefix], err = true, nil
+				} else if err != nil {
+					break
 				}
 			}
 		}
@@ -227,41 +232,14 @@ func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, 
 	return got, errors.Join(append(errs, err)...)
 }
 
-// lines returns the configuration lines that turn es into want and how
-// many routes they change; a route that cannot be rendered adds its error
-// to errs and its prefix to failed.
-func (b *Backend) lines(es []entry, want []route.Route, errs *[]error, failed map[netip.Prefix]bool) ([]string, int) {
-	var lines []string
-	n := 0
-	for _, w := range want {
-		l, err := renderLines(b.owner.managed[w.Prefix], w.Prefix, b.owner.lines(es, w.Prefix), w.Nexthops, b.cfg.RouteTag)
-		if err != nil {
-			*errs = append(*errs, fmt.Errorf("route %s: %w", w.Prefix, err))
-			failed[w.Prefix] = true
-			continue
-		}
-		if len(l) > 0 {
-			n++
-		}
-		lines = append(lines, l...)
-	}
-	return lines, n
-}
-
-// send configures lines in one batch.
-func (b *Backend) send(ctx context.Context, lines []string) error {
-	s, err := b.session(ctx)
+// lines returns the configuration lines that turn es into w.
+func (b *Backend) lines(es []entry, w route.Route) ([]string, error) {
+	have := b.owner.lines(es, w.Prefix)
+	l, err := renderLines(b.owner.managed[w.Prefix], w.Prefix, have, w.Nexthops, b.cfg.RouteTag)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("route %s: %w", w.Prefix, err)
 	}
-	start := time.Now()
-	err = s.configure(ctx, b.timeout, lines)
-	b.m.CommandDuration.Observe(time.Since(start).Seconds())
-	if err != nil {
-		return b.fail(fmt.Sprintf("configure %d lines", len(lines)), err)
-	}
-	b.logger.Info("Sent IOS route change", "lines", lines)
-	return nil
+	return l, nil
 }
 
 // installed returns the routes for want's prefixes as es holds them.
@@ -313,7 +291,7 @@ func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
-	return b.drop()
+	return b.drop(false)
 }
 
 // read returns the device's static routes. A reused session may have died
@@ -332,40 +310,15 @@ func (b *Backend) read(ctx context.Context) ([]entry, error) {
 	return parseRoutes(out), nil
 }
 
-func (b *Backend) command(ctx context.Context, cmd string) (string, error) {
-	s, err := b.session(ctx)
-	if err != nil {
-		return "", err
-	}
-	start := time.Now()
-	out, err := s.command(ctx, b.timeout, cmd)
-	b.m.CommandDuration.Observe(time.Since(start).Seconds())
-	if err != nil {
-		return "", b.fail(cmd, err)
-	}
-	return out, nil
-}
-
-// fail classifies err: a CLI error leaves the session up; anything else
-// (timeout, EOF, cancelled context) drops it and marks the device unavailable.
-func (b *Backend) fail(what string, err error) error {
-	if errors.Is(err, errCLI) {
-		b.m.CLIErrors.Inc()
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	_ = b.drop()
-	return fmt.Errorf("%s: %w: %w", what, route.ErrUnavailable, err)
-}
-
 // session returns the open session, opening one if needed.
-func (b *Backend) session(ctx context.Context) (*session, error) {
+func (b *Backend) session(ctx context.Context) (*network.Driver, error) {
 	if b.closed {
 		return nil, errors.New("ios backend closed")
 	}
-	if b.sess != nil && !b.sess.broken && b.sess.d.Transport.IsAlive() {
+	if b.sess != nil && b.sess.Transport.IsAlive() {
 		return b.sess, nil
 	}
-	_ = b.drop()
+	_ = b.drop(false)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("open session: %w: %w", route.ErrUnavailable, err)
 	}
@@ -396,10 +349,10 @@ func (b *Backend) session(ctx context.Context) (*session, error) {
 		b.m.Reconnects.Inc()
 	}
 	b.opened = true
-	b.sess = &session{d: d}
+	b.sess = d
 	b.m.SessionUp.Set(1)
 	b.logger.Info("Opened IOS session", "duration", time.Since(start))
-	return b.sess, nil
+	return d, nil
 }
 
 // loginError names the user, router and methods of a refused login, which
@@ -409,23 +362,33 @@ func (b *Backend) loginError(err error) error {
 		return err
 	}
 	var methods []string
-	for m, file := range map[string]string{"publickey": b.cfg.PrivateKeyFile, "password": b.cfg.PasswordFile} {
-		if file != "" {
-			methods = append(methods, m+" ("+file+")")
-		}
+	if b.cfg.PasswordFile != "" {
+		methods = append(methods, "password ("+b.cfg.PasswordFile+")")
 	}
-	slices.Sort(methods)
+	if b.cfg.PrivateKeyFile != "" {
+		methods = append(methods, "publickey ("+b.cfg.PrivateKeyFile+")")
+	}
 	return fmt.Errorf("router %s refused login as user %q with %s: check username and credentials: %w",
 		b.cfg.Address, b.cfg.Username, strings.Join(methods, ", "), err)
 }
 
-func (b *Backend) drop() error {
+// drop ends the session: a healthy one is left with `exit` as the platform
+// says, a failed one (hard) is just torn down.
+func (b *Backend) drop(hard bool) error {
 	b.m.SessionUp.Set(0)
 	if b.sess == nil {
 		return nil
 	}
-	err := b.sess.close()
+	var err error
+	if hard {
+		err = b.sess.Driver.Close()
+	} else {
+		err = b.sess.Close()
+	}
 	b.sess = nil
+	if errors.Is(err, util.ErrConnectionError) {
+		return nil
+	}
 	return err
 }
 
@@ -467,8 +430,7 @@ func readKey(path, passphraseFile string) ([]byte, error) {
 	}
 	if passphraseFile == "" {
 		if _, err := ssh.ParsePrivateKey(pemBytes); err != nil {
-			var pm *ssh.PassphraseMissingError
-			if errors.As(err, &pm) {
+			if errors.As(err, new(*ssh.PassphraseMissingError)) {
 				return nil, fmt.Errorf("ios private_key_file %s is encrypted: set passphrase_file", path)
 			}
 			return nil, fmt.Errorf("ios private_key_file %s: %w", path, err)

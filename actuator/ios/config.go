@@ -95,5 +95,3 @@ func (c *Config) CheckPlacement(p route.Placement) error {
 	}
 	return nil
 }
-
-func (c *Config) validate() error { return configkit.Validate(c) }

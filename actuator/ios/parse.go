@@ -3,6 +3,7 @@ package ios
 import (
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -59,24 +60,16 @@ func parseLine(line string) (entry, bool) {
 		e.VRF = f[1]
 		f = f[2:]
 	}
-	var p netip.Prefix
+	var p netip.Prefix // invalid unless parsed; never zoned
 	switch {
 	case strings.Contains(f[0], "/"):
-		var err error
-		if p, err = netip.ParsePrefix(f[0]); err != nil {
-			return entry{}, false
-		}
+		p, _ = netip.ParsePrefix(f[0])
 		f = f[1:]
 	case !v6 && len(f) >= 2:
-		var ok bool
-		if p, ok = maskPrefix(f[0], f[1]); !ok {
-			return entry{}, false
-		}
+		p = maskPrefix(f[0], f[1])
 		f = f[2:]
-	default:
-		return entry{}, false
 	}
-	if len(f) == 0 || p.Addr().Is4() == v6 || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+	if !p.IsValid() || len(f) == 0 || p.Addr().Is4() == v6 || p.Addr().Is4In6() {
 		return entry{}, false
 	}
 	nh, err := netip.ParseAddr(f[0])
@@ -115,40 +108,24 @@ func parseLine(line string) (entry, bool) {
 	return e, true
 }
 
-// validVRF reports whether name can be rendered back into a line as read:
-// the names the configuration accepts.
-func validVRF(name string) bool {
-	if name == "" || len(name) > 32 {
-		return false
-	}
-	for i, c := range name {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case i > 0 && strings.ContainsRune("_.:-", c):
-		default:
-			return false
-		}
-	}
-	return true
-}
+// vrfName matches the VRF names the configuration accepts.
+var vrfName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$`)
+
+// validVRF reports whether name can be rendered back into a line as read.
+func validVRF(name string) bool { return vrfName.MatchString(name) }
 
 // maskPrefix turns `192.0.2.53 255.255.255.255` into 192.0.2.53/32; a
-// non-contiguous mask is rejected.
-func maskPrefix(addr, mask string) (netip.Prefix, bool) {
-	a, err := netip.ParseAddr(addr)
-	if err != nil || !a.Is4() {
-		return netip.Prefix{}, false
+// non-contiguous mask gives the invalid Prefix.
+func maskPrefix(addr, mask string) netip.Prefix {
+	a, aerr := netip.ParseAddr(addr)
+	m, merr := netip.ParseAddr(mask)
+	if aerr != nil || merr != nil || !a.Is4() || !m.Is4() {
+		return netip.Prefix{}
 	}
-	m, err := netip.ParseAddr(mask)
-	if err != nil || !m.Is4() {
-		return netip.Prefix{}, false
+	if ones, bits := net.IPMask(m.AsSlice()).Size(); bits != 0 {
+		return netip.PrefixFrom(a, ones)
 	}
-	b := m.As4()
-	ones, bits := net.IPMask(b[:]).Size()
-	if bits == 0 {
-		return netip.Prefix{}, false
-	}
-	return netip.PrefixFrom(a, ones), true
+	return netip.Prefix{}
 }
 
 // owner decides which route lines are ours: with a tag, every line carrying

@@ -7,7 +7,6 @@ import (
 
 	"github.com/scrapli/scrapligo/assets"
 	"github.com/scrapli/scrapligo/platform"
-	"github.com/scrapli/scrapligo/util"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -56,7 +55,9 @@ func loadPlatform(name string) (*platform.Platform, error) {
 		return nil, fmt.Errorf("scrapligo platform %q is not a network platform", name)
 	}
 	for _, pl := range p.PrivilegeLevels {
-		pl.Pattern = relaxPrompt(pl.Pattern)
+		if strings.HasSuffix(pl.Pattern, "$") && !strings.HasSuffix(pl.Pattern, " ?$") {
+			pl.Pattern = strings.TrimSuffix(pl.Pattern, "$") + " ?$"
+		}
 	}
 	for _, f := range extraFailures {
 		if !slices.Contains(p.FailedWhenContains, f) {
@@ -69,21 +70,4 @@ func loadPlatform(name string) (*platform.Platform, error) {
 		return strings.Contains(c, "paginate")
 	})
 	return p, nil
-}
-
-// relaxPrompt lets a prompt pattern ending in `$` accept one trailing space.
-func relaxPrompt(pat string) string {
-	if strings.HasSuffix(pat, "$") && !strings.HasSuffix(pat, " ?$") {
-		return strings.TrimSuffix(pat, "$") + " ?$"
-	}
-	return pat
-}
-
-// platformOptions are the scrapligo options the platform stands for.
-func platformOptions(name string) ([]util.Option, error) {
-	p, err := loadPlatform(name)
-	if err != nil {
-		return nil, err
-	}
-	return p.AsOptions(), nil
 }

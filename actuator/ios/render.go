@@ -8,10 +8,11 @@ import (
 )
 
 // renderLines returns the configuration lines that turn our lines for
-// prefix (have, in any VRF) into want in VRF vrf ("" global): adds first, so
-// that swapping one nexthop for another never leaves the route empty, then
-// removes, each in the VRF the line is in. Lines are built only from netip
-// values, the configured tag and validated VRF names, never from alert text.
+// prefix (have, in any VRF, as parseLine checked them) into want in VRF vrf
+// ("" global): adds first, so that swapping one nexthop for another never
+// leaves the route empty, then removes, each in the VRF the line is in.
+// Lines are built only from netip values, the configured tag and validated
+// VRF names, never from alert text.
 func renderLines(vrf string, prefix netip.Prefix, have []entry, want []netip.Addr, tag uint32) ([]string, error) {
 	if !prefix.IsValid() || prefix.Addr().Zone() != "" || prefix.Addr().Is4In6() {
 		return nil, fmt.Errorf("prefix %s: not an IPv4 or IPv6 prefix", prefix)
@@ -23,11 +24,6 @@ func renderLines(vrf string, prefix netip.Prefix, have []entry, want []netip.Add
 	for _, nh := range want {
 		if nh.Is4() != v4 || nh.Zone() != "" || nh.Is4In6() {
 			return nil, fmt.Errorf("nexthop %s: not an unscoped address of prefix %s's family", nh, prefix)
-		}
-	}
-	for _, e := range have {
-		if e.Prefix != prefix.Masked() || e.Nexthop.Is4() != v4 || (e.VRF != "" && !validVRF(e.VRF)) {
-			return nil, fmt.Errorf("installed line %s via %s in vrf %q does not match prefix %s", e.Prefix, e.Nexthop, e.VRF, prefix)
 		}
 	}
 	var lines []string

@@ -9,104 +9,93 @@ import (
 
 	"github.com/scrapli/scrapligo/driver/network"
 	"github.com/scrapli/scrapligo/driver/opoptions"
-	"github.com/scrapli/scrapligo/util"
+
+	"github.com/slaroute/slaroute/actuator/route"
 )
 
 // errCLI marks output in which the device reported a command error.
 var errCLI = errors.New("device rejected command")
 
-// session is one open scrapligo connection. scrapligo v1 knows no context:
-// each call runs in a goroutine, and a cancelled context closes the driver,
-// which ends the blocked read; the session is then dead and gets reopened.
-type session struct {
-	d      *network.Driver
-	broken bool
-}
-
-// run executes f with a deadline taken from ctx (or fallback).
-func (s *session) run(ctx context.Context, fallback time.Duration, f func(timeout time.Duration) error) error {
-	timeout := fallback
+// run executes f on the session, opening one if needed, with a deadline
+// taken from ctx (at most the timeout). scrapligo v1 knows no context: f
+// runs in a goroutine, and a cancelled context closes the channel, which
+// ends the blocked read. A CLI error leaves the session up; anything else
+// (timeout, EOF, cancelled context) drops it and marks the device
+// unavailable.
+func (b *Backend) run(ctx context.Context, what string, f func(*network.Driver, time.Duration) error) error {
+	d, err := b.session(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	timeout := b.timeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
 	if timeout <= 0 {
-		s.broken = true
-		return context.DeadlineExceeded
-	}
-	done := make(chan error, 1)
-	go func() { done <- f(timeout) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			s.broken = true
+		err = context.DeadlineExceeded
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- f(d, timeout) }()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			_ = d.Channel.Close()
+			<-done
+			err = ctx.Err()
 		}
-		return err
-	case <-ctx.Done():
-		s.broken = true
-		_ = s.d.Channel.Close()
-		<-done
-		return ctx.Err()
 	}
+	b.m.CommandDuration.Observe(time.Since(start).Seconds())
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errCLI) {
+		b.m.CLIErrors.Inc()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	_ = b.drop(true)
+	return fmt.Errorf("%s: %w: %w", what, route.ErrUnavailable, err)
 }
 
 // command runs one exec-mode command and returns its output.
-func (s *session) command(ctx context.Context, timeout time.Duration, cmd string) (string, error) {
+func (b *Backend) command(ctx context.Context, cmd string) (string, error) {
 	var out string
-	err := s.run(ctx, timeout, func(t time.Duration) error {
-		r, err := s.d.SendCommand(cmd, opoptions.WithTimeoutOps(t))
+	err := b.run(ctx, cmd, func(d *network.Driver, t time.Duration) error {
+		r, err := d.SendCommand(cmd, opoptions.WithTimeoutOps(t))
 		if err != nil {
 			return err
 		}
-		out = r.Result
 		if r.Failed != nil {
 			return cliError{cmd: cmd, out: r.Result}
 		}
+		out = r.Result
 		return nil
 	})
-	if errors.As(err, new(cliError)) {
-		s.broken = false // the session is fine; the device said no
-	}
 	return out, err
 }
 
-// configure enters configuration mode, sends lines, stopping at the first
-// rejected one, and returns to exec mode.
-func (s *session) configure(ctx context.Context, timeout time.Duration, lines []string) error {
-	err := s.run(ctx, timeout, func(t time.Duration) error {
-		mr, err := s.d.SendConfigs(lines, opoptions.WithTimeoutOps(t), opoptions.WithStopOnFailed())
+// send configures lines in one batch: it enters configuration mode, sends
+// lines, stopping at the first rejected one, and returns to exec mode.
+func (b *Backend) send(ctx context.Context, lines []string) error {
+	what := fmt.Sprintf("configure %d lines", len(lines))
+	err := b.run(ctx, what, func(d *network.Driver, t time.Duration) error {
+		mr, err := d.SendConfigs(lines, opoptions.WithTimeoutOps(t), opoptions.WithStopOnFailed())
 		if err != nil {
 			return err
 		}
-		var cerr error
-		for _, r := range mr.Responses {
-			if r.Failed != nil {
-				cerr = cliError{cmd: r.Input, out: r.Result}
-				break
-			}
-		}
 		// Leave configuration mode even after a rejected line.
-		if err := s.d.AcquirePriv(s.d.DefaultDesiredPriv); err != nil {
+		if err := d.AcquirePriv(d.DefaultDesiredPriv); err != nil {
 			return err
 		}
-		return cerr
-	})
-	if errors.As(err, new(cliError)) {
-		s.broken = false
-	}
-	return err
-}
-
-// close ends the session; a healthy one is left with `exit` as the
-// platform says, a broken one is just torn down.
-func (s *session) close() error {
-	var err error
-	if s.broken {
-		err = s.d.Driver.Close()
-	} else {
-		err = s.d.Close()
-	}
-	if errors.Is(err, util.ErrConnectionError) {
+		for _, r := range mr.Responses {
+			if r.Failed != nil {
+				return cliError{cmd: r.Input, out: r.Result}
+			}
+		}
 		return nil
+	})
+	if err == nil {
+		b.logger.Info("Sent IOS route change", "lines", lines)
 	}
 	return err
 }
