@@ -138,12 +138,11 @@ func subsetOf(family string) string {
 // parameters and a subset with collect[] or exclude[]. collect[]=verdict
 // with changed_within=<duration> serves the verdicts that can move a route
 // (metrics.Changed: failing, or recovered within the duration), what the
-// shipped fast job scrapes. An unknown name,
-// both parameters, a selection of nothing or a changed_within that is not a
-// positive duration or comes with another selection is a 400, never a
-// silent full scrape.
-// opts are the daemon's handler options, so every variant has the same
-// error handling and limits.
+// shipped fast job scrapes. An unknown name, both parameters, a selection
+// of nothing or a changed_within that is not a positive duration or comes
+// with another selection is a 400, never a silent full scrape. opts are the
+// daemon's handler options, so every variant has the same error handling
+// and limits.
 func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
 	whole, verdict := promhttp.HandlerFor(full, opts), promhttp.HandlerFor(e.verdict, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

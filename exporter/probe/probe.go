@@ -145,12 +145,11 @@ func (p *Prober) Probe(ctx context.Context) Outcome {
 		id++
 	}
 	binary.BigEndian.PutUint16(p.query, id)
-	var o Outcome
+	exchange := p.udp
 	if p.t.Protocol != "udp" {
-		o = p.tcp(id, start, deadline)
-	} else {
-		o = p.udp(id, start, deadline)
+		exchange = p.tcp
 	}
+	o := exchange(id, start, deadline)
 	p.prevID = id
 	return o
 }
@@ -234,13 +233,11 @@ func (p *Prober) tcp(id uint16, start, deadline time.Time) Outcome {
 	if p.t.SourceAddress.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.t.SourceAddress, 0))
 	}
-	var c net.Conn
-	var err error
+	dial := d.Dial
 	if p.tls != nil {
-		c, err = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial("tcp", p.t.Address.String())
-	} else {
-		c, err = d.Dial("tcp", p.t.Address.String())
+		dial = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial
 	}
+	c, err := dial("tcp", p.t.Address.String())
 	if err != nil {
 		return netError(err)
 	}
@@ -248,9 +245,8 @@ func (p *Prober) tcp(id uint16, start, deadline time.Time) Outcome {
 	if err := c.SetDeadline(deadline); err != nil {
 		return Outcome{Result: NetworkError, Err: err}
 	}
-	req := make([]byte, 2+len(p.query))
-	binary.BigEndian.PutUint16(req, uint16(len(p.query)))
-	copy(req[2:], p.query)
+	// RFC 1035 4.2.2: a two-byte length, then the message.
+	req := append(binary.BigEndian.AppendUint16(nil, uint16(len(p.query))), p.query...)
 	if _, err := c.Write(req); err != nil {
 		return netError(err)
 	}
