@@ -30,13 +30,9 @@ func ds() common.DataSourceRef {
 
 func ptr[T any](v T) *T { return &v }
 
-// The scrapeSel-level variables every query filters by, so several exporters,
-// routers or Prometheus jobs are never mixed on one panel.
-const (
-	jobVar      = `job=~"$job"`
-	instanceVar = `instance=~"$instance"`
-	scrapeSel   = jobVar + ", " + instanceVar
-)
+// The variables every query filters by, so several exporters, routers or
+// Prometheus jobs are never mixed on one panel.
+const scrapeSel = `job=~"$job", instance=~"$instance"`
 
 // board is a dashboard under construction: the SDK's builder plus the
 // panel grid (left to right on Grafana's 24 columns) and the first error.
@@ -63,16 +59,11 @@ func newBoard(uid, title, description, jobQuery, instanceQuery string) *board {
 		// job: all jobs scraping the binary by default (the exporter is
 		// scraped by two, the verdict and the full job); instance: one
 		// exporter or router at a time, never a mix.
-		WithVariable(dashboard.NewQueryVariableBuilder("job").Label("Job").Datasource(ds()).
-			Query(dashboard.StringOrMap{String: ptr(jobQuery)}).Definition(jobQuery).Regex(resultRegex(jobQuery, "job")).
-			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
-			Multi(true).IncludeAll(true).AllValue(".*").
-			Description("Prometheus job(s) scraping the binary (label job)")).
-		WithVariable(dashboard.NewQueryVariableBuilder("instance").Label("Instance").Datasource(ds()).
-			Query(dashboard.StringOrMap{String: ptr(instanceQuery)}).Definition(instanceQuery).Regex(resultRegex(instanceQuery, "instance")).
-			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
-			Multi(false).IncludeAll(false).
-			Description("One scraped binary (label instance): panels never mix instances"))
+		WithVariable(variable("job", "Job", jobQuery, "Prometheus job(s) scraping the binary (label job)", true).
+			Regex(resultRegex(jobQuery, "job"))).
+		WithVariable(variable("instance", "Instance", instanceQuery,
+			"One scraped binary (label instance): panels never mix instances", false).
+			Regex(resultRegex(instanceQuery, "instance")))
 	return &board{b: b}
 }
 
@@ -85,12 +76,21 @@ func resultRegex(query, label string) string {
 	return `/` + label + `="([^"]+)"/`
 }
 
-// queryVar adds a multi-value label_values variable that defaults to All.
-func (d *board) queryVar(name, label, query, help string) {
-	d.b.WithVariable(dashboard.NewQueryVariableBuilder(name).Label(label).Datasource(ds()).
+// variable is a variable of a query's values; multi ones default to All.
+func variable(name, label, query, help string, multi bool) *dashboard.QueryVariableBuilder {
+	v := dashboard.NewQueryVariableBuilder(name).Label(label).Datasource(ds()).
 		Query(dashboard.StringOrMap{String: ptr(query)}).Definition(query).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
-		Multi(true).IncludeAll(true).AllValue(".*").Description(help))
+		Description(help)
+	if multi {
+		v.Multi(true).IncludeAll(true).AllValue(".*")
+	}
+	return v
+}
+
+// queryVar adds a multi-value variable that defaults to All.
+func (d *board) queryVar(name, label, query, help string) {
+	d.b.WithVariable(variable(name, label, query, help, true))
 }
 
 // annotation adds a Prometheus annotation query: one event per series and

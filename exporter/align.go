@@ -100,17 +100,8 @@ func estimate(at []time.Time) (scheduler.Alignment, bool) {
 	return scheduler.Alignment{Interval: interval, Phase: phase}, true
 }
 
-// circular maps d into [-m/2, m/2).
+// circular maps d into [-m/2, m/2); m, an interval in whole milliseconds,
+// is positive and even.
 func circular(d, m time.Duration) time.Duration {
-	if m <= 0 {
-		return d
-	}
-	d %= m
-	switch {
-	case d >= m/2:
-		d -= m
-	case d < -m/2:
-		d += m
-	}
-	return d
+	return ((d+m/2)%m+m)%m - m/2
 }

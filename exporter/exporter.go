@@ -37,11 +37,10 @@ type Options struct {
 
 // Exporter probes the configured targets continuously.
 type Exporter struct {
-	opts   Options
-	sched  *scheduler.Scheduler
-	mu     sync.Mutex
-	cfg    *config.Config
-	loaded atomic.Bool
+	opts  Options
+	sched *scheduler.Scheduler
+	mu    sync.Mutex // serializes Apply
+	cfg   atomic.Pointer[config.Config]
 	// verdict gathers metrics.VerdictFamilies alone: the fast scrape
 	// never computes the histograms and counters it does not serve.
 	verdict *prometheus.Registry
@@ -89,21 +88,16 @@ func (e *Exporter) Apply(cfg *config.Config) error {
 	if err := e.sched.Apply(cfg.Targets); err != nil {
 		return err
 	}
-	e.cfg = cfg
-	e.loaded.Store(true)
+	e.cfg.Store(cfg)
 	e.opts.Logger.Info("Configuration applied", "file", e.opts.ConfigFile, "targets", len(cfg.Targets))
 	return nil
 }
 
 // Config returns the running configuration (nil before the first load).
-func (e *Exporter) Config() *config.Config {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.cfg
-}
+func (e *Exporter) Config() *config.Config { return e.cfg.Load() }
 
 // Ready reports whether a configuration is loaded and probing.
-func (e *Exporter) Ready() bool { return e.loaded.Load() }
+func (e *Exporter) Ready() bool { return e.cfg.Load() != nil }
 
 // Run probes until ctx is done, then stops every probe loop.
 func (e *Exporter) Run(ctx context.Context) error {
@@ -144,46 +138,25 @@ func subsetOf(family string) string {
 // parameters and a subset with collect[] or exclude[]. collect[]=verdict
 // with changed_within=<duration> serves the verdicts that can move a route
 // (metrics.Changed: failing, or recovered within the duration), what the
-// shipped fast job scrapes. An unknown name,
-// both parameters, a selection of nothing or a changed_within that is not a
-// positive duration or comes with another selection is a 400, never a
-// silent full scrape.
-// opts are the daemon's handler options, so every variant has the same
-// error handling and limits.
+// shipped fast job scrapes. An unknown name, both parameters, a selection
+// of nothing or a changed_within that is not a positive duration or comes
+// with another selection is a 400, never a silent full scrape. opts are the
+// daemon's handler options, so every variant has the same error handling
+// and limits.
 func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
-	handlers := map[string]http.Handler{}
-	// Every non-empty selection, keyed by its names in Subsets order.
-	for bits := 1; bits < 1<<len(Subsets); bits++ {
-		var sel []string
-		for i, name := range Subsets {
-			if bits&(1<<i) != 0 {
-				sel = append(sel, name)
-			}
-		}
-		var g prometheus.Gatherer = filtered{full, sel}
-		switch {
-		case len(sel) == len(Subsets):
-			g = full
-		case len(sel) == 1 && sel[0] == SubsetVerdict:
-			g = e.verdict
-		}
-		handlers[strings.Join(sel, ",")] = promhttp.HandlerFor(g, opts)
-	}
-	whole := promhttp.HandlerFor(full, opts)
+	whole, verdict := promhttp.HandlerFor(full, opts), promhttp.HandlerFor(e.verdict, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		collect, exclude := q["collect[]"], q["exclude[]"]
-		if _, windowed := q["changed_within"]; len(collect) == 0 && len(exclude) == 0 && !windowed {
-			whole.ServeHTTP(w, r)
-			return
-		}
-		key, err := selection(collect, exclude)
+		sel, err := selection(q["collect[]"], q["exclude[]"])
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if within, ok := q["changed_within"]; ok {
-			d, err := changedWithin(key, within)
+		verdictOnly := slices.Equal(sel, []string{SubsetVerdict})
+		within, windowed := q["changed_within"]
+		switch {
+		case windowed:
+			d, err := changedWithin(verdictOnly, within)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
@@ -195,21 +168,34 @@ func (e *Exporter) MetricsHandler(full prometheus.Gatherer, opts promhttp.Handle
 			g := prometheus.NewRegistry()
 			g.MustRegister(e.metrics.Changed(now, d))
 			promhttp.HandlerFor(g, opts).ServeHTTP(w, r)
-			return
+		case len(sel) == len(Subsets):
+			whole.ServeHTTP(w, r)
+		case verdictOnly:
+			verdict.ServeHTTP(w, r)
+		default:
+			// A handler per request, as node_exporter's collect[]: the
+			// other selections are for the slow jobs.
+			g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+				mfs, err := full.Gather()
+				return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool {
+					return !slices.Contains(sel, subsetOf(mf.GetName()))
+				}), err
+			})
+			promhttp.HandlerFor(g, opts).ServeHTTP(w, r)
 		}
-		handlers[key].ServeHTTP(w, r)
 	})
 }
 
-// selection resolves collect[] or exclude[] to a key of MetricsHandler's handlers.
-func selection(collect, exclude []string) (string, error) {
+// selection resolves collect[] or exclude[] to the selected subsets, in
+// Subsets order; neither parameter selects them all.
+func selection(collect, exclude []string) ([]string, error) {
 	if len(collect) > 0 && len(exclude) > 0 {
-		return "", errors.New("combined collect[] and exclude[] queries are not allowed")
+		return nil, errors.New("combined collect[] and exclude[] queries are not allowed")
 	}
 	named := map[string]bool{}
 	for _, n := range append(collect, exclude...) {
 		if !slices.Contains(Subsets, n) {
-			return "", fmt.Errorf("unknown subset %q in collect[] or exclude[] (known: %s)", n, strings.Join(Subsets, ", "))
+			return nil, fmt.Errorf("unknown subset %q in collect[] or exclude[] (known: %s)", n, strings.Join(Subsets, ", "))
 		}
 		named[n] = true
 	}
@@ -220,9 +206,9 @@ func selection(collect, exclude []string) (string, error) {
 		}
 	}
 	if len(sel) == 0 {
-		return "", errors.New("exclude[] leaves nothing to collect")
+		return nil, errors.New("exclude[] leaves nothing to collect")
 	}
-	return strings.Join(sel, ","), nil
+	return sel, nil
 }
 
 // alignTo learns the fast job's schedule from a scrape at now and moves
@@ -242,8 +228,8 @@ func (e *Exporter) alignTo(now time.Time) {
 }
 
 // changedWithin parses the changed_within parameter of a selection.
-func changedWithin(key string, values []string) (time.Duration, error) {
-	if key != SubsetVerdict {
+func changedWithin(verdictOnly bool, values []string) (time.Duration, error) {
+	if !verdictOnly {
 		return 0, errors.New("changed_within applies to collect[]=verdict alone")
 	}
 	if len(values) != 1 {
@@ -254,17 +240,4 @@ func changedWithin(key string, values []string) (time.Duration, error) {
 		return 0, fmt.Errorf("changed_within=%q: want a positive duration such as 10m", values[0])
 	}
 	return time.Duration(d), nil
-}
-
-// filtered gathers g and keeps the families of the selected subsets.
-type filtered struct {
-	g   prometheus.Gatherer
-	sel []string
-}
-
-func (f filtered) Gather() ([]*dto.MetricFamily, error) {
-	mfs, err := f.g.Gather()
-	return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool {
-		return !slices.Contains(f.sel, subsetOf(mf.GetName()))
-	}), err
 }

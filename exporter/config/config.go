@@ -115,8 +115,7 @@ func Parse(file string, b []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := validator{d, file}
-	cfg := v.config(&raw)
+	cfg := validator{d, file}.config(&raw)
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
@@ -369,16 +368,14 @@ func CanonicalExpect(qtype uint16, value string) (string, error) {
 	switch qtype {
 	case dns.TypeTXT:
 		return value, nil
-	case dns.TypeA:
-		a, err := netip.ParseAddr(value)
-		if err != nil || !a.Is4() {
-			return "", fmt.Errorf("%q is not an IPv4 address (query_type A)", value)
+	case dns.TypeA, dns.TypeAAAA:
+		v4, family := qtype == dns.TypeA, "IPv6"
+		if v4 {
+			family = "IPv4"
 		}
-		return a.String(), nil
-	case dns.TypeAAAA:
 		a, err := netip.ParseAddr(value)
-		if err != nil || !a.Is6() || a.Is4In6() {
-			return "", fmt.Errorf("%q is not an IPv6 address (query_type AAAA)", value)
+		if err != nil || a.Is4() != v4 || a.Is4In6() {
+			return "", fmt.Errorf("%q is not an %s address (query_type %s)", value, family, tname)
 		}
 		return a.String(), nil
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -102,11 +103,11 @@ func (d *Decoder) decode(n *yaml.Node, v reflect.Value, key string) {
 	}
 	d.at[refOf(v)] = pos{n.Line, true}
 	null := n.Tag == "!!null"
-	_, text := v.Addr().Interface().(encoding.TextUnmarshaler)
+	tu, text := v.Addr().Interface().(encoding.TextUnmarshaler)
 	switch {
 	case text && v.Kind() == reflect.Struct && n.Kind == yaml.ScalarNode:
 		// netip.Addr and the like are structs that parse from a scalar.
-		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+		if err := tu.UnmarshalText([]byte(n.Value)); err != nil {
 			d.Errorf(n.Line, "%s: %q is not valid: %v", key[strings.LastIndex(key, ".")+1:], n.Value, err)
 		}
 	case v.Kind() == reflect.Struct:
@@ -192,9 +193,7 @@ func (d *Decoder) absent(v reflect.Value, line int) map[string]reflect.Value {
 		name, opt, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
 		switch {
 		case opt == "inline":
-			for k, sub := range d.absent(f, line) {
-				fields[k] = sub
-			}
+			maps.Copy(fields, d.absent(f, line))
 			continue
 		case name == "" || name == "-":
 			continue

@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -65,29 +66,23 @@ func New(reg prometheus.Registerer) *Metrics {
 		lastDesc: prometheus.NewDesc("dns_sla_last_success_timestamp_seconds", "Unix time of the last successful probe of the target (0 if none yet).", LabelNames, nil),
 		probesDesc: prometheus.NewDesc("dns_sla_probes_total", "Probes of the target by result.",
 			append(append([]string{}, LabelNames...), "result"), nil),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                            "dns_sla_probe_duration_seconds",
-			Help:                            "Round-trip time of probes that got a response.",
-			Buckets:                         DurationBuckets,
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  100,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, LabelNames),
+		duration: prometheus.NewHistogramVec(histogramOpts("dns_sla_probe_duration_seconds",
+			"Round-trip time of probes that got a response.", DurationBuckets), LabelNames),
 		Targets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dns_sla_targets",
 			Help: "Number of configured targets.",
 		}),
-		Lag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:                            "dns_sla_scheduling_lag_seconds",
-			Help:                            "Delay between a probe's scheduled tick and its start.",
-			Buckets:                         LagBuckets,
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  100,
-			NativeHistogramMinResetDuration: time.Hour,
-		}),
+		Lag: prometheus.NewHistogram(histogramOpts("dns_sla_scheduling_lag_seconds",
+			"Delay between a probe's scheduled tick and its start.", LagBuckets)),
 	}
 	reg.MustRegister(m, m.duration, m.Targets, m.Lag)
 	return m
+}
+
+// histogramOpts are classic buckets plus a native histogram where scraped.
+func histogramOpts(name, help string, buckets []float64) prometheus.HistogramOpts {
+	return prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets,
+		NativeHistogramBucketFactor: 1.1, NativeHistogramMaxBucketNumber: 100, NativeHistogramMinResetDuration: time.Hour}
 }
 
 // Target is one target's state; Record is called by one goroutine at a
@@ -196,7 +191,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ts := m.ordered()
-	m.collectVerdict(ch, ts)
+	verdicts{m: m, all: true}.collect(ch, ts)
 	m.collectProbes(ch, ts)
 }
 
@@ -211,12 +206,7 @@ var ProbeFamilies = []string{"dns_sla_up", "dns_sla_consecutive_failures", "dns_
 	"dns_sla_last_success_timestamp_seconds", "dns_sla_state_changes_total", "dns_sla_probes_total", "dns_sla_probe_duration_seconds"}
 
 // Verdict is a collector of VerdictFamilies alone, over the same state.
-func (m *Metrics) Verdict() prometheus.Collector { return verdict{m} }
-
-type verdict struct{ m *Metrics }
-
-func (v verdict) Describe(ch chan<- *prometheus.Desc) { ch <- v.m.verdictDesc }
-func (v verdict) Collect(ch chan<- prometheus.Metric) { v.m.collectVerdict(ch, v.m.ordered()) }
+func (m *Metrics) Verdict() prometheus.Collector { return verdicts{m: m, all: true} }
 
 // Changed is a collector of the verdicts that can move a route: every
 // failing target, and every target whose verdict went from failures to 0
@@ -227,20 +217,25 @@ func (v verdict) Collect(ch chan<- prometheus.Metric) { v.m.collectVerdict(ch, v
 // Prometheus keeps every series it saw for hours); the rules tell a
 // recovered target (0 served) from a vanished one (nothing).
 func (m *Metrics) Changed(now time.Time, within time.Duration) prometheus.Collector {
-	return changed{m, now.Add(-within).UnixNano()}
+	return verdicts{m: m, after: now.Add(-within).UnixNano()}
 }
 
-type changed struct {
+// verdicts collects dns_sla_verdict of every target (all) or of those
+// Changed after the Unix ns after.
+type verdicts struct {
 	m     *Metrics
+	all   bool
 	after int64
 }
 
-func (c changed) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.verdictDesc }
-func (c changed) Collect(ch chan<- prometheus.Metric) {
-	for _, t := range c.m.ordered() {
+func (c verdicts) Describe(ch chan<- *prometheus.Desc) { ch <- c.m.verdictDesc }
+func (c verdicts) Collect(ch chan<- prometheus.Metric) { c.collect(ch, c.m.ordered()) }
+
+func (c verdicts) collect(ch chan<- prometheus.Metric, ts []*Target) {
+	for _, t := range ts {
 		// The verdict is read before recoveredAt, which Record stores
 		// first: a verdict of 0 comes with its fresh recoveredAt.
-		if v := t.verdict(); v > 0 || v == 0 && t.recoveredAt.Load() > c.after {
+		if v := t.verdict(); c.all || v > 0 || v == 0 && t.recoveredAt.Load() > c.after {
 			ch <- &sample{desc: c.m.verdictDesc, labels: t.pairs, v: v}
 		}
 	}
@@ -263,27 +258,19 @@ func (m *Metrics) ordered() []*Target {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.sorted == nil {
-		m.sorted = make([]*Target, 0, len(m.targets))
-		for _, t := range m.targets {
-			m.sorted = append(m.sorted, t)
-		}
-		slices.SortFunc(m.sorted, func(a, b *Target) int { return slices.Compare(a.sortKey, b.sortKey) })
+		m.sorted = slices.SortedFunc(maps.Values(m.targets), func(a, b *Target) int {
+			return slices.Compare(a.sortKey, b.sortKey)
+		})
 	}
 	return m.sorted
 }
 
-// collectVerdict sends dns_sla_verdict: the consecutive failures once a
-// probe completed, else -1 (both streaks are 0 only before the first probe).
+// verdict is dns_sla_verdict: the consecutive failures once a probe
+// completed, else -1 (both streaks are 0 only before the first probe).
 // A probe's update may race the scrape between its two stores (fails set
 // before succs reset, or the reverse): the value is read once from the
 // streak that is current, and a race reads -1 or the previous verdict,
 // never a false 0 for a failing target.
-func (m *Metrics) collectVerdict(ch chan<- prometheus.Metric, ts []*Target) {
-	for _, t := range ts {
-		ch <- &sample{desc: m.verdictDesc, labels: t.pairs, v: t.verdict()}
-	}
-}
-
 func (t *Target) verdict() float64 {
 	f, s := t.fails.Load(), t.succs.Load()
 	switch {

@@ -81,7 +81,6 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, maxUDP); return &b }}
 type Prober struct {
 	t      config.Target
 	query  []byte // packed once; only the ID (bytes 0-1) changes
-	expect map[string]struct{}
 	conn   *net.UDPConn
 	prevID uint16 // a late answer to the previous query is ignored, not malformed
 	msg    dns.Msg
@@ -120,12 +119,6 @@ func New(t config.Target) (*Prober, error) {
 			p.tls.RootCAs = pool
 		}
 	}
-	if len(t.ExpectAnswers) > 0 {
-		p.expect = make(map[string]struct{}, len(t.ExpectAnswers))
-		for _, e := range t.ExpectAnswers {
-			p.expect[e] = struct{}{}
-		}
-	}
 	return p, nil
 }
 
@@ -152,34 +145,26 @@ func (p *Prober) Probe(ctx context.Context) Outcome {
 		id++
 	}
 	binary.BigEndian.PutUint16(p.query, id)
-	var o Outcome
+	exchange := p.udp
 	if p.t.Protocol != "udp" {
-		o = p.tcp(id, start, deadline)
-	} else {
-		o = p.udp(id, start, deadline)
+		exchange = p.tcp
 	}
+	o := exchange(id, start, deadline)
 	p.prevID = id
 	return o
 }
 
-func (p *Prober) dialUDP() error {
-	var laddr *net.UDPAddr
-	if p.t.SourceAddress.IsValid() {
-		laddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.t.SourceAddress, 0))
-	}
-	c, err := net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(p.t.Address))
-	if err != nil {
-		return err
-	}
-	p.conn = c
-	return nil
-}
-
 func (p *Prober) udp(id uint16, start, deadline time.Time) Outcome {
 	if p.conn == nil {
-		if err := p.dialUDP(); err != nil {
+		var laddr *net.UDPAddr
+		if p.t.SourceAddress.IsValid() {
+			laddr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.t.SourceAddress, 0))
+		}
+		c, err := net.DialUDP("udp", laddr, net.UDPAddrFromAddrPort(p.t.Address))
+		if err != nil {
 			return Outcome{Result: NetworkError, Err: err}
 		}
+		p.conn = c
 	}
 	if _, err := p.conn.Write(p.query); err != nil {
 		return p.udpError(err)
@@ -248,29 +233,26 @@ func (p *Prober) tcp(id uint16, start, deadline time.Time) Outcome {
 	if p.t.SourceAddress.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.t.SourceAddress, 0))
 	}
-	var c net.Conn
-	var err error
+	dial := d.Dial
 	if p.tls != nil {
-		c, err = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial("tcp", p.t.Address.String())
-	} else {
-		c, err = d.Dial("tcp", p.t.Address.String())
+		dial = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial
 	}
+	c, err := dial("tcp", p.t.Address.String())
 	if err != nil {
-		return timeoutOr(err, NetworkError)
+		return netError(err)
 	}
 	defer c.Close()
 	if err := c.SetDeadline(deadline); err != nil {
 		return Outcome{Result: NetworkError, Err: err}
 	}
-	req := make([]byte, 2+len(p.query))
-	binary.BigEndian.PutUint16(req, uint16(len(p.query)))
-	copy(req[2:], p.query)
+	// RFC 1035 4.2.2: a two-byte length, then the message.
+	req := append(binary.BigEndian.AppendUint16(nil, uint16(len(p.query))), p.query...)
 	if _, err := c.Write(req); err != nil {
-		return timeoutOr(err, NetworkError)
+		return netError(err)
 	}
 	var l [2]byte
 	if _, err := io.ReadFull(c, l[:]); err != nil {
-		return timeoutOr(err, NetworkError)
+		return netError(err)
 	}
 	resp := make([]byte, binary.BigEndian.Uint16(l[:]))
 	if _, err := io.ReadFull(c, resp); err != nil {
@@ -340,10 +322,7 @@ func (p *Prober) answers(rrs []dns.RR) (Result, error) {
 			}
 			if h.Rrtype == p.t.QueryType {
 				found = true
-				if p.expect == nil {
-					return Success, nil
-				}
-				if _, ok := p.expect[config.CanonicalRdata(rr)]; ok {
+				if len(p.t.ExpectAnswers) == 0 || slices.Contains(p.t.ExpectAnswers, config.CanonicalRdata(rr)) {
 					return Success, nil
 				}
 			} else if c, ok := rr.(*dns.CNAME); ok && h.Rrtype == dns.TypeCNAME {
@@ -371,9 +350,10 @@ func isICMP(err error) bool {
 		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTDOWN)
 }
 
-func timeoutOr(err error, r Result) Outcome {
+// netError is a network_error, or a timeout when the deadline cut it short.
+func netError(err error) Outcome {
 	if isTimeout(err) {
 		return Outcome{Result: Timeout, Err: err}
 	}
-	return Outcome{Result: r, Err: err}
+	return Outcome{Result: NetworkError, Err: err}
 }

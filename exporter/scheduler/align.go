@@ -47,10 +47,3 @@ func tickAfter(t time.Time, off, interval time.Duration) time.Time {
 
 // Align moves every target to a's schedule from its next probe on.
 func (s *Scheduler) Align(a Alignment) { s.align.Store(&a) }
-
-func (s *Scheduler) alignment() Alignment {
-	if a := s.align.Load(); a != nil {
-		return *a
-	}
-	return Alignment{}
-}

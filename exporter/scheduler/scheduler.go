@@ -29,9 +29,6 @@ type Prober interface {
 // NewProber builds the prober of a target.
 type NewProber func(config.Target) (Prober, error)
 
-// DefaultNewProber builds real DNS probers.
-func DefaultNewProber(t config.Target) (Prober, error) { return probe.New(t) }
-
 // Scheduler owns the probe loops.
 type Scheduler struct {
 	clock     Clock
@@ -64,9 +61,8 @@ type loop struct {
 	up     bool          // last result, for logging changes
 	probed bool
 
-	mu      sync.Mutex // orders re-arming against stop
-	timer   Timer
-	stopped bool
+	mu    sync.Mutex // orders re-arming against stop (which cancels ctx)
+	timer Timer
 }
 
 // New returns a scheduler with no targets. A nil clock or newProber means
@@ -76,10 +72,12 @@ func New(m *metrics.Metrics, clock Clock, newProber NewProber, logger *slog.Logg
 		clock = RealClock{}
 	}
 	if newProber == nil {
-		newProber = DefaultNewProber
+		newProber = func(t config.Target) (Prober, error) { return probe.New(t) }
 	}
-	return &Scheduler{clock: clock, metrics: m, newProber: newProber, logger: logger, loops: map[string]*loop{},
+	s := &Scheduler{clock: clock, metrics: m, newProber: newProber, logger: logger, loops: map[string]*loop{},
 		work: make(chan *loop), quit: make(chan struct{})}
+	s.align.Store(new(Alignment))
+	return s
 }
 
 // Offset is a target's phase within its interval: stable per name, so
@@ -95,7 +93,10 @@ func Offset(name string, interval time.Duration) time.Duration {
 // unchanged that is prev's grid (no drift, missed ticks skipped); with off
 // moved by an alignment, the first tick on the new grid.
 func nextTick(prev, now time.Time, off, interval time.Duration) time.Time {
-	return tickAfter(maxTime(now, prev.Add(interval/2)), off, interval)
+	if half := prev.Add(interval / 2); half.After(now) {
+		now = half
+	}
+	return tickAfter(now, off, interval)
 }
 
 // firstTick is the first tick at or after now at phase off, measured on the
@@ -182,7 +183,7 @@ func (s *Scheduler) start(t config.Target, p Prober, tm *metrics.Target) {
 		phase: Offset(t.Name, t.Interval)}
 	s.loops[t.Name] = l
 	now := s.clock.Now()
-	l.next = firstTick(now, aligned(l.phase, t.Interval, s.alignment()), t.Interval)
+	l.next = firstTick(now, aligned(l.phase, t.Interval, *s.align.Load()), t.Interval)
 	l.mu.Lock()
 	l.timer = s.clock.AfterFunc(l.next.Sub(now), func() { s.dispatch(l) })
 	l.mu.Unlock()
@@ -238,28 +239,20 @@ func (l *loop) tick() {
 		l.up, l.probed = up, true
 		s.logger.Info("Target state", "target", t.Name, "up", up, "result", o.Result.String())
 	}
-	l.next = nextTick(l.next, now, aligned(l.phase, t.Interval, s.alignment()), t.Interval)
+	l.next = nextTick(l.next, now, aligned(l.phase, t.Interval, *s.align.Load()), t.Interval)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stopped {
+	if l.ctx.Err() != nil {
 		l.finish()
 		return
 	}
 	l.timer.Reset(l.next.Sub(now))
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // stop cancels the loop; done closes once no probe is in flight.
 func (l *loop) stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.stopped = true
 	l.cancel()
 	if l.timer.Stop() {
 		l.finish() // the tick was pending, not running: nobody else will finish

@@ -161,8 +161,7 @@ func (r *Reloader) Reload(ctx context.Context) error {
 		r.success.Set(0)
 		return err
 	}
-	r.success.Set(1)
-	r.stamp.SetToCurrentTime()
+	r.Loaded()
 	return nil
 }
 
@@ -173,14 +172,6 @@ func RegisterStandard(reg prometheus.Registerer, name string) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-}
-
-// NewLogger builds the logger from the flags and logs the start-up lines.
-func NewLogger(f *Flags, name string) *slog.Logger {
-	logger := promslog.New(f.Log)
-	logger.Info("Starting "+name, "version", version.Info())
-	logger.Info("Build context", "build_context", version.BuildContext())
-	return logger
 }
 
 // Mux builds the HTTP handler of a program: telemetry, health, readiness,
@@ -361,7 +352,9 @@ func Main(app *kingpin.Application, f *Flags, name string, check func(file strin
 		fmt.Printf("%s: configuration %s is valid\n", name, *f.ConfigFile)
 		return 0
 	}
-	logger := NewLogger(f, name)
+	logger := promslog.New(f.Log)
+	logger.Info("Starting "+name, "version", version.Info())
+	logger.Info("Build context", "build_context", version.BuildContext())
 	if err := CheckExposure(f); err != nil {
 		logger.Error("Exiting", "err", err)
 		return 1
