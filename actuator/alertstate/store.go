@@ -42,8 +42,7 @@ type Event struct {
 	// UpdatedAt is when Alertmanager last heard of the alert from Prometheus
 	// (API only); zero for webhook events.
 	UpdatedAt time.Time
-	// Key names the configured target the alert acts on (see Admit); the
-	// store holds at most MaxPerKey fingerprints per key.
+	// Key names the configured target the alert acts on (see Admit).
 	Key string
 }
 
