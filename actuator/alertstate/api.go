@@ -29,15 +29,6 @@ func NewAPIClient(base string, timeout time.Duration) (*APIClient, error) {
 	return &APIClient{URL: u, Client: &http.Client{Timeout: timeout}}, nil
 }
 
-// apiAlert is the part of the API's gettableAlert we use.
-type apiAlert struct {
-	Labels      map[string]string `json:"labels"`
-	StartsAt    time.Time         `json:"startsAt"`
-	EndsAt      time.Time         `json:"endsAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
-	Fingerprint string            `json:"fingerprint"`
-}
-
 // Alerts returns every alert Alertmanager holds as active, silenced or
 // inhibited: silences mute notifications, not the facts routes follow.
 func (c *APIClient) Alerts(ctx context.Context) ([]Event, error) {
@@ -55,23 +46,25 @@ func (c *APIClient) Alerts(ctx context.Context) ([]Event, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("querying alertmanager: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	var raw []apiAlert
+	// The part of the API's gettableAlert we use.
+	var raw []struct {
+		Labels      map[string]string `json:"labels"`
+		StartsAt    time.Time         `json:"startsAt"`
+		EndsAt      time.Time         `json:"endsAt"`
+		UpdatedAt   time.Time         `json:"updatedAt"`
+		Fingerprint string            `json:"fingerprint"`
+	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&raw); err != nil {
 		return nil, fmt.Errorf("decoding alertmanager alerts: %w", err)
 	}
-	now := time.Now
+	now := time.Now()
 	if c.Now != nil {
-		now = c.Now
+		now = c.Now()
 	}
-	return fromAPI(raw, now()), nil
-}
-
-// fromAPI converts API alerts to events, dropping any already ended at now.
-func fromAPI(raw []apiAlert, now time.Time) []Event {
 	out := make([]Event, 0, len(raw))
 	for _, a := range raw {
 		if !a.EndsAt.IsZero() && !a.EndsAt.After(now) {
-			continue
+			continue // already ended
 		}
 		fp := a.Fingerprint
 		if fp == "" {
@@ -79,14 +72,10 @@ func fromAPI(raw []apiAlert, now time.Time) []Event {
 		}
 		out = append(out, Event{Fingerprint: fp, Labels: a.Labels, Status: Firing, StartsAt: a.StartsAt, EndsAt: a.EndsAt, UpdatedAt: a.UpdatedAt})
 	}
-	return out
+	return out, nil
 }
 
 // Fingerprint computes Alertmanager's fingerprint of a label set.
 func Fingerprint(labels map[string]string) string {
-	ls := make(model.LabelSet, len(labels))
-	for k, v := range labels {
-		ls[model.LabelName(k)] = model.LabelValue(v)
-	}
-	return ls.Fingerprint().String()
+	return model.Fingerprint(model.LabelsToSignature(labels)).String()
 }

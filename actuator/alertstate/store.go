@@ -42,8 +42,7 @@ type Event struct {
 	// UpdatedAt is when Alertmanager last heard of the alert from Prometheus
 	// (API only); zero for webhook events.
 	UpdatedAt time.Time
-	// Key names the configured target the alert acts on (see Admit); the
-	// store holds at most MaxPerKey fingerprints per key.
+	// Key names the configured target the alert acts on (see Admit).
 	Key string
 }
 
@@ -144,12 +143,10 @@ func (s *Store) Len() int {
 
 func (s *Store) insert(a *Alert) {
 	s.alerts[a.Fingerprint] = a
-	m := s.byKey[a.Key]
-	if m == nil {
-		m = map[string]*Alert{}
-		s.byKey[a.Key] = m
+	if s.byKey[a.Key] == nil {
+		s.byKey[a.Key] = map[string]*Alert{}
 	}
-	m[a.Fingerprint] = a
+	s.byKey[a.Key][a.Fingerprint] = a
 }
 
 func (s *Store) remove(fp string) {
@@ -158,11 +155,9 @@ func (s *Store) remove(fp string) {
 		return
 	}
 	delete(s.alerts, fp)
-	if m := s.byKey[a.Key]; m != nil {
-		delete(m, fp)
-		if len(m) == 0 {
-			delete(s.byKey, a.Key)
-		}
+	delete(s.byKey[a.Key], fp)
+	if len(s.byKey[a.Key]) == 0 {
+		delete(s.byKey, a.Key)
 	}
 }
 
@@ -202,10 +197,6 @@ const (
 func (s *Store) Apply(e Event, now time.Time) Outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.apply(e, now)
-}
-
-func (s *Store) apply(e Event, now time.Time) Outcome {
 	e.StartsAt, e.EndsAt = clamp(e.StartsAt, now), clamp(e.EndsAt, now)
 	cur, ok := s.alerts[e.Fingerprint]
 	if ok && cur.Key != e.Key {
@@ -214,69 +205,55 @@ func (s *Store) apply(e Event, now time.Time) Outcome {
 		s.remove(e.Fingerprint)
 		ok = false
 	}
-	if !ok {
+	outcome := Accepted
+	switch {
+	case !ok:
 		if !s.room(e.Key) {
 			return Full
 		}
-		e.Labels = maps.Clone(e.Labels)
-		a := &Alert{Event: e, Changed: now}
-		if e.Status == Firing {
-			a.LastSeen = later(now, e.UpdatedAt)
+		cur = &Alert{Event: e}
+		s.insert(cur)
+	case cur.Status == Resolved && cur.Inferred:
+		// Only an event of an older episode is stale.
+		if e.Status == Firing && e.StartsAt.Before(cur.StartsAt) ||
+			e.Status == Resolved && e.EndsAt.Before(cur.StartsAt) {
+			return Stale
 		}
-		s.insert(a)
-		s.version++
-		return Accepted
-	}
-	if cur.Status == Resolved && cur.Inferred {
-		return s.applyAfterInferred(cur, e, now)
-	}
-	t, ct := e.Time(), cur.Time()
-	switch {
-	case t.Before(ct):
-		return Stale
-	case t.Equal(ct) && e.Status == cur.Status:
-		if e.Status == Firing {
-			seen := later(cur.LastSeen, later(now, e.UpdatedAt))
-			// A refresh matters to policy (heartbeat freshness) only at the scale
-			// of heartbeat_timeout; not bumping the version for every repeat lets
-			// repeated notifications return without a reconcile.
-			if seen.Sub(cur.LastSeen) >= freshnessResolution {
-				s.version++
+		if e.Status == Resolved {
+			// Still resolved, now by notification: policy sees no change.
+			outcome = Duplicate
+		}
+	default:
+		t, ct := e.Time(), cur.Time()
+		switch {
+		case t.Before(ct):
+			return Stale
+		case t.Equal(ct) && e.Status == cur.Status:
+			if e.Status == Firing {
+				seen := latest(cur.LastSeen, now, e.UpdatedAt)
+				// A refresh matters to policy (heartbeat freshness) only at the scale
+				// of heartbeat_timeout; not bumping the version for every repeat lets
+				// repeated notifications return without a reconcile.
+				if seen.Sub(cur.LastSeen) >= freshnessResolution {
+					s.version++
+				}
+				cur.LastSeen = seen
 			}
-			cur.LastSeen = seen
+			return Duplicate
+		case t.Equal(ct) && e.Status == Firing:
+			// Resolved at the instant it started: the resolve wins.
+			return Stale
 		}
-		return Duplicate
-	case t.Equal(ct) && e.Status == Firing:
-		// Resolved at the instant it started: the resolve wins.
-		return Stale
-	}
-	seen := cur.LastSeen
-	e.Labels = maps.Clone(e.Labels)
-	cur.Event, cur.Changed = e, now
-	if e.Status == Firing {
-		cur.LastSeen = later(seen, later(now, e.UpdatedAt))
-	}
-	s.version++
-	return Accepted
-}
-
-// applyAfterInferred applies e to an alert whose resolve was inferred: only
-// an event of an older episode is stale.
-func (s *Store) applyAfterInferred(cur *Alert, e Event, now time.Time) Outcome {
-	if e.Status == Firing && e.StartsAt.Before(cur.StartsAt) ||
-		e.Status == Resolved && e.EndsAt.Before(cur.StartsAt) {
-		return Stale
 	}
 	e.Labels = maps.Clone(e.Labels)
-	if e.Status == Resolved {
-		// Still resolved, now by notification: policy sees no change.
-		cur.Event, cur.Changed, cur.Inferred = e, now, false
-		return Duplicate
-	}
 	cur.Event, cur.Changed, cur.Inferred = e, now, false
-	cur.LastSeen = later(cur.LastSeen, later(now, e.UpdatedAt))
-	s.version++
-	return Accepted
+	if e.Status == Firing {
+		cur.LastSeen = latest(cur.LastSeen, now, e.UpdatedAt)
+	}
+	if outcome == Accepted {
+		s.version++
+	}
+	return outcome
 }
 
 // Sync makes the store match the active alerts read from the Alertmanager API
@@ -310,7 +287,7 @@ func (s *Store) Sync(active []Event, fetched, now time.Time) {
 		} else {
 			cur.Labels = e.Labels
 			cur.UpdatedAt = e.UpdatedAt
-			cur.LastSeen = later(cur.LastSeen, e.UpdatedAt)
+			cur.LastSeen = latest(cur.LastSeen, e.UpdatedAt)
 		}
 		s.version++
 	}
@@ -359,9 +336,5 @@ func (s *Store) Version() uint64 {
 	return s.version
 }
 
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
+// latest is the newest of ts, the first of equal ones.
+func latest(ts ...time.Time) time.Time { return slices.MaxFunc(ts, time.Time.Compare) }

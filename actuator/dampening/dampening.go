@@ -181,7 +181,7 @@ func (d *Damper) Update(k Key, down bool, now time.Time) bool {
 		return false
 	}
 	d.expire(r, now)
-	r.Penalty = min(d.decayed(r, now)+d.cfg.Penalty, d.ceiling())
+	r.Penalty = min(d.decayed(r, now)+d.cfg.Penalty, d.cfg.ceiling())
 	r.Updated = now
 	r.Flaps++
 	if r.Penalty >= d.cfg.SuppressThreshold {
@@ -189,8 +189,6 @@ func (d *Damper) Update(k Key, down bool, now time.Time) bool {
 	}
 	return true
 }
-
-func (d *Damper) ceiling() float64 { return d.cfg.ceiling() }
 
 // expire ends r's suppression once its penalty has decayed below reuse.
 func (d *Damper) expire(r *Record, now time.Time) {
@@ -246,7 +244,7 @@ func (d *Damper) Export() []Record {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b Record) int {
-		return cmp.Or(a.Route.Addr().Compare(b.Route.Addr()), cmp.Compare(a.Route.Bits(), b.Route.Bits()), a.Nexthop.Compare(b.Nexthop))
+		return cmp.Or(a.Route.Compare(b.Route), a.Nexthop.Compare(b.Nexthop))
 	})
 	return out
 }
@@ -279,7 +277,7 @@ func (d *Damper) Import(recs []Record) error {
 	entries := make(map[Key]*Record, len(recs))
 	for _, r := range recs {
 		// A penalty saved under a larger ceiling (before a reload) is capped.
-		r.Penalty = min(r.Penalty, d.ceiling())
+		r.Penalty = min(r.Penalty, d.cfg.ceiling())
 		entries[Key{r.Route, r.Nexthop}] = &r
 	}
 	d.entries = entries

@@ -195,10 +195,9 @@ type Event struct {
 
 // Ring keeps the last events; safe for concurrent use.
 type Ring struct {
-	mu   sync.Mutex
-	buf  []Event
-	next int // index the next event goes to
-	seq  uint64
+	mu  sync.Mutex
+	buf []Event // oldest first; its capacity is the ring's size
+	seq uint64
 }
 
 // NewRing returns a ring of size events (at least 1).
@@ -211,12 +210,10 @@ func (r *Ring) Add(e Event) Event {
 	defer r.mu.Unlock()
 	r.seq++
 	e.Seq = r.seq
-	if len(r.buf) < cap(r.buf) {
-		r.buf = append(r.buf, e)
-	} else {
-		r.buf[r.next] = e
+	if len(r.buf) == cap(r.buf) {
+		r.buf = slices.Delete(r.buf, 0, 1)
 	}
-	r.next = (r.next + 1) % cap(r.buf)
+	r.buf = append(r.buf, e)
 	return e
 }
 
@@ -226,12 +223,8 @@ func (r *Ring) List(since uint64, limit int) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Event, 0, len(r.buf))
-	start := 0
-	if len(r.buf) == cap(r.buf) {
-		start = r.next
-	}
-	for i := range r.buf {
-		if e := r.buf[(start+i)%len(r.buf)]; e.Seq > since {
+	for _, e := range r.buf {
+		if e.Seq > since {
 			out = append(out, e)
 		}
 	}

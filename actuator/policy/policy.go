@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/slaroute/slaroute/actuator/alertstate"
@@ -84,9 +85,6 @@ type Input struct {
 	Suppressed func(netip.Prefix, netip.Addr) (events.DampingRef, bool)
 }
 
-// targetLabels are the alert labels a cause shows (besides alertname).
-var targetLabels = []string{"instance"}
-
 // Pipeline is the health of the alert pipeline.
 type Pipeline struct {
 	Healthy  bool
@@ -127,53 +125,52 @@ type Decision struct {
 // Classify says what an alert's labels mean for the configuration and, when
 // it must be ignored, why. Unmanaged alerts return Unmanaged and IgnoreUnmanaged.
 func Classify(routes []config.Route, ac config.Alerts, labels map[string]string) (Kind, string) {
-	name := labels["alertname"]
-	switch {
-	case name != "" && name == ac.Heartbeat:
-		return Heartbeat, ""
-	case slices.Contains(ac.Freeze, name):
-		if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
-			p, err := configkit.ParseService(s)
-			if err != nil {
-				return Freeze, IgnoreInvalidLabel
-			}
-			if !slices.ContainsFunc(routes, func(r config.Route) bool { return r.Prefix == p }) {
-				return Freeze, IgnoreUnknownRoute
-			}
-		}
-		return Freeze, ""
-	case slices.Contains(ac.Withdraw, name):
-		_, _, reason := withdrawTarget(routes, ac, labels)
-		return Withdraw, reason
-	}
-	return Unmanaged, IgnoreUnmanaged
+	t := classify(routes, ac, labels)
+	return t.kind, t.ignore
 }
 
-// withdrawTarget resolves a withdraw alert to its nexthop and, when the
-// service label narrows it, its route (else the zero, invalid Prefix).
-func withdrawTarget(routes []config.Route, ac config.Alerts, labels map[string]string) (netip.Addr, netip.Prefix, string) {
-	nh, err := configkit.ParseNexthop(labels[ac.NexthopLabel])
-	if err != nil {
-		return netip.Addr{}, netip.Prefix{}, IgnoreInvalidLabel
-	}
-	if s, ok := labels[ac.ServiceLabel]; ok && s != "" {
-		p, err := configkit.ParseService(s)
+// alertTarget is what an alert acts on.
+type alertTarget struct {
+	kind    Kind
+	ignore  string       // why the alert is ignored; "" when it acts
+	nexthop netip.Addr   // a withdraw alert's
+	route   netip.Prefix // the service label's; invalid for every route
+}
+
+func classify(routes []config.Route, ac config.Alerts, labels map[string]string) alertTarget {
+	var t alertTarget
+	switch name := labels["alertname"]; {
+	case name != "" && name == ac.Heartbeat:
+		return alertTarget{kind: Heartbeat}
+	case slices.Contains(ac.Freeze, name):
+		t.kind = Freeze
+	case slices.Contains(ac.Withdraw, name):
+		nh, err := configkit.ParseNexthop(labels[ac.NexthopLabel])
 		if err != nil {
-			return nh, netip.Prefix{}, IgnoreInvalidLabel
+			return alertTarget{kind: Withdraw, ignore: IgnoreInvalidLabel}
 		}
+		t.kind, t.nexthop = Withdraw, nh
+	default:
+		return alertTarget{kind: Unmanaged, ignore: IgnoreUnmanaged}
+	}
+	// A withdraw alert's nexthop must be in the route it names, else in any.
+	hasNexthop := func(r config.Route) bool { return t.kind != Withdraw || slices.Contains(r.Nexthops, t.nexthop) }
+	if s := labels[ac.ServiceLabel]; s != "" {
+		p, err := configkit.ParseService(s)
 		i := slices.IndexFunc(routes, func(r config.Route) bool { return r.Prefix == p })
-		if i < 0 {
-			return nh, netip.Prefix{}, IgnoreUnknownRoute
+		switch {
+		case err != nil:
+			t.ignore = IgnoreInvalidLabel
+		case i < 0:
+			t.ignore = IgnoreUnknownRoute
+		case !hasNexthop(routes[i]):
+			t.ignore = IgnoreUnknownNexthop
 		}
-		if !slices.Contains(routes[i].Nexthops, nh) {
-			return nh, p, IgnoreUnknownNexthop
-		}
-		return nh, p, ""
+		t.route = p
+	} else if t.kind == Withdraw && !slices.ContainsFunc(routes, hasNexthop) {
+		t.ignore = IgnoreUnknownNexthop
 	}
-	if !slices.ContainsFunc(routes, func(r config.Route) bool { return slices.Contains(r.Nexthops, nh) }) {
-		return nh, netip.Prefix{}, IgnoreUnknownNexthop
-	}
-	return nh, netip.Prefix{}, ""
+	return t
 }
 
 // PipelineHealth evaluates the heartbeat.
@@ -205,42 +202,38 @@ func Decide(in Input) Decision {
 	}
 	withdrawn := map[netip.Prefix]map[netip.Addr][]events.AlertRef{}
 	frozen := map[netip.Prefix][]string{}
-	var frozenAll []string
 	if !d.Pipeline.Healthy {
-		frozenAll = append(frozenAll, "pipeline unhealthy: "+d.Pipeline.Reason)
+		d.FrozenAll = append(d.FrozenAll, "pipeline unhealthy: "+d.Pipeline.Reason)
 	}
 	for _, a := range in.State {
 		if a.Status != alertstate.Firing {
 			continue
 		}
-		kind, ignore := Classify(in.Routes, in.Alerts, a.Labels)
-		if ignore != "" {
+		t := classify(in.Routes, in.Alerts, a.Labels)
+		if t.ignore != "" {
 			continue
 		}
 		name := a.Labels["alertname"]
-		switch kind {
+		switch t.kind {
 		case Freeze:
 			why := fmt.Sprintf("freeze alert %s (%s) since %s", name, a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339))
-			if s := a.Labels[in.Alerts.ServiceLabel]; s != "" {
-				p, _ := configkit.ParseService(s)
-				frozen[p] = append(frozen[p], why)
+			if t.route.IsValid() {
+				frozen[t.route] = append(frozen[t.route], why)
 			} else {
-				frozenAll = append(frozenAll, why)
+				d.FrozenAll = append(d.FrozenAll, why)
 			}
 		case Withdraw:
-			nh, only, _ := withdrawTarget(in.Routes, in.Alerts, a.Labels)
 			for _, r := range in.Routes {
-				if (only.IsValid() && only != r.Prefix) || !slices.Contains(r.Nexthops, nh) {
+				if (t.route.IsValid() && t.route != r.Prefix) || !slices.Contains(r.Nexthops, t.nexthop) {
 					continue
 				}
 				if withdrawn[r.Prefix] == nil {
 					withdrawn[r.Prefix] = map[netip.Addr][]events.AlertRef{}
 				}
-				withdrawn[r.Prefix][nh] = append(withdrawn[r.Prefix][nh], alertRef(in.Alerts, a))
+				withdrawn[r.Prefix][t.nexthop] = append(withdrawn[r.Prefix][t.nexthop], alertRef(in.Alerts, a))
 			}
 		}
 	}
-	d.FrozenAll = frozenAll
 	for _, r := range in.Routes {
 		installed, present := in.Installed[r.Prefix]
 		rd := Route{
@@ -248,7 +241,7 @@ func Decide(in Input) Decision {
 			Configured: slices.Clone(r.Nexthops),
 			Present:    present,
 			Withdrawn:  withdrawn[r.Prefix],
-			Frozen:     append(slices.Clone(frozenAll), frozen[r.Prefix]...),
+			Frozen:     append(slices.Clone(d.FrozenAll), frozen[r.Prefix]...),
 		}
 		// target is configured minus withdrawn, after guards, before freeze and confirmation.
 		out := outCauses(in, r, rd.Withdrawn)
@@ -277,7 +270,7 @@ func Decide(in Input) Decision {
 				rd.Desired = append(rd.Desired, rd.PendingRestore[0])
 				rd.PendingRestore = rd.PendingRestore[1:]
 			}
-			slices.SortFunc(rd.Desired, func(a, b netip.Addr) int { return a.Compare(b) })
+			slices.SortFunc(rd.Desired, netip.Addr.Compare)
 		}
 		rd.Why = why(rd, out)
 		d.Routes = append(d.Routes, rd)
@@ -311,28 +304,21 @@ func outCauses(in Input, r config.Route, withdrawn map[netip.Addr][]events.Alert
 	return out
 }
 
-func drained(c []events.Cause) bool {
-	return slices.ContainsFunc(c, func(x events.Cause) bool { return x.Kind == events.Drain })
-}
-
 // guard applies fail-open and min_nexthops to configured minus what is out.
 // Drained nexthops are never kept, unless every configured one is drained.
 func guard(r config.Route, out map[netip.Addr][]events.Cause, installed []netip.Addr) (target []netip.Addr, reason string, kept []netip.Addr) {
-	var keepable, all []netip.Addr
+	var keepable []netip.Addr
 	for _, nh := range r.Nexthops {
 		switch c := out[nh]; {
 		case len(c) == 0:
 			target = append(target, nh)
-		case !drained(c):
+		case !slices.ContainsFunc(c, func(x events.Cause) bool { return x.Kind == events.Drain }):
 			keepable = append(keepable, nh)
-			all = append(all, nh)
-		default:
-			all = append(all, nh)
 		}
 	}
 	switch {
 	case len(target) == 0 && len(keepable) == 0:
-		return slices.Clone(r.Nexthops), GuardFailOpen, all
+		return slices.Clone(r.Nexthops), GuardFailOpen, slices.Clone(r.Nexthops)
 	case len(target) == 0:
 		return keepable, GuardFailOpen, slices.Clone(keepable)
 	case len(target) >= r.MinNexthops || len(keepable) == 0:
@@ -349,11 +335,11 @@ func guard(r config.Route, out map[netip.Addr][]events.Cause, installed []netip.
 		}
 		return a.Compare(b)
 	})
-	kept = keepable[:min(r.MinNexthops-len(target), len(keepable))]
+	n := min(r.MinNexthops-len(target), len(keepable))
+	kept = slices.SortedFunc(slices.Values(keepable[:n]), netip.Addr.Compare)
 	target = append(target, kept...)
-	slices.SortFunc(target, func(a, b netip.Addr) int { return a.Compare(b) })
-	slices.SortFunc(kept, func(a, b netip.Addr) int { return a.Compare(b) })
-	return target, GuardMinNexthops, slices.Clone(kept)
+	slices.SortFunc(target, netip.Addr.Compare)
+	return target, GuardMinNexthops, kept
 }
 
 // why says, per configured nexthop, what keeps it out of Desired, or which
@@ -377,25 +363,20 @@ func why(rd Route, out map[netip.Addr][]events.Cause) map[netip.Addr][]events.Ca
 	return w
 }
 
-// causeDetail names what a guard overrides: "over alert, dampening".
+// causeDetail names what a guard overrides: "over alert, dampening". A kept
+// nexthop always has causes: the guards keep only nexthops that are out.
 func causeDetail(c []events.Cause) string {
-	if len(c) == 0 {
-		return ""
-	}
-	s := "over "
+	kinds := make([]string, len(c))
 	for i, x := range c {
-		if i > 0 {
-			s += ", "
-		}
-		s += string(x.Kind)
+		kinds[i] = string(x.Kind)
 	}
-	return s
+	return "over " + strings.Join(kinds, ", ")
 }
 
-// alertRef names a withdraw alert with its target labels.
+// alertRef names a withdraw alert with its target labels (nexthop, service, instance).
 func alertRef(ac config.Alerts, a alertstate.Alert) events.AlertRef {
 	l := map[string]string{}
-	for _, k := range append([]string{ac.NexthopLabel, ac.ServiceLabel}, targetLabels...) {
+	for _, k := range []string{ac.NexthopLabel, ac.ServiceLabel, "instance"} {
 		if v, ok := a.Labels[k]; ok {
 			l[k] = v
 		}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/slaroute/slaroute/actuator/dampening"
 )
@@ -82,7 +81,11 @@ func Save(dir string, s State) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating storage directory: %w", err)
 	}
-	removeStale(dir)
+	// Temporary files a crashed Save left behind.
+	stale, _ := fs.Glob(os.DirFS(dir), FileName+".tmp-*")
+	for _, name := range stale {
+		os.Remove(filepath.Join(dir, name))
+	}
 	f, err := os.CreateTemp(dir, FileName+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing state file: %w", err)
@@ -121,14 +124,4 @@ func Save(dir string, s State) (err error) {
 		return fmt.Errorf("syncing storage directory: %w", err)
 	}
 	return nil
-}
-
-// removeStale deletes temporary files a crashed Save left behind.
-func removeStale(dir string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), FileName+".tmp-") {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
 }

@@ -59,13 +59,7 @@ func (s State) List() []Drain {
 // Drained returns the drains that take nh out of p (several when both a
 // per-route and an all-routes drain exist).
 func (s State) Drained(p netip.Prefix, nh netip.Addr) []Drain {
-	var out []Drain
-	for _, d := range s.Drains {
-		if d.Covers(p, nh) {
-			out = append(out, d)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(s.Drains), func(d Drain) bool { return !d.Covers(p, nh) })
 }
 
 // Route is what a drain is checked against: one configured route as the
@@ -136,8 +130,7 @@ func (s State) Add(d Drain, routes []Route, now time.Time, force bool) (State, e
 		}
 		return s, fmt.Errorf("%w: nexthop %s is in no configured route", ErrNotFound, d.Nexthop)
 	}
-	out := s.clone()
-	out.Drains = slices.DeleteFunc(out.Drains, func(x Drain) bool { return x.Nexthop == d.Nexthop && x.Route == d.Route })
+	out, _ := s.without(func(x Drain) bool { return x.Nexthop == d.Nexthop && x.Route == d.Route })
 	out.Drains = append(out.Drains, d)
 	sortDrains(out.Drains)
 	return out, nil
@@ -146,14 +139,8 @@ func (s State) Add(d Drain, routes []Route, now time.Time, force bool) (State, e
 // Remove returns s without nexthop's drains (only route's when route is
 // valid) and the drains removed; none is ErrNotFound.
 func (s State) Remove(nexthop netip.Addr, route netip.Prefix) (State, []Drain, error) {
-	out := s.clone()
-	var removed []Drain
-	out.Drains = slices.DeleteFunc(out.Drains, func(d Drain) bool {
-		if d.Nexthop == nexthop.Unmap() && (!route.IsValid() || d.Route == route) {
-			removed = append(removed, d)
-			return true
-		}
-		return false
+	out, removed := s.without(func(d Drain) bool {
+		return d.Nexthop == nexthop.Unmap() && (!route.IsValid() || d.Route == route)
 	})
 	if len(removed) == 0 {
 		return s, nil, fmt.Errorf("%w: no drain of %s", ErrNotFound, nexthop)
@@ -163,16 +150,7 @@ func (s State) Remove(nexthop netip.Addr, route netip.Prefix) (State, []Drain, e
 
 // Expire returns s without the drains expired at now, and those.
 func (s State) Expire(now time.Time) (State, []Drain) {
-	out := s.clone()
-	var expired []Drain
-	out.Drains = slices.DeleteFunc(out.Drains, func(d Drain) bool {
-		if !d.Expires.IsZero() && !now.Before(d.Expires) {
-			expired = append(expired, d)
-			return true
-		}
-		return false
-	})
-	return out, expired
+	return s.without(func(d Drain) bool { return !d.Expires.IsZero() && !now.Before(d.Expires) })
 }
 
 // NextExpiry is when the next drain expires (zero if none does): the
@@ -187,10 +165,18 @@ func (s State) NextExpiry() time.Time {
 	return next
 }
 
-func (s State) clone() State {
-	s.Drains = slices.Clone(s.Drains)
+// without returns a copy of s without the drains match matches, and those.
+func (s State) without(match func(Drain) bool) (State, []Drain) {
+	var removed []Drain
+	s.Drains = slices.DeleteFunc(slices.Clone(s.Drains), func(d Drain) bool {
+		if !match(d) {
+			return false
+		}
+		removed = append(removed, d)
+		return true
+	})
 	s.Dampening = slices.Clone(s.Dampening)
-	return s
+	return s, removed
 }
 
 func sortDrains(ds []Drain) {
