@@ -5,6 +5,7 @@
 package apiv1
 
 import (
+	"cmp"
 	"strings"
 	"time"
 	"unicode"
@@ -143,12 +144,10 @@ func Who(authUser, header string) string {
 		header = strings.ToValidUTF8(header[:maxWho], "")
 	}
 	switch {
-	case authUser != "" && header != "" && header != authUser:
-		return header + " via " + authUser
-	case authUser != "":
+	case authUser == "":
+		return cmp.Or(header, "anonymous")
+	case header == "" || header == authUser:
 		return authUser
-	case header != "":
-		return header
 	}
-	return "anonymous"
+	return header + " via " + authUser
 }

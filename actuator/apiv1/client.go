@@ -2,6 +2,7 @@ package apiv1
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -59,11 +60,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if c.Who != "" {
 		req.Header.Set(HeaderWho, c.Who)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := cmp.Or(c.HTTP, http.DefaultClient).Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -88,40 +85,36 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // Routes reads GET /api/v1/routes.
-func (c *Client) Routes(ctx context.Context) (Routes, []byte, error) {
-	var r Routes
-	raw, err := c.Do(ctx, http.MethodGet, PathRoutes, nil, nil, &r)
+func (c *Client) Routes(ctx context.Context) (r Routes, raw []byte, err error) {
+	raw, err = c.Do(ctx, http.MethodGet, PathRoutes, nil, nil, &r)
 	return r, raw, err
 }
 
 // Drains reads GET /api/v1/drains.
-func (c *Client) Drains(ctx context.Context) (Drains, []byte, error) {
-	var d Drains
-	raw, err := c.Do(ctx, http.MethodGet, PathDrains, nil, nil, &d)
+func (c *Client) Drains(ctx context.Context) (d Drains, raw []byte, err error) {
+	raw, err = c.Do(ctx, http.MethodGet, PathDrains, nil, nil, &d)
 	return d, raw, err
 }
 
 // AddDrain posts a drain and returns it as recorded.
-func (c *Client) AddDrain(ctx context.Context, req DrainRequest) (state.Drain, []byte, error) {
-	var d state.Drain
-	raw, err := c.Do(ctx, http.MethodPost, PathDrains, nil, req, &d)
+func (c *Client) AddDrain(ctx context.Context, req DrainRequest) (d state.Drain, raw []byte, err error) {
+	raw, err = c.Do(ctx, http.MethodPost, PathDrains, nil, req, &d)
 	return d, raw, err
 }
 
 // RemoveDrain ends nexthop's drains (only route's when route is set); the
 // answer lists them, or is empty (204).
-func (c *Client) RemoveDrain(ctx context.Context, nexthop, route string) (Drains, []byte, error) {
+func (c *Client) RemoveDrain(ctx context.Context, nexthop, route string) (d Drains, raw []byte, err error) {
 	var q url.Values
 	if route != "" {
 		q = url.Values{"route": {route}}
 	}
-	var d Drains
-	raw, err := c.Do(ctx, http.MethodDelete, PathDrains+"/"+url.PathEscape(nexthop), q, nil, &d)
+	raw, err = c.Do(ctx, http.MethodDelete, PathDrains+"/"+url.PathEscape(nexthop), q, nil, &d)
 	return d, raw, err
 }
 
 // Events reads GET /api/v1/events after since, the newest limit (0: all kept).
-func (c *Client) Events(ctx context.Context, since uint64, limit int) (Events, []byte, error) {
+func (c *Client) Events(ctx context.Context, since uint64, limit int) (e Events, raw []byte, err error) {
 	q := url.Values{}
 	if since > 0 {
 		q.Set("since", strconv.FormatUint(since, 10))
@@ -129,7 +122,6 @@ func (c *Client) Events(ctx context.Context, since uint64, limit int) (Events, [
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var e Events
-	raw, err := c.Do(ctx, http.MethodGet, PathEvents, q, nil, &e)
+	raw, err = c.Do(ctx, http.MethodGet, PathEvents, q, nil, &e)
 	return e, raw, err
 }

@@ -360,8 +360,7 @@ func (a *Alerts) validate(d *configkit.Decoder) {
 // validateDampening reports the section's first problem at its key's line
 // (the section's when the key is left out).
 func validateDampening(d *configkit.Decoder, c *dampening.Config) {
-	var fe *dampening.FieldError
-	if err := c.Validate(); errors.As(err, &fe) {
+	if fe, ok := errors.AsType[*dampening.FieldError](c.Validate()); ok {
 		at := any(c)
 		v := reflect.ValueOf(c).Elem()
 		for i := range v.NumField() {
@@ -391,15 +390,6 @@ func (c *Config) Placements() map[netip.Prefix]route.Placement {
 	out := make(map[netip.Prefix]route.Placement, len(c.Routes))
 	for _, r := range c.Routes {
 		out[r.Prefix] = r.Placement
-	}
-	return out
-}
-
-// Prefixes returns the configured route prefixes in configuration order.
-func (c *Config) Prefixes() []netip.Prefix {
-	out := make([]netip.Prefix, len(c.Routes))
-	for i, r := range c.Routes {
-		out[i] = r.Prefix
 	}
 	return out
 }

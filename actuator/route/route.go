@@ -5,13 +5,13 @@
 package route
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Route is one service prefix and the nexthops that carry it, sorted and unique.
@@ -28,7 +28,7 @@ func New(prefix netip.Prefix, nexthops ...netip.Addr) Route {
 // Normalize returns a sorted copy of addrs without duplicates.
 func Normalize(addrs []netip.Addr) []netip.Addr {
 	out := slices.Clone(addrs)
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	slices.SortFunc(out, netip.Addr.Compare)
 	return slices.Compact(out)
 }
 
@@ -37,13 +37,7 @@ func (r Route) Equal(o Route) bool {
 	return r.Prefix == o.Prefix && slices.Equal(Normalize(r.Nexthops), Normalize(o.Nexthops))
 }
 
-func (r Route) String() string {
-	s := make([]string, len(r.Nexthops))
-	for i, nh := range r.Nexthops {
-		s[i] = nh.String()
-	}
-	return r.Prefix.String() + " via [" + strings.Join(s, " ") + "]"
-}
+func (r Route) String() string { return fmt.Sprintf("%s via %v", r.Prefix, r.Nexthops) }
 
 // Sort orders routes by prefix (address, then length), the order List returns.
 func Sort(rs []Route) {
@@ -52,10 +46,7 @@ func Sort(rs []Route) {
 
 // ComparePrefix orders prefixes by address, then by length.
 func ComparePrefix(a, b netip.Prefix) int {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c
-	}
-	return a.Bits() - b.Bits()
+	return cmp.Or(a.Addr().Compare(b.Addr()), a.Bits()-b.Bits())
 }
 
 // Placement is where on the device a route lives: in a VRF by name, or in

@@ -4,9 +4,8 @@
 // reconciles before the reply, so a 200 means the device is updated.
 //
 // Each request is bounded: the body is read incrementally up to MaxBodyBytes
-// (413 beyond; the client's Content-Length is never trusted to size a buffer)
-// and at most MaxRequests are handled at once; beyond that the handler
-// answers 503 at once, which Alertmanager retries.
+// (413 beyond) and at most MaxRequests are handled at once (503 beyond,
+// which Alertmanager retries).
 package webhook
 
 import (
@@ -20,7 +19,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,14 +46,13 @@ type Ingester interface {
 	Ingest(ctx context.Context, events []alertstate.Event) error
 }
 
-// Codes are the status codes the handler answers with (pre-initialised).
+// Codes are every status code the handler answers with (pre-initialised).
 var Codes = []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed,
 	http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable}
 
 // Metrics are the webhook's metrics.
 type Metrics struct {
 	requests *prometheus.CounterVec
-	received *prometheus.CounterVec
 	inFlight prometheus.Gauge
 	// Resolved children: a label lookup per alert was measurable at 2,000 webhooks/s.
 	byCode            map[int]prometheus.Counter
@@ -68,20 +65,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "route_actuator_webhook_requests_total", Help: "Webhook requests by HTTP status code.",
 		}, []string{"code"}),
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "route_actuator_alerts_received_total", Help: "Alerts received in webhooks by their own status.",
-		}, []string{"status"}),
 	}
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "route_actuator_webhook_requests_in_flight", Help: "Webhook requests being handled now (at most --webhook.max-requests).",
 	})
-	reg.MustRegister(m.requests, m.received, m.inFlight)
+	received := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "route_actuator_alerts_received_total", Help: "Alerts received in webhooks by their own status.",
+	}, []string{"status"})
+	reg.MustRegister(m.requests, received, m.inFlight)
 	m.byCode = make(map[int]prometheus.Counter, len(Codes))
 	for _, c := range Codes {
 		m.byCode[c] = m.requests.WithLabelValues(strconv.Itoa(c))
 	}
-	m.firing = m.received.WithLabelValues(string(alertstate.Firing))
-	m.resolvedC = m.received.WithLabelValues(string(alertstate.Resolved))
+	m.firing = received.WithLabelValues(string(alertstate.Firing))
+	m.resolvedC = received.WithLabelValues(string(alertstate.Resolved))
 	return m
 }
 
@@ -112,32 +109,6 @@ type Handler struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var code int
-	var msg string
-	if h.acquire() {
-		h.Metrics.inFlight.Inc()
-		code, msg = h.serve(r)
-		h.Metrics.inFlight.Dec()
-		<-h.slots
-	} else {
-		code, msg = http.StatusServiceUnavailable, "too many webhook requests in flight, retry"
-	}
-	if c, ok := h.Metrics.byCode[code]; ok {
-		c.Inc()
-	} else {
-		h.Metrics.requests.WithLabelValues(strconv.Itoa(code)).Inc()
-	}
-	if code == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodPost)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(code)
-	fmt.Fprintln(w, msg)
-}
-
-// acquire takes an in-flight slot without waiting: a queue would hold
-// connections and memory without bound, a 503 makes Alertmanager retry.
-func (h *Handler) acquire() bool {
 	h.once.Do(func() {
 		n := h.MaxRequests
 		if n <= 0 {
@@ -145,12 +116,26 @@ func (h *Handler) acquire() bool {
 		}
 		h.slots = make(chan struct{}, n)
 	})
+	// An in-flight slot is taken without waiting: a queue would hold
+	// connections and memory without bound, a 503 makes Alertmanager retry.
+	var code int
+	var msg string
 	select {
 	case h.slots <- struct{}{}:
-		return true
+		h.Metrics.inFlight.Inc()
+		code, msg = h.serve(r)
+		h.Metrics.inFlight.Dec()
+		<-h.slots
 	default:
-		return false
+		code, msg = http.StatusServiceUnavailable, "too many webhook requests in flight, retry"
 	}
+	h.Metrics.byCode[code].Inc()
+	if code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
 }
 
 func (h *Handler) serve(r *http.Request) (int, string) {
@@ -177,7 +162,6 @@ func (h *Handler) serve(r *http.Request) (int, string) {
 	// Content-Length: 100 connections claiming 4 MiB and sending one byte
 	// each once cost 943 MB of heap. A pooled buffer keeps growth rare.
 	_, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, limit))
-	body := buf.Bytes()
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit)
@@ -189,7 +173,7 @@ func (h *Handler) serve(r *http.Request) (int, string) {
 		dec.release()
 		decoders.Put(dec)
 	}()
-	events, err := dec.decode(body)
+	events, err := dec.decode(buf.Bytes())
 	if err != nil {
 		h.Logger.Warn("Rejected webhook", "err", err)
 		return http.StatusBadRequest, err.Error()
@@ -251,13 +235,17 @@ func events(p *payload, out []alertstate.Event) ([]alertstate.Event, error) {
 		if fp == "" {
 			fp = alertstate.Fingerprint(a.Labels)
 		}
-		out = append(out, alertstate.Event{
+		ev := alertstate.Event{
 			Fingerprint: fp,
 			Labels:      map[string]string(a.Labels),
 			Status:      st,
 			StartsAt:    a.StartsAt,
-			EndsAt:      endsAt(st, a.EndsAt),
-		})
+		}
+		// A firing alert's endsAt is Alertmanager's timeout guess, not an event time.
+		if st == alertstate.Resolved {
+			ev.EndsAt = a.EndsAt
+		}
+		out = append(out, ev)
 	}
 	return out, nil
 }
@@ -293,26 +281,18 @@ func (d *decoder) decode(body []byte) ([]alertstate.Event, error) {
 	d.data = template.Data{Alerts: d.alerts}
 	p := payload{Data: &d.data}
 	err := json.Unmarshal(body, &p)
-	d.keep(p.Alerts)
+	// Adopt the alerts array decoding ended with when it grew, within bounds.
+	if cap(p.Alerts) > cap(d.alerts) && cap(p.Alerts) <= poolMaxAlerts {
+		d.alerts = p.Alerts[:0]
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid JSON payload: %w", err)
 	}
 	if len(p.Alerts) == 0 {
 		return decode(body)
 	}
-	evs, err := events(&p, d.events[:0])
-	if err != nil {
-		return nil, err
-	}
-	d.events = evs
-	return evs, nil
-}
-
-// keep adopts the alerts array decoding ended with when it grew, within bounds.
-func (d *decoder) keep(alerts template.Alerts) {
-	if cap(alerts) > cap(d.alerts) && cap(alerts) <= poolMaxAlerts {
-		d.alerts = alerts[:0]
-	}
+	d.events, err = events(&p, d.events[:0])
+	return d.events, err
 }
 
 // release resets the decoder for the next request: nothing of this one stays.
@@ -336,12 +316,4 @@ func reuse(m template.KV) template.KV {
 	}
 	clear(m)
 	return m
-}
-
-// endsAt of a firing alert is Alertmanager's timeout guess, not an event time.
-func endsAt(st alertstate.Status, t time.Time) time.Time {
-	if st == alertstate.Firing {
-		return time.Time{}
-	}
-	return t
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,15 +29,7 @@ func newTable(w io.Writer, header string) *table {
 	return t
 }
 
-func (t *table) row(cells ...any) {
-	for i, c := range cells {
-		if i > 0 {
-			fmt.Fprint(t.tw, "\t")
-		}
-		fmt.Fprint(t.tw, c)
-	}
-	fmt.Fprintln(t.tw)
-}
+func (t *table) row(cells ...string) { fmt.Fprintln(t.tw, strings.Join(cells, "\t")) }
 
 func (t *table) flush() error {
 	if err := t.tw.Flush(); err != nil {
@@ -176,7 +169,7 @@ func writeDrains(w io.Writer, d apiv1.Drains) error {
 		if x.Forced {
 			reason += " (forced below min_nexthops)"
 		}
-		tw.row(x.Nexthop, route, reason, x.Who, stamp(x.Created), stamp(x.Expires))
+		tw.row(x.Nexthop.String(), route, reason, x.Who, stamp(x.Created), stamp(x.Expires))
 	}
 	return tw.flush()
 }
@@ -188,15 +181,13 @@ func writeEvents(w io.Writer, e apiv1.Events) error {
 		if ev.DryRun {
 			route += " (dry run)"
 		}
+		lead := []string{strconv.FormatUint(ev.Seq, 10), stamp(ev.Time), route}
 		if len(ev.Changes) == 0 {
-			tw.row(ev.Seq, stamp(ev.Time), route, fmt.Sprintf("%s -> %s", ev.From, ev.To))
+			tw.row(append(lead, fmt.Sprintf("%s -> %s", ev.From, ev.To))...)
 		}
-		for i, c := range ev.Changes {
-			if i == 0 {
-				tw.row(ev.Seq, stamp(ev.Time), route, c)
-			} else {
-				tw.row("", "", "", c)
-			}
+		for _, c := range ev.Changes {
+			tw.row(append(lead, c.String())...)
+			lead = []string{"", "", ""} // an event's further changes: one line each
 		}
 	}
 	return tw.flush()

@@ -89,16 +89,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	app.Terminate(func(c int) { panic(exit(c)) })
 	app.UsageWriter(stdout) // --help and --version; usage after an error goes to ErrorWriter
 	app.ErrorWriter(stderr)
-	if err := bindConfig(app, args, defaultConfigFile()); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 2
+	err := bindConfig(app, args, defaultConfigFile())
+	if err == nil {
+		o.Command, err = app.Parse(args)
 	}
-	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
-	o.Command = cmd
 	if err := Run(ctx, o, stdout); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1

@@ -109,18 +109,12 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	return fmt.Errorf("unknown command %q", o.Command)
 }
 
-// drainRequest checks the flags before anything is sent.
+// drainRequest checks the flags before anything is sent; Run has
+// normalised o.Route.
 func drainRequest(o Options) (apiv1.DrainRequest, error) {
 	req := apiv1.DrainRequest{Nexthop: o.Nexthop, Reason: o.Reason, Route: o.Route, Force: o.Force}
 	if _, err := netip.ParseAddr(o.Nexthop); err != nil {
 		return req, fmt.Errorf("nexthop %q is not an IP address", o.Nexthop)
-	}
-	if o.Route != "" {
-		p, err := parseRoute(o.Route)
-		if err != nil {
-			return req, err
-		}
-		req.Route = p.String()
 	}
 	if o.Expires != "" {
 		if d, err := time.ParseDuration(o.Expires); err == nil {
@@ -152,7 +146,7 @@ func parseRoute(s string) (netip.Prefix, error) {
 // httpClient builds the HTTP client with prometheus/common/config: basic
 // auth with a password file from the flags, or a whole http_config file.
 func httpClient(o Options) (*http.Client, error) {
-	var cfg promconfig.HTTPClientConfig
+	cfg := promconfig.DefaultHTTPClientConfig
 	switch {
 	case o.HTTPConfigFile != "" && (o.Username != "" || o.PasswordFile != ""):
 		return nil, errors.New("--http.config.file and --basic-auth.* exclude each other")
@@ -167,8 +161,6 @@ func httpClient(o Options) (*http.Client, error) {
 			return nil, errors.New("--basic-auth.username and --basic-auth.password-file go together")
 		}
 		cfg = promconfig.HTTPClientConfig{BasicAuth: &promconfig.BasicAuth{Username: o.Username, PasswordFile: o.PasswordFile}}
-	default:
-		cfg = promconfig.DefaultHTTPClientConfig
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

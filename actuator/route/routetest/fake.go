@@ -45,21 +45,24 @@ func New(t testing.TB, managed map[netip.Prefix]int) *Backend {
 
 var _ route.Backend = (*Backend)(nil)
 
+// enter checks that op is neither concurrent nor after Close, and locks b until the returned func runs.
 func (b *Backend) enter(op string) func() {
 	if !b.busy.CompareAndSwap(false, true) {
 		b.t.Errorf("routetest: concurrent %s: a Backend is used from one goroutine at a time", op)
 	}
-	return func() { b.busy.Store(false) }
+	b.mu.Lock()
+	if b.closed {
+		b.t.Errorf("routetest: %s after Close", op)
+	}
+	return func() {
+		b.mu.Unlock()
+		b.busy.Store(false)
+	}
 }
 
 // List returns every route held, like a backend listing what it owns.
 func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 	defer b.enter("List")()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		b.t.Errorf("routetest: List after Close")
-	}
 	if b.ListErr != nil {
 		if err := b.ListErr(); err != nil {
 			return nil, err
@@ -77,11 +80,6 @@ func (b *Backend) List(ctx context.Context) ([]route.Route, error) {
 // what is held for each. An error from SetErr skips that route only.
 func (b *Backend) Set(ctx context.Context, want ...route.Route) ([]route.Route, error) {
 	defer b.enter("Set")()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		b.t.Errorf("routetest: Set after Close")
-	}
 	b.calls++
 	seen := map[netip.Prefix]bool{}
 	var errs []error
