@@ -74,7 +74,7 @@ func DNSSLA() (dashboard.Dashboard, error) {
 		q(`sum by (target) (rate(dns_sla_probes_total{result!="success", `+sel+`}[$__rate_interval])) / sum by (target) (rate(dns_sla_probes_total{`+sel+`}[$__rate_interval]))`, "{{target}}")))
 
 	d.row(6)
-	d.add(4, withStates(statPanel("Exporter up", "Prometheus can scrapeSel the exporter (each job that scrapes it); if not, DNSSLAProbesMissing freezes every route.", "none",
+	d.add(4, withStates(statPanel("Exporter up", "Prometheus can scrape the exporter (each job that scrapes it); if not, DNSSLAProbesMissing freezes every route.", "none",
 		q(`up{`+scrapeSel+`}`, "{{job}}")), "down", "up", "red", "green"))
 	d.add(4, statPanel("Targets", "Targets in the exporter's configuration.", "short",
 		q(`dns_sla_targets{`+scrapeSel+`}`, "{{instance}}")))
@@ -83,7 +83,7 @@ func DNSSLA() (dashboard.Dashboard, error) {
 	d.add(6, timeseriesPanel("Scheduling lag", "How late probes start against their schedule (p50, p99).", "s",
 		q(`histogram_quantile(0.5, sum by (instance, le) (rate(dns_sla_scheduling_lag_seconds_bucket{`+scrapeSel+`}[$__rate_interval])))`, "p50 {{instance}}"),
 		q(`histogram_quantile(0.99, sum by (instance, le) (rate(dns_sla_scheduling_lag_seconds_bucket{`+scrapeSel+`}[$__rate_interval])))`, "p99 {{instance}}")))
-	d.add(6, timeseriesPanel("Scrape duration", "Time Prometheus takes to scrapeSel the exporter, per job (the verdict job's timeout is its 250ms interval).", "s",
+	d.add(6, timeseriesPanel("Scrape duration", "Time Prometheus takes to scrape the exporter, per job (the verdict job's timeout is its 250ms interval).", "s",
 		q(`scrape_duration_seconds{`+scrapeSel+`}`, "{{job}}")))
 
 	d.row(6)

@@ -41,7 +41,7 @@ func RouteActuator() (dashboard.Dashboard, error) {
 		"route {{action}} ({{result}})", "route_actuator could not apply a change", "action,result")
 
 	d.row(4)
-	d.add(4, withStates(statPanel("Actuator up", "Prometheus can scrapeSel route_actuator.", "none",
+	d.add(4, withStates(statPanel("Actuator up", "Prometheus can scrape route_actuator.", "none",
 		q(`up{`+scrapeSel+`}`, "{{instance}}")), "down", "up", "red", "green"))
 	d.add(4, withStates(statPanel("Alert pipeline", "Heartbeat (DNSSLAWatchdog) seen and fresh; when not, every route is frozen.", "none",
 		q(`route_actuator_pipeline_healthy{`+scrapeSel+`}`, "{{instance}}")), "no heartbeat", "healthy", "red", "green"))
@@ -111,7 +111,7 @@ func RouteActuator() (dashboard.Dashboard, error) {
 	d.add(6, bars(timeseriesPanel("IOS reconnects and CLI errors", "SSH reconnects and rejected CLI commands per interval (ios backend only).", "short",
 		q(`sum(increase(route_actuator_ios_reconnects_total{`+scrapeSel+`}[$__rate_interval]))`, "reconnects"),
 		q(`sum(increase(route_actuator_ios_cli_errors_total{`+scrapeSel+`}[$__rate_interval]))`, "CLI errors"))))
-	d.add(6, timeseriesPanel("Scrape duration", "Time Prometheus takes to scrapeSel route_actuator.", "s",
+	d.add(6, timeseriesPanel("Scrape duration", "Time Prometheus takes to scrape route_actuator.", "s",
 		q(`scrape_duration_seconds{`+scrapeSel+`}`, "{{instance}}")))
 	return d.build()
 }
