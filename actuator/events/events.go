@@ -193,11 +193,14 @@ type Event struct {
 	DryRun  bool         `json:"dry_run,omitempty"`
 }
 
-// Ring keeps the last events; safe for concurrent use.
+// Ring keeps the last events; safe for concurrent use. It is circular, not a
+// shifted slice: Add runs on the webhook path under the reconciler's lock, once
+// per nexthop change of a pass, and must not copy the whole ring each time.
 type Ring struct {
-	mu  sync.Mutex
-	buf []Event // oldest first; its capacity is the ring's size
-	seq uint64
+	mu   sync.Mutex
+	buf  []Event
+	next int // index the next event goes to
+	seq  uint64
 }
 
 // NewRing returns a ring of size events (at least 1).
@@ -210,10 +213,12 @@ func (r *Ring) Add(e Event) Event {
 	defer r.mu.Unlock()
 	r.seq++
 	e.Seq = r.seq
-	if len(r.buf) == cap(r.buf) {
-		r.buf = slices.Delete(r.buf, 0, 1)
+	if len(r.buf) < cap(r.buf) {
+		r.buf = append(r.buf, e)
+	} else {
+		r.buf[r.next] = e
 	}
-	r.buf = append(r.buf, e)
+	r.next = (r.next + 1) % cap(r.buf)
 	return e
 }
 
@@ -223,8 +228,12 @@ func (r *Ring) List(since uint64, limit int) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Event, 0, len(r.buf))
-	for _, e := range r.buf {
-		if e.Seq > since {
+	start := 0
+	if len(r.buf) == cap(r.buf) {
+		start = r.next
+	}
+	for i := range r.buf {
+		if e := r.buf[(start+i)%len(r.buf)]; e.Seq > since {
 			out = append(out, e)
 		}
 	}
